@@ -1,0 +1,166 @@
+// NATS-core benchmark: drives Railgun and nats-server with the official NATS client, the same
+// way, in the same run. Prints figures and ratios; never passes or fails on a timing.
+//
+//   npm run bench                      # both servers (nats-server when installed)
+//   npm run bench -- --runs 5 --messages 200000
+//
+// Measures: pub/sub 1→1 throughput (128 B payloads), sequential request/reply latency, and the
+// server's resident memory holding idle connections with subscriptions.
+import { connect, type NatsConnection } from '@nats-io/transport-node'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { startNatsServer, startRailgun, type RunningServer } from './lib/processes.js'
+import { median, summarizeLatencies, type LatencySummary } from './lib/stats.js'
+
+const { values: args } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '100000' },
+    'payload-bytes': { type: 'string', default: '128' },
+    requests: { type: 'string', default: '10000' },
+    'idle-connections': { type: 'string', default: '1000' },
+    'subs-per-connection': { type: 'string', default: '10' },
+    only: { type: 'string' },
+  },
+})
+const runs = Number(args.runs)
+const messageCount = Number(args.messages)
+const payloadBytes = Number(args['payload-bytes'])
+const requestCount = Number(args.requests)
+const idleConnections = Number(args['idle-connections'])
+const subsPerConnection = Number(args['subs-per-connection'])
+
+/** Publisher and subscriber on separate connections; time from first publish to last delivery. */
+async function pubSubThroughput(url: string): Promise<number> {
+  const subscriber = await connect({ servers: url })
+  const publisher = await connect({ servers: url })
+  const payload = new Uint8Array(payloadBytes).fill(120)
+  let received = 0
+  let resolveDone: () => void = () => undefined
+  const done = new Promise<void>((resolve) => (resolveDone = resolve))
+  subscriber.subscribe('bench.pubsub', {
+    callback: () => {
+      received += 1
+      if (received === messageCount) resolveDone()
+    },
+  })
+  await subscriber.flush()
+  const start = process.hrtime.bigint()
+  // Publish in slices so the client's outbound buffer and the event loop both get to breathe.
+  const slice = 1000
+  for (let sent = 0; sent < messageCount; sent += slice) {
+    const end = Math.min(messageCount, sent + slice)
+    for (let i = sent; i < end; i++) publisher.publish('bench.pubsub', payload)
+    if ((sent / slice) % 16 === 15) await publisher.flush()
+  }
+  await publisher.flush()
+  const timeout = setTimeout(() => resolveDone(), 60_000)
+  await done
+  clearTimeout(timeout)
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9
+  await Promise.all([subscriber.close(), publisher.close()])
+  if (received < messageCount) throw new Error(`received ${received} of ${messageCount} within 60 s`)
+  return messageCount / seconds
+}
+
+/** One responder, one requester; sequential requests; latency per request. */
+async function requestReplyLatency(url: string): Promise<LatencySummary> {
+  const responder = await connect({ servers: url })
+  const requester = await connect({ servers: url })
+  const payload = new Uint8Array(payloadBytes).fill(121)
+  responder.subscribe('bench.echo', { callback: (_error, msg) => msg.respond(msg.data) })
+  await responder.flush()
+  for (let i = 0; i < 500; i++) await requester.request('bench.echo', payload, { timeout: 5000 })
+  const samplesMs: number[] = []
+  for (let i = 0; i < requestCount; i++) {
+    const start = process.hrtime.bigint()
+    await requester.request('bench.echo', payload, { timeout: 5000 })
+    samplesMs.push(Number(process.hrtime.bigint() - start) / 1e6)
+  }
+  await Promise.all([responder.close(), requester.close()])
+  return summarizeLatencies(samplesMs)
+}
+
+/** Server RSS after idle connections each hold a few subscriptions. */
+async function idleMemory(server: RunningServer): Promise<{ baselineBytes: number; loadedBytes: number }> {
+  const baselineBytes = server.rssBytes()
+  const connections: NatsConnection[] = []
+  for (let i = 0; i < idleConnections; i++) {
+    const nc = await connect({ servers: server.url, reconnect: false, pingInterval: 120_000 })
+    for (let s = 0; s < subsPerConnection; s++) nc.subscribe(`idle.${i}.${s}.>`)
+    connections.push(nc)
+  }
+  await Promise.all(connections.map((nc) => nc.flush()))
+  await new Promise((r) => setTimeout(r, 500))
+  const loadedBytes = server.rssBytes()
+  await Promise.all(connections.map((nc) => nc.close()))
+  return { baselineBytes, loadedBytes }
+}
+
+interface ServerFigures {
+  readonly label: string
+  readonly pubSubMsgsPerSecond: number
+  readonly pubSubRuns: readonly number[]
+  readonly requestReply: LatencySummary
+  readonly idle: { baselineBytes: number; loadedBytes: number }
+}
+
+async function measure(server: RunningServer): Promise<ServerFigures> {
+  const pubSubRuns: number[] = []
+  for (let run = 0; run < runs; run++) pubSubRuns.push(await pubSubThroughput(server.url))
+  const requestReply = await requestReplyLatency(server.url)
+  const idle = await idleMemory(server)
+  return { label: server.label, pubSubMsgsPerSecond: median(pubSubRuns), pubSubRuns, requestReply, idle }
+}
+
+const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+const fmt = (n: number, digits = 0): string => n.toLocaleString('en-US', { maximumFractionDigits: digits })
+
+function print(figures: ServerFigures): void {
+  console.log(`\n${figures.label}`)
+  console.log(`  pub/sub 1→1 ${payloadBytes} B x ${fmt(messageCount)}: ${fmt(figures.pubSubMsgsPerSecond)} msgs/s (median of ${figures.pubSubRuns.map((r) => fmt(r)).join(', ')})`)
+  const rr = figures.requestReply
+  console.log(`  request/reply sequential x ${fmt(rr.count)}: p50 ${rr.p50Ms.toFixed(3)} ms, p99 ${rr.p99Ms.toFixed(3)} ms, max ${rr.maxMs.toFixed(3)} ms`)
+  console.log(`  RSS: ${mib(figures.idle.baselineBytes)} idle, ${mib(figures.idle.loadedBytes)} with ${fmt(idleConnections)} connections x ${subsPerConnection} subscriptions`)
+}
+
+async function main(): Promise<void> {
+  console.log(`node ${process.version}; runs=${runs}; client @nats-io/transport-node`)
+  const results: ServerFigures[] = []
+  if (args.only === undefined || args.only === 'railgun') {
+    const railgun = await startRailgun()
+    try {
+      results.push(await measure(railgun))
+    } finally {
+      await railgun.stop()
+    }
+    print(results[results.length - 1] as ServerFigures)
+  }
+  if (args.only === undefined || args.only === 'nats') {
+    const nats = await startNatsServer()
+    if (typeof nats === 'string') {
+      console.log(`\nnats-server: skipped — ${nats}`)
+    } else {
+      try {
+        results.push(await measure(nats))
+      } finally {
+        await nats.stop()
+      }
+      print(results[results.length - 1] as ServerFigures)
+    }
+  }
+  const railgun = results.find((r) => r.label === 'railgun')
+  const nats = results.find((r) => r.label === 'nats-server')
+  if (railgun && nats) {
+    console.log('\nratios (railgun / nats-server)')
+    console.log(`  pub/sub throughput: ${(railgun.pubSubMsgsPerSecond / nats.pubSubMsgsPerSecond).toFixed(2)}x  (target >= 0.8x)`)
+    console.log(`  request/reply p50: ${(railgun.requestReply.p50Ms / nats.requestReply.p50Ms).toFixed(2)}x  (target <= 1.25x)`)
+    console.log(`  request/reply p99: ${(railgun.requestReply.p99Ms / nats.requestReply.p99Ms).toFixed(2)}x`)
+  }
+  mkdirSync('bench/results', { recursive: true })
+  const file = `bench/results/nats-core-${new Date().toISOString().replace(/[:.]/g, '-')}.json`
+  writeFileSync(file, JSON.stringify({ node: process.version, payloadBytes, messageCount, requestCount, results }, null, 2))
+  console.log(`\nwrote ${file}`)
+}
+
+await main()
