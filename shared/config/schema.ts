@@ -1,0 +1,109 @@
+// The node configuration: one zod schema. Every section is declared once here; the loader
+// (`load.ts`) validates each source (YAML file, environment, flags) against the partial form of
+// the same sections, so an error names the source and the field.
+import { z } from 'zod'
+import { logLevels } from '../log.js'
+
+const positiveIntegerText = 'expected a positive integer'
+const nonNegativeIntegerText = 'expected a non-negative integer'
+const portText = 'expected a port number (0-65535)'
+
+function positiveInteger() {
+  return z
+    .number({ error: positiveIntegerText })
+    .int({ error: positiveIntegerText })
+    .positive({ error: positiveIntegerText })
+    .max(Number.MAX_SAFE_INTEGER, { error: positiveIntegerText })
+}
+
+function nonNegativeInteger() {
+  return z
+    .number({ error: nonNegativeIntegerText })
+    .int({ error: nonNegativeIntegerText })
+    .min(0, { error: nonNegativeIntegerText })
+    .max(Number.MAX_SAFE_INTEGER, { error: nonNegativeIntegerText })
+}
+
+function port() {
+  return z.number({ error: portText }).int({ error: portText }).min(0, { error: portText }).max(65535, { error: portText })
+}
+
+function nonEmptyString() {
+  return z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' })
+}
+
+/** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
+export const sectionShapes = {
+  server: {
+    host: nonEmptyString(),
+    port: port(),
+    httpPort: port(),
+    name: nonEmptyString(),
+  },
+  storage: {
+    dataDir: nonEmptyString(),
+  },
+  limits: {
+    maxControlLineBytes: positiveInteger(),
+    maxPayloadBytes: positiveInteger(),
+    maxPendingBytes: positiveInteger(),
+    maxConnections: positiveInteger(),
+    maxSubscriptionsPerConnection: positiveInteger(),
+    pingIntervalMs: positiveInteger(),
+    maxPingsOutstanding: positiveInteger(),
+  },
+  responses: {
+    /** 0 = the server times out only requests that carry `Rg-Timeout-Ms`. */
+    defaultTimeoutMs: nonNegativeInteger(),
+    maxOpenPerConnection: positiveInteger(),
+    /** How long an RS without any timeout is remembered before it is silently forgotten. */
+    untimedExpiryMs: positiveInteger(),
+  },
+  log: {
+    level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }),
+  },
+} as const
+
+export const nodeConfigSchema = z
+  .object({
+    server: z.object(sectionShapes.server).strict(),
+    storage: z.object(sectionShapes.storage).strict(),
+    limits: z.object(sectionShapes.limits).strict(),
+    responses: z.object(sectionShapes.responses).strict(),
+    log: z.object(sectionShapes.log).strict(),
+  })
+  .strict()
+
+export type NodeConfig = z.infer<typeof nodeConfigSchema>
+
+/** One source's contribution: any subset of any section. Unknown keys are errors. */
+export const configSourceSchema = z
+  .object({
+    server: z.object(sectionShapes.server).partial().strict().optional(),
+    storage: z.object(sectionShapes.storage).partial().strict().optional(),
+    limits: z.object(sectionShapes.limits).partial().strict().optional(),
+    responses: z.object(sectionShapes.responses).partial().strict().optional(),
+    log: z.object(sectionShapes.log).partial().strict().optional(),
+  })
+  .strict()
+
+export type ConfigSource = z.infer<typeof configSourceSchema>
+
+export type SectionName = keyof typeof sectionShapes
+
+/** Defaults (the lowest-precedence source). `server.name` defaults to the host name at load. */
+export const configDefaults: NodeConfig = {
+  server: { host: '0.0.0.0', port: 4222, httpPort: 8222, name: 'railgun' },
+  storage: { dataDir: './data' },
+  limits: {
+    maxControlLineBytes: 4096,
+    maxPayloadBytes: 1024 * 1024,
+    maxPendingBytes: 64 * 1024 * 1024,
+    maxConnections: 65536,
+    maxSubscriptionsPerConnection: 65536,
+    pingIntervalMs: 120_000,
+    maxPingsOutstanding: 2,
+  },
+  responses: { defaultTimeoutMs: 0, maxOpenPerConnection: 65536, untimedExpiryMs: 120_000 },
+  log: { level: 'info' },
+}
