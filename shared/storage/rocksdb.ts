@@ -1,0 +1,162 @@
+// The RocksDB storage (`@nxtedition/rocksdb`). One database per node directory; each key space is
+// a column family (DESIGN §3.3: column families per concern), so a key space has its own
+// memtables, compaction and ordered iteration without key prefixes. Column families are declared
+// at open: RocksDB refuses to open a database without naming every family it already holds, and
+// that refusal surfaces as a `StorageIoError`.
+import { RocksLevel } from '@nxtedition/rocksdb'
+import type { ColumnHandle, RocksBatchOperation } from '@nxtedition/rocksdb'
+import { StorageClosedError, StorageIoError, StorageKeySpaceError } from '../errors.js'
+import { asBuffer } from './bytes.js'
+import { checkStorageReadiness } from './readiness.js'
+import { internalKeySpace, keySpaceNamePattern } from './types.js'
+import type { BatchOperation, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
+
+/** Entries fetched per iterator step: bounds memory per range read. */
+const rangeChunkEntriesMax = 256
+
+function ioError(operation: string, error: unknown): StorageIoError {
+  const cause = error as Error & { cause?: Error }
+  const detail = cause.cause?.message ?? cause.message
+  return new StorageIoError(`rocksdb: ${operation} failed: ${detail}`, { cause: error })
+}
+
+class RocksStorage implements Storage {
+  readonly keySpaces: readonly string[]
+  readonly #db: RocksLevel
+  readonly #columns: ReadonlyMap<string, ColumnHandle>
+  #open = true
+
+  constructor(db: RocksLevel, keySpaces: readonly string[]) {
+    this.#db = db
+    this.keySpaces = keySpaces
+    const columns = new Map<string, ColumnHandle>()
+    for (const name of [internalKeySpace, ...keySpaces]) {
+      const handle = db.columns[name]
+      if (handle === undefined) throw new StorageIoError(`rocksdb: column family '${name}' missing after open`)
+      columns.set(name, handle)
+    }
+    this.#columns = columns
+  }
+
+  get isOpen(): boolean {
+    return this.#open
+  }
+
+  #column(operation: string, keySpace: string): ColumnHandle {
+    if (!this.#open) throw new StorageClosedError(operation)
+    const column = this.#columns.get(keySpace)
+    if (column === undefined) throw new StorageKeySpaceError(keySpace)
+    return column
+  }
+
+  async get(keySpace: string, key: Uint8Array): Promise<Uint8Array | undefined> {
+    const column = this.#column('get', keySpace)
+    try {
+      // The binding defers its close until reads in flight finish.
+      const [value] = await this.#db.getMany([asBuffer(key)], { column, keyEncoding: 'buffer', valueEncoding: 'buffer' })
+      return value ?? undefined
+    } catch (error) {
+      throw ioError('get', error)
+    }
+  }
+
+  async put(keySpace: string, key: Uint8Array, value: Uint8Array, options?: WriteOptions): Promise<void> {
+    await this.batch([{ type: 'put', keySpace, key, value }], options)
+  }
+
+  async delete(keySpace: string, key: Uint8Array, options?: WriteOptions): Promise<void> {
+    await this.batch([{ type: 'delete', keySpace, key }], options)
+  }
+
+  async batch(operations: readonly BatchOperation[], options?: WriteOptions): Promise<void> {
+    // Map every operation before writing: a bad key space rejects the whole batch untouched.
+    const rocksOperations: RocksBatchOperation[] = operations.map((operation) => {
+      const column = this.#column('write', operation.keySpace)
+      return operation.type === 'put'
+        ? { type: 'put', key: asBuffer(operation.key), value: asBuffer(operation.value), column }
+        : { type: 'del', key: asBuffer(operation.key), column }
+    })
+    if (rocksOperations.length === 0) {
+      if (!this.#open) throw new StorageClosedError('write')
+      return
+    }
+    try {
+      await this.#db.batch(rocksOperations, {
+        sync: options?.sync === true,
+        keyEncoding: 'buffer',
+        valueEncoding: 'buffer',
+      })
+    } catch (error) {
+      throw ioError('write', error)
+    }
+  }
+
+  range(keySpace: string, options: RangeOptions = {}): AsyncIterable<StorageEntry> {
+    return { [Symbol.asyncIterator]: () => this.#iterate(keySpace, options) }
+  }
+
+  async *#iterate(keySpace: string, options: RangeOptions): AsyncGenerator<StorageEntry> {
+    const column = this.#column('range', keySpace)
+    const bounds = {
+      column,
+      keyEncoding: 'buffer' as const,
+      valueEncoding: 'buffer' as const,
+      ...(options.gt === undefined ? {} : { gt: asBuffer(options.gt) }),
+      ...(options.gte === undefined ? {} : { gte: asBuffer(options.gte) }),
+      ...(options.lt === undefined ? {} : { lt: asBuffer(options.lt) }),
+      ...(options.lte === undefined ? {} : { lte: asBuffer(options.lte) }),
+      ...(options.reverse === undefined ? {} : { reverse: options.reverse }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+    }
+    const iterator = this.#db.iterator(bounds)
+    try {
+      while (true) {
+        let chunk: Array<[Buffer, Buffer]>
+        try {
+          chunk = await iterator.nextv(rangeChunkEntriesMax)
+        } catch (error) {
+          throw ioError('range', error)
+        }
+        if (chunk.length === 0) return
+        for (const entry of chunk) yield entry
+      }
+    } finally {
+      await iterator.close().catch(() => undefined)
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.#open) return
+    this.#open = false
+    try {
+      await this.#db.close()
+    } catch (error) {
+      throw ioError('close', error)
+    }
+  }
+}
+
+/** Open (creating the directory and key spaces as needed), then run the readiness check. */
+export async function openRocksStorage(directory: string, options: OpenStorageOptions): Promise<Storage> {
+  for (const name of options.keySpaces) {
+    if (!keySpaceNamePattern.test(name) || name === internalKeySpace) throw new StorageKeySpaceError(name)
+  }
+  const columns: Record<string, Record<string, unknown>> = { default: {}, [internalKeySpace]: {} }
+  for (const name of options.keySpaces) columns[name] = {}
+  let db: RocksLevel
+  try {
+    // Buffer encodings everywhere: the default (utf8) would mangle binary keys and values.
+    db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
+    await db.open({ createIfMissing: true, columns })
+  } catch (error) {
+    throw ioError(`open ${directory}`, error)
+  }
+  const storage = new RocksStorage(db, [...options.keySpaces])
+  try {
+    await checkStorageReadiness(storage)
+  } catch (error) {
+    await storage.close().catch(() => undefined)
+    throw error
+  }
+  return storage
+}
