@@ -1,0 +1,230 @@
+// RailgunClient: the public API over one logical connection that survives reconnects.
+// Connection life (handshake, reconnect, keep-alive, inbound dispatch) lives in `session.ts`;
+// this file holds what callers call: publish, subscribe, request, respond, flush, drain, close.
+import { catchError, defer, EMPTY, from, ignoreElements, isObservable, mergeMap, Observable, of, take, tap, type ObservableInput, type Subscription } from 'rxjs'
+import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
+import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
+import type { ResolvedOptions } from './options.js'
+import { replyStatus, RequestMux, requestTimeoutHeader, type RequestOptions } from './request.js'
+import { Session } from './session.js'
+import type { Status } from './status.js'
+import { subjectFramingProblem } from './subject-check.js'
+import type { SubscriptionEntry } from './subscriptions.js'
+import type { Dialer, ServerAddress } from './transport.js'
+
+export interface SubscribeOptions {
+  /** Queue group: each message goes to one member of the group. */
+  readonly group?: string
+  /** Complete after this many messages (the server is told with `UNSUB sid max`). */
+  readonly max?: number
+}
+
+/** What a `respond` handler may return: the reply payload, or nothing (no reply is sent). */
+export type ReplyData = Uint8Array | string | undefined | void
+export type RespondHandler = (message: Message) => ObservableInput<ReplyData> | ReplyData
+
+export interface RespondOptions {
+  readonly group?: string
+}
+
+/** Header carrying the error's `code` (when it has one) on a handler-failure reply. */
+export const responderErrorCodeHeader = 'Rg-Error-Code'
+
+export class RailgunClient {
+  private readonly session: Session
+  private readonly options: ResolvedOptions
+  private mux: RequestMux | undefined
+  private muxEntry: SubscriptionEntry | undefined
+
+  /** @internal Use `connect()`. */
+  constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {
+    this.options = options
+    this.session = new Session(servers, options, dialer)
+  }
+
+  /** @internal Resolves once the first connection is up; rejects if every server fails. */
+  start(): Promise<void> {
+    return this.session.start()
+  }
+
+  /** Connection status as tagged values; replays the current state to late subscribers. */
+  get status$(): Observable<Status> {
+    return this.session.status$
+  }
+
+  /** INFO of the server currently connected (undefined while disconnected). */
+  get serverInfo(): Readonly<Record<string, unknown>> | undefined {
+    return this.session.info
+  }
+
+  get isClosed(): boolean {
+    return this.session.state === 'closed'
+  }
+
+  /**
+   * Publishes one message. Writes are coalesced (one socket write per event-loop turn); call
+   * `flush()` to know the server has them. Throws `InvalidSubjectError`, `PayloadTooLargeError`,
+   * `OutboundBufferFullError` (slow down: await `flush()`), `ConnectionClosedError`.
+   */
+  publish(subject: string, data: Uint8Array | string, options?: PublishOptions): void {
+    const problem = subjectFramingProblem(subject)
+    if (problem !== undefined) throw new InvalidSubjectError(subject, problem)
+    const payload = typeof data === 'string' ? toBytes(data) : data
+    const max = this.session.payloadBytesMax
+    const replyTo = options?.replyTo
+    if (replyTo !== undefined) {
+      const replyProblem = subjectFramingProblem(replyTo)
+      if (replyProblem !== undefined) throw new InvalidSubjectError(replyTo, `reply subject ${replyProblem}`)
+    }
+    if (options?.headers === undefined) {
+      if (payload.length > max) throw PayloadTooLargeError.of(payload.length, max)
+      this.session.send({ op: 'PUB', subject, replyTo, payload })
+      return
+    }
+    const headers = toMsgHeaders(options.headers)
+    if (payload.length > max) throw PayloadTooLargeError.of(payload.length, max)
+    this.session.send({ op: 'HPUB', subject, replyTo, headers, payload })
+  }
+
+  /** Resolves when the server has processed everything sent before (a PING/PONG round trip). */
+  flush(): Promise<void> {
+    return this.session.flush()
+  }
+
+  /**
+   * A cold Observable of the messages on `subject`. Subscribing sends SUB; unsubscribing,
+   * `take(n)` or an error sends UNSUB. `max` completes after that many messages. A server
+   * refusal (`Invalid Subject`, `Permissions Violation`) arrives as `error()`.
+   * Await `flush()` after subscribing to know the server has registered the interest.
+   */
+  subscribe(subject: string, options: SubscribeOptions = {}): Observable<Message> {
+    return new Observable<Message>((subscriber) => {
+      const { group, max } = options
+      if (max !== undefined && !(Number.isSafeInteger(max) && max > 0)) {
+        subscriber.error(new InvalidArgumentError(`max must be a positive integer, got ${max}`))
+        return
+      }
+      const problem = subjectFramingProblem(subject) ?? (group === undefined ? undefined : subjectFramingProblem(group))
+      if (problem !== undefined) {
+        subscriber.error(new InvalidSubjectError(group === undefined ? subject : `${subject} (group ${group})`, problem))
+        return
+      }
+      if (this.session.state === 'closed' || this.session.state === 'draining') {
+        subscriber.error(new ConnectionClosedError(`cannot subscribe: connection is ${this.session.state}`))
+        return
+      }
+      const entry = this.session.addSubscription(subject, group, max, subscriber)
+      return () => this.session.removeSubscription(entry)
+    })
+  }
+
+  /**
+   * One request: publishes with a unique reply subject on the muxed inbox and emits the first
+   * reply, then completes. Errors: `NoRespondersError` (503), `RequestTimeoutError` (server 408
+   * or the client's own timer), `ResponderError` (handler failed). Unsubscribing cancels.
+   * Sends `Rg-Timeout-Ms` so a Railgun server can answer 408 itself.
+   */
+  request(subject: string, data: Uint8Array | string, options: RequestOptions = {}): Observable<Message> {
+    return defer(() => {
+      const timeoutMs = options.timeoutMs ?? this.options.requestTimeoutMs
+      if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) {
+        throw new InvalidArgumentError(`timeoutMs must be a positive number, got ${timeoutMs}`)
+      }
+      const mux = this.ensureMux()
+      const headers = toMsgHeaders(options.headers ?? {}, [[requestTimeoutHeader, String(Math.ceil(timeoutMs))]])
+      return mux.request$(subject, timeoutMs, this.options.scheduler, (replyTo) =>
+        this.publish(subject, data, { headers, replyTo }),
+      )
+    })
+  }
+
+  /** `request` as a Promise (same as `lastValueFrom(client.request(...))`). */
+  requestPromise(subject: string, data: Uint8Array | string, options: RequestOptions = {}): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.request(subject, data, options).subscribe({ next: resolve, error: reject })
+    })
+  }
+
+  /**
+   * Answers every request on `subject` with what `handler` returns (a value, a Promise or the
+   * first value of an Observable; `undefined` sends no reply). When the handler throws or
+   * rejects, the reply is an empty message with status `500` and the error message as the status
+   * description, plus `Rg-Error-Code: <code>` when the error has a string `code`; requesters get a
+   * `ResponderError`. Messages without a reply subject are passed to the handler and not answered.
+   * At most `respondConcurrencyMax` handler calls run at once. Unsubscribe to stop (UNSUB).
+   * A subscription error (e.g. permissions) is reported on `status$` as `{type:'error'}`.
+   */
+  respond(subject: string, handler: RespondHandler, options: RespondOptions = {}): Subscription {
+    const subscribeOptions: SubscribeOptions = options.group === undefined ? {} : { group: options.group }
+    return this.subscribe(subject, subscribeOptions)
+      .pipe(mergeMap((message) => this.answer(message, handler), this.options.respondConcurrencyMax))
+      .subscribe({ error: (error: unknown) => this.session.reportError(error) })
+  }
+
+  /**
+   * Graceful stop: UNSUB every subscription, wait until the server confirms (messages already
+   * sent are still delivered), complete the subscriptions, flush pending publishes, close.
+   */
+  async drain(): Promise<void> {
+    await this.session.drain()
+  }
+
+  /** Closes at once: subscriptions complete, requests in flight fail, status$ ends with `closed`. */
+  async close(): Promise<void> {
+    this.session.close(undefined)
+  }
+
+  private answer(message: Message, handler: RespondHandler): Observable<never> {
+    return defer(() => {
+      const result = handler(message)
+      return isObservable(result) || isPromiseLike(result) ? from(result) : of(result as ReplyData)
+    }).pipe(
+      take(1),
+      tap((reply: ReplyData) => {
+        if (reply !== undefined) this.replySafely(() => message.respond(reply))
+      }),
+      ignoreElements(),
+      catchError((error: unknown) => {
+        if (message.replyTo !== undefined) this.replyWithError(message, error)
+        return EMPTY
+      }),
+    )
+  }
+
+  private replyWithError(message: Message, error: unknown): void {
+    const text = (error instanceof Error ? error.message : String(error)).replace(/[\r\n]+/g, ' ').slice(0, 256)
+    const code = typeof error === 'object' && error !== null && 'code' in error ? (error as { code: unknown }).code : undefined
+    const entries: Array<readonly [string, string]> =
+      typeof code === 'string' && /^[!-~]+$/.test(code) ? [[responderErrorCodeHeader, code]] : []
+    this.replySafely(() =>
+      message.respond(new Uint8Array(0), {
+        headers: { status: replyStatus.responderError, description: text || 'Responder Error', entries },
+      }),
+    )
+  }
+
+  /** A reply that cannot be sent (closed, buffer full) is reported on status$, not thrown. */
+  private replySafely(send: () => void): void {
+    try {
+      send()
+    } catch (error) {
+      this.session.reportError(error)
+    }
+  }
+
+  private ensureMux(): RequestMux {
+    if (this.mux !== undefined && this.muxEntry !== undefined && this.session.hasSubscription(this.muxEntry)) return this.mux
+    const mux = new RequestMux()
+    this.mux = mux
+    this.muxEntry = this.session.addSubscription(mux.subject, undefined, undefined, {
+      next: (message) => mux.dispatch(message),
+      error: (error: Error) => mux.failAll(error),
+      complete: () => mux.failAll(new ConnectionClosedError('request inbox closed')),
+    })
+    return mux
+  }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<ReplyData> {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function'
+}

@@ -1,0 +1,186 @@
+// Every error the client hands to a caller: a named Error subclass with a stable `code`
+// (`RG_ERR_*`) and an optional `cause`. The list `clientErrorCodes` is the single source of
+// truth; `client/README.md` documents each code and a test checks that the two agree.
+// Where `shared/errors.ts` (the server's list) has a code for the same condition, the client
+// reuses that exact code (checked by the `satisfies` below); the rest are client-only.
+import type { ErrorCode as SharedErrorCode } from '../shared/errors.js'
+
+export const clientErrorCodes = {
+  /** A request found no subscriber on its subject (server status 503). */
+  noResponders: 'RG_ERR_NO_RESPONDERS',
+  /** A request got no reply in time (server status 408, or the client's own timer). */
+  timeout: 'RG_ERR_REQUEST_TIMEOUT',
+  /** The responder's handler failed (status 500 reply from `respond`). */
+  responder: 'RG_ERR_RESPONDER',
+  /** Could not open a connection (refused, unreachable, handshake timed out). */
+  connect: 'RG_ERR_CONNECT',
+  /** The server rejected the credentials (`-ERR 'Authorization Violation'`). */
+  authorization: 'RG_ERR_AUTHORIZATION',
+  /** The server refused a subscribe or publish (`-ERR 'Permissions Violation …'`). */
+  permissionDenied: 'RG_ERR_PERMISSION',
+  /** A subject or queue group name is not valid. */
+  invalidSubject: 'RG_ERR_INVALID_SUBJECT',
+  /** A payload is larger than the server's advertised `max_payload`. */
+  payloadTooLarge: 'RG_ERR_MAX_PAYLOAD',
+  /** The bounded outbound (or reconnect) buffer is full: the caller must slow down. */
+  outboundBufferFull: 'RG_ERR_OUTBOUND_BUFFER_FULL',
+  /** The connection is closed (or draining) and cannot take the operation. */
+  connectionClosed: 'RG_ERR_CONNECTION_CLOSED',
+  /** The server sent bytes that do not parse as the protocol. */
+  protocol: 'RG_ERR_PROTOCOL',
+  /** The server sent `-ERR` that none of the above covers. */
+  server: 'RG_ERR_SERVER',
+  /** The server stopped answering PINGs. */
+  staleConnection: 'RG_ERR_STALE_CONNECTION',
+  /** An argument is out of range (bad option, bad count). */
+  invalidArgument: 'RG_ERR_INVALID_ARGUMENT',
+} as const
+export type ClientErrorCode = (typeof clientErrorCodes)[keyof typeof clientErrorCodes]
+
+/** The codes shared with the server's list; the compiler checks each exists there. */
+export const sharedClientErrorCodes = [
+  clientErrorCodes.noResponders,
+  clientErrorCodes.timeout,
+  clientErrorCodes.authorization,
+  clientErrorCodes.permissionDenied,
+  clientErrorCodes.invalidSubject,
+  clientErrorCodes.payloadTooLarge,
+  clientErrorCodes.staleConnection,
+] as const satisfies readonly SharedErrorCode[]
+
+/** Base class: `instanceof RailgunClientError` catches every client error. */
+export class RailgunClientError extends Error {
+  readonly code: ClientErrorCode
+  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.code = code
+    this.name = new.target.name
+  }
+}
+
+export class NoRespondersError extends RailgunClientError {
+  readonly subject: string
+  constructor(subject: string) {
+    super(clientErrorCodes.noResponders, `no responders on subject "${subject}"`)
+    this.subject = subject
+  }
+}
+
+export class RequestTimeoutError extends RailgunClientError {
+  readonly subject: string
+  readonly timeoutMs: number
+  /** `server`: the server answered 408; `client`: the client's own timer fired. */
+  readonly source: 'server' | 'client'
+  constructor(subject: string, timeoutMs: number, source: 'server' | 'client') {
+    super(clientErrorCodes.timeout, `request on "${subject}" timed out after ${timeoutMs} ms (${source})`)
+    this.subject = subject
+    this.timeoutMs = timeoutMs
+    this.source = source
+  }
+}
+
+export class ResponderError extends RailgunClientError {
+  readonly subject: string
+  readonly status: number
+  constructor(subject: string, status: number, description: string) {
+    super(clientErrorCodes.responder, `responder on "${subject}" failed: ${status} ${description}`.trimEnd())
+    this.subject = subject
+    this.status = status
+  }
+}
+
+export class ConnectError extends RailgunClientError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(clientErrorCodes.connect, message, options)
+  }
+}
+
+export class AuthorizationError extends RailgunClientError {
+  constructor(serverText: string) {
+    super(clientErrorCodes.authorization, `server refused credentials: ${serverText}`)
+  }
+}
+
+export class PermissionDeniedError extends RailgunClientError {
+  readonly subject: string | undefined
+  constructor(serverText: string, subject?: string) {
+    super(clientErrorCodes.permissionDenied, `permission denied: ${serverText}`)
+    this.subject = subject
+  }
+}
+
+export class InvalidSubjectError extends RailgunClientError {
+  readonly subject: string
+  constructor(subject: string, reason: string) {
+    super(clientErrorCodes.invalidSubject, `invalid subject "${subject}": ${reason}`)
+    this.subject = subject
+  }
+}
+
+export class PayloadTooLargeError extends RailgunClientError {
+  constructor(message: string) {
+    super(clientErrorCodes.payloadTooLarge, message)
+  }
+  static of(payloadBytes: number, payloadBytesMax: number): PayloadTooLargeError {
+    return new PayloadTooLargeError(`payload of ${payloadBytes} bytes exceeds max_payload ${payloadBytesMax}`)
+  }
+}
+
+export class OutboundBufferFullError extends RailgunClientError {
+  constructor(bufferName: string, bytesMax: number) {
+    super(
+      clientErrorCodes.outboundBufferFull,
+      `${bufferName} is full (${bytesMax} bytes): await client.flush() or raise the limit`,
+    )
+  }
+}
+
+export class ConnectionClosedError extends RailgunClientError {
+  constructor(message = 'connection closed', options?: { cause?: unknown }) {
+    super(clientErrorCodes.connectionClosed, message, options)
+  }
+}
+
+export class ProtocolError extends RailgunClientError {
+  constructor(message: string) {
+    super(clientErrorCodes.protocol, message)
+  }
+}
+
+export class ServerError extends RailgunClientError {
+  readonly serverText: string
+  constructor(serverText: string) {
+    super(clientErrorCodes.server, `server error: ${serverText}`)
+    this.serverText = serverText
+  }
+}
+
+export class StaleConnectionError extends RailgunClientError {
+  constructor(message: string) {
+    super(clientErrorCodes.staleConnection, message)
+  }
+}
+
+export class InvalidArgumentError extends RailgunClientError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(clientErrorCodes.invalidArgument, message, options)
+  }
+}
+
+/** Maps a server `-ERR` text (quotes stripped) to a client error. */
+export function errorFromServerText(text: string): RailgunClientError {
+  const lower = text.toLowerCase()
+  if (lower.startsWith('authorization violation') || lower.startsWith('authentication')) {
+    return new AuthorizationError(text)
+  }
+  if (lower.startsWith('permissions violation')) {
+    const quoted = /"([^"]*)"/.exec(text)
+    return new PermissionDeniedError(text, quoted?.[1])
+  }
+  if (lower.startsWith('invalid subject') || lower.startsWith('invalid publish subject')) {
+    return new InvalidSubjectError('', text)
+  }
+  if (lower.startsWith('maximum payload')) return new PayloadTooLargeError(`server: ${text}`)
+  if (lower.startsWith('stale connection')) return new StaleConnectionError(`server: ${text}`)
+  return new ServerError(text)
+}

@@ -1,0 +1,39 @@
+// The public entry of the Railgun client. See client/README.md for the manual.
+import { RailgunClient } from './client.js'
+import { dialTcp } from './connection.js'
+import { InvalidArgumentError } from './errors.js'
+import { resolveOptions, type ClientOptions } from './options.js'
+import { parseServerUrl, type ServerAddress } from './transport.js'
+
+/**
+ * Connects to the first reachable server of `urls` (`nats://host:port`; several for failover)
+ * and resolves with a connected client. Rejects with `ConnectError` / `AuthorizationError` when
+ * no server accepts the connection.
+ */
+export async function connect(urls: string | readonly string[], options: ClientOptions = {}): Promise<RailgunClient> {
+  const list = typeof urls === 'string' ? urls.split(',').map((u) => u.trim()).filter((u) => u.length > 0) : [...urls]
+  if (list.length === 0) throw new InvalidArgumentError('connect needs at least one server URL')
+  let servers: ServerAddress[]
+  try {
+    servers = list.map(parseServerUrl)
+  } catch (error) {
+    throw new InvalidArgumentError(error instanceof Error ? error.message : String(error), { cause: error })
+  }
+  const client = new RailgunClient(servers, resolveOptions(options), options.dialer ?? dialTcp)
+  await client.start()
+  return client
+}
+
+export { RailgunClient, responderErrorCodeHeader } from './client.js'
+export type { ReplyData, RespondHandler, RespondOptions, SubscribeOptions } from './client.js'
+export * from './errors.js'
+export { Message } from './message.js'
+export type { HeadersInit, PublishOptions } from './message.js'
+export { clientDefaults } from './options.js'
+export type { ClientOptions } from './options.js'
+export { backoffDelayMs, reconnectPolicyDefaults } from './reconnect.js'
+export type { RandomSource, ReconnectPolicy } from './reconnect.js'
+export { replyStatus, requestTimeoutHeader } from './request.js'
+export type { RequestOptions } from './request.js'
+export type { Status, StatusType } from './status.js'
+export type { Dialer, ServerAddress, Transport, TransportHandlers } from './transport.js'
