@@ -1,0 +1,663 @@
+// An interpreter for readable Raft scenario scripts (etcd-raft `testdata` style). A script is a
+// list of commands, one per line; `#` starts a comment. Every `expect` line asserts a fact; a
+// failure names the script file and line. After every command the runner also checks the
+// safety invariants itself: at most one leader per term, and every node applies the same entry
+// at a given index. See test/raft/README.md for the command reference.
+import type { ConfChangeKind, Entry, Message, MessageType, NodeId, RandomSource, Ready } from '../../control-plane/raft/index.js'
+import { MemoryStorage, ProposalDropped, RaftFatalError, RawNode, messageTypes, storageOperations } from '../../control-plane/raft/index.js'
+import type { StorageOperation } from '../../control-plane/raft/index.js'
+
+export interface ScenarioResult {
+  readonly failures: string[]
+  readonly trace: string[]
+}
+
+interface NodeOptions {
+  electionTicks: number
+  heartbeatTicks: number
+  preVote: boolean
+  checkQuorum: boolean
+  disableProposalForwarding: boolean
+  maxInflightMsgs?: number
+  maxInflightBytes?: number
+  maxSizePerMsg?: number
+  maxUncommittedEntriesSize?: number
+  seed?: number
+}
+
+interface SimNode {
+  readonly id: NodeId
+  readonly storage: MemoryStorage
+  readonly options: NodeOptions
+  raw: RawNode | undefined
+  stoppedReason: string | null
+  /** The application's state: non-empty normal entries applied, in order. */
+  applied: { index: number; data: string }[]
+  readStates: { index: number; context: string }[]
+}
+
+class ScriptFailure extends Error {}
+
+const textEncoder = new TextEncoder()
+const textDecoder = new TextDecoder()
+const maxStabilizeRounds = 10_000
+
+/** Deterministic randomness: fixed 0 by default (timeouts exactly electionTicks), or a seeded LCG. */
+function makeRandom(seed: number | undefined): RandomSource {
+  if (seed === undefined) return { int: () => 0 }
+  let state = seed >>> 0
+  return {
+    int(n: number): number {
+      state = (Math.imul(state, 1664525) + 1013904223) >>> 0
+      return state % n
+    },
+  }
+}
+
+interface Args {
+  readonly positional: string[]
+  readonly named: Map<string, string>
+}
+
+function parseArgs(tokens: string[]): Args {
+  const positional: string[] = []
+  const named = new Map<string, string>()
+  for (const token of tokens) {
+    const eq = token.indexOf('=')
+    if (eq > 0) named.set(token.slice(0, eq), token.slice(eq + 1))
+    else positional.push(token)
+  }
+  return { positional, named }
+}
+
+function parseInteger(text: string | undefined, what: string): number {
+  if (text === undefined || !/^-?\d+$/.test(text)) throw new ScriptFailure(`${what}: expected an integer, got ${String(text)}`)
+  return Number(text)
+}
+
+function parseBoolean(text: string | undefined, fallback: boolean): boolean {
+  if (text === undefined) return fallback
+  if (text === 'true') return true
+  if (text === 'false') return false
+  throw new ScriptFailure(`expected true or false, got ${text}`)
+}
+
+function idList(text: string | undefined): NodeId[] {
+  if (text === undefined || text === '' || text === 'none') return []
+  return text.split(',').map((id) => id.trim())
+}
+
+function describeMessage(m: Message): string {
+  const parts = [`${m.from}->${m.to} ${m.type} term=${m.term}`]
+  if (m.type === 'app') parts.push(`index=${m.index} logTerm=${m.logTerm} commit=${m.commit} entries=[${m.entries.map(describeEntry).join(' ')}]`)
+  if (m.type === 'appResp') parts.push(m.reject ? `reject index=${m.index} hint=${m.rejectHint}/${m.rejectHintTerm}` : `index=${m.index}`)
+  if (m.type === 'vote' || m.type === 'preVote') parts.push(`lastIndex=${m.index} lastTerm=${m.logTerm}`)
+  if (m.type === 'voteResp' || m.type === 'preVoteResp') parts.push(m.reject ? 'rejected' : 'granted')
+  if (m.type === 'heartbeat') parts.push(`commit=${m.commit}`)
+  if (m.type === 'snap' && m.snapshot !== undefined) parts.push(`snapshot=${m.snapshot.metadata.index}/${m.snapshot.metadata.term}`)
+  if (m.type === 'readIndexResp') parts.push(`index=${m.index}`)
+  if (m.context !== undefined && m.context.length > 0 && m.type !== 'vote') parts.push(`ctx=${textDecoder.decode(m.context)}`)
+  return parts.join(' ')
+}
+
+function describeEntry(e: Entry): string {
+  const data = e.type === 'confChange' ? `cc:${textDecoder.decode(e.data)}` : textDecoder.decode(e.data)
+  return `${e.term}/${e.index}${data === '' ? '' : ':' + data}`
+}
+
+export function runScenario(text: string, fileName: string): ScenarioResult {
+  return new ScenarioEnvironment(fileName).run(text)
+}
+
+class ScenarioEnvironment {
+  private readonly nodes = new Map<NodeId, SimNode>()
+  private network: Message[] = []
+  private partition: NodeId[][] | undefined = undefined
+  private bootstrapVoters: NodeId[] = []
+  private verbose = false
+  private readonly trace: string[] = []
+  private readonly failures: string[] = []
+  private readonly leaderOfTerm = new Map<number, NodeId>()
+  private readonly appliedAt = new Map<number, string>()
+  private readonly expectedStopped = new Set<NodeId>()
+
+  constructor(private readonly fileName: string) {}
+
+  run(text: string): ScenarioResult {
+    const lines = text.split('\n')
+    let sawCommand = false
+    for (const [i, rawLine] of lines.entries()) {
+      const line = rawLine.replace(/#.*$/, '').trim()
+      if (line === '') continue
+      sawCommand = true
+      const where = `${this.fileName}:${i + 1}`
+      this.trace.push(`> ${line}`)
+      try {
+        this.execute(line.split(/\s+/))
+        this.checkInvariants()
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error)
+        this.failures.push(`${where}: ${line}: ${message}`)
+        if (!(error instanceof ScriptFailure)) break // an unexpected crash ends the script
+      }
+    }
+    if (!sawCommand) this.failures.push(`${this.fileName}: the script has no commands`)
+    for (const node of this.nodes.values()) {
+      if (node.stoppedReason !== null && node.stoppedReason !== 'stopped by script' && !this.expectedStopped.has(node.id)) {
+        this.failures.push(`${this.fileName}: node ${node.id} stopped unexpectedly: ${node.stoppedReason}`)
+      }
+    }
+    return { failures: this.failures, trace: this.trace }
+  }
+
+  private log(line: string): void {
+    if (this.verbose) this.trace.push(`  ${line}`)
+  }
+
+  private node(id: string | undefined): SimNode {
+    const node = id === undefined ? undefined : this.nodes.get(id)
+    if (node === undefined) throw new ScriptFailure(`unknown node ${String(id)}`)
+    return node
+  }
+
+  private running(id: string | undefined): RawNode {
+    const node = this.node(id)
+    if (node.raw === undefined) throw new ScriptFailure(`node ${node.id} is stopped (${String(node.stoppedReason)})`)
+    return node.raw
+  }
+
+  /** Node selectors: "1", "1,2,3" or "all". */
+  private select(spec: string | undefined): SimNode[] {
+    if (spec === 'all') return [...this.nodes.values()]
+    return idList(spec).map((id) => this.node(id))
+  }
+
+  private stopNode(node: SimNode, reason: string): void {
+    node.raw = undefined
+    node.stoppedReason = reason
+    this.trace.push(`  node ${node.id} stopped: ${reason}`)
+  }
+
+  /** Runs an action on a node; a RaftFatalError stops that node (as a real driver must). */
+  private onNode(node: SimNode, action: (raw: RawNode) => void): void {
+    if (node.raw === undefined) return
+    try {
+      action(node.raw)
+    } catch (error) {
+      if (error instanceof RaftFatalError) this.stopNode(node, error.message)
+      else throw error
+    }
+  }
+
+  private execute(tokens: string[]): void {
+    const [command = '', ...rest] = tokens
+    const args = parseArgs(rest)
+    const p = args.positional
+    switch (command) {
+      case 'add-nodes':
+        return this.addNodes(args)
+      case 'campaign':
+        return this.onNode(this.node(p[0]), (raw) => raw.campaign())
+      case 'propose':
+        return this.propose(args, (raw) => {
+          const size = args.named.get('bytes')
+          const data = size === undefined ? (p[1] ?? '') : 'x'.repeat(parseInteger(size, 'bytes'))
+          raw.propose(textEncoder.encode(data))
+        })
+      case 'propose-conf-change':
+        return this.propose(args, (raw) => raw.proposeConfChange({ kind: this.confChangeKind(p[1]), nodeId: this.requireString(p[2], 'node id') }))
+      case 'tick':
+        for (const node of this.select(p[0])) for (let i = 0; i < parseInteger(p[1] ?? '1', 'ticks'); i++) this.onNode(node, (raw) => raw.tick())
+        return
+      case 'tick-election':
+        for (const node of this.select(p[0])) for (let i = 0; i < node.options.electionTicks; i++) this.onNode(node, (raw) => raw.tick())
+        return
+      case 'tick-heartbeat':
+        for (const node of this.select(p[0])) for (let i = 0; i < node.options.heartbeatTicks; i++) this.onNode(node, (raw) => raw.tick())
+        return
+      case 'process-ready':
+        for (const node of this.select(p[0] ?? 'all')) this.processReady(node)
+        return
+      case 'deliver':
+        return this.deliver(args)
+      case 'duplicate':
+        this.network.push(...this.network.filter((m) => this.matches(m, args.named)))
+        return
+      case 'stabilize':
+        return this.stabilize()
+      case 'partition':
+        return this.setPartition(rest)
+      case 'heal':
+        this.partition = undefined
+        return
+      case 'restart':
+        return this.restart(this.node(p[0]), args)
+      case 'stop':
+        return this.stopNode(this.node(p[0]), 'stopped by script')
+      case 'fail-storage':
+        return this.node(p[0]).storage.failNext(this.storageOperation(p[1]), parseInteger(args.named.get('count') ?? '1', 'count'))
+      case 'compact':
+        return this.compact(this.node(p[0]), parseInteger(p[1], 'compact index'))
+      case 'read-index':
+        return this.onNode(this.node(p[0]), (raw) => raw.readIndex(textEncoder.encode(this.requireString(p[1], 'context'))))
+      case 'transfer-leader':
+        return this.onNode(this.node(p[0]), (raw) => raw.transferLeadership(this.requireString(p[1], 'transferee')))
+      case 'report-unreachable':
+        return this.onNode(this.node(p[0]), (raw) => raw.reportUnreachable(this.requireString(p[1], 'peer')))
+      case 'report-snapshot':
+        return this.onNode(this.node(p[0]), (raw) => raw.reportSnapshot(this.requireString(p[1], 'peer'), p[2] !== 'fail'))
+      case 'status':
+        for (const node of this.select(p[0] ?? 'all')) this.trace.push(`  status ${node.id}: ${node.raw === undefined ? 'stopped' : JSON.stringify(node.raw.status())}`)
+        return
+      case 'log-level':
+        this.verbose = p[0] === 'debug'
+        return
+      case 'expect':
+        return this.expect(rest)
+      default:
+        throw new ScriptFailure(`unknown command ${command}`)
+    }
+  }
+
+  private requireString(value: string | undefined, what: string): string {
+    if (value === undefined || value === '') throw new ScriptFailure(`missing ${what}`)
+    return value
+  }
+
+  private confChangeKind(text: string | undefined): ConfChangeKind {
+    switch (text) {
+      case 'add-voter':
+        return 'addVoter'
+      case 'add-learner':
+        return 'addLearner'
+      case 'remove':
+        return 'removeNode'
+      default:
+        throw new ScriptFailure(`conf change kind must be add-voter, add-learner or remove, got ${String(text)}`)
+    }
+  }
+
+  private storageOperation(text: string | undefined): StorageOperation {
+    const operation = storageOperations.find((op) => op === text)
+    if (operation === undefined) throw new ScriptFailure(`unknown storage operation ${String(text)}`)
+    return operation
+  }
+
+  private addNodes(args: Args): void {
+    const count = parseInteger(args.positional[0], 'node count')
+    const first = this.nodes.size + 1
+    const newIds = Array.from({ length: count }, (_, i) => String(first + i))
+    const votersText = args.named.get('voters')
+    const voters = votersText !== undefined ? idList(votersText) : this.nodes.size === 0 ? newIds : this.bootstrapVoters
+    const learners = idList(args.named.get('learners'))
+    if (this.nodes.size === 0) this.bootstrapVoters = voters
+    const named = args.named
+    const optionalInt = (key: string): number | undefined => (named.has(key) ? parseInteger(named.get(key), key) : undefined)
+    const options: NodeOptions = {
+      electionTicks: optionalInt('election') ?? 10,
+      heartbeatTicks: optionalInt('heartbeat') ?? 1,
+      preVote: parseBoolean(named.get('prevote'), false),
+      checkQuorum: parseBoolean(named.get('checkquorum'), false),
+      disableProposalForwarding: !parseBoolean(named.get('forwarding'), true),
+    }
+    const maxInflightMsgs = optionalInt('max-inflight')
+    if (maxInflightMsgs !== undefined) options.maxInflightMsgs = maxInflightMsgs
+    const maxInflightBytes = optionalInt('max-inflight-bytes')
+    if (maxInflightBytes !== undefined) options.maxInflightBytes = maxInflightBytes
+    const maxSizePerMsg = optionalInt('max-msg-bytes')
+    if (maxSizePerMsg !== undefined) options.maxSizePerMsg = maxSizePerMsg
+    const maxUncommitted = optionalInt('max-uncommitted')
+    if (maxUncommitted !== undefined) options.maxUncommittedEntriesSize = maxUncommitted
+    const seed = optionalInt('seed')
+    if (seed !== undefined) options.seed = seed
+    for (const [i, id] of newIds.entries()) {
+      const storage = new MemoryStorage({ voters, learners })
+      const node: SimNode = { id, storage, options: { ...options, ...(seed === undefined ? {} : { seed: seed + i }) }, raw: undefined, stoppedReason: null, applied: [], readStates: [] }
+      node.raw = this.createRawNode(node, 0)
+      this.nodes.set(id, node)
+    }
+    this.trace.push(`  added ${newIds.join(',')} voters=${voters.join(',')} learners=${learners.join(',') || 'none'}`)
+  }
+
+  private createRawNode(node: SimNode, applied: number): RawNode {
+    const o = node.options
+    return new RawNode({
+      id: node.id,
+      storage: node.storage,
+      random: makeRandom(o.seed),
+      electionTicks: o.electionTicks,
+      heartbeatTicks: o.heartbeatTicks,
+      preVote: o.preVote,
+      checkQuorum: o.checkQuorum,
+      disableProposalForwarding: o.disableProposalForwarding,
+      applied,
+      ...(o.maxInflightMsgs === undefined ? {} : { maxInflightMsgs: o.maxInflightMsgs }),
+      ...(o.maxInflightBytes === undefined ? {} : { maxInflightBytes: o.maxInflightBytes }),
+      ...(o.maxSizePerMsg === undefined ? {} : { maxSizePerMsg: o.maxSizePerMsg }),
+      ...(o.maxUncommittedEntriesSize === undefined ? {} : { maxUncommittedEntriesSize: o.maxUncommittedEntriesSize }),
+    })
+  }
+
+  private propose(args: Args, action: (raw: RawNode) => void): void {
+    const expectedDrop = args.named.get('dropped')
+    const node = this.node(args.positional[0])
+    try {
+      this.onNode(node, action)
+    } catch (error) {
+      if (!(error instanceof ProposalDropped)) throw error
+      this.trace.push(`  proposal dropped: ${error.message}`)
+      if (expectedDrop === undefined) throw new ScriptFailure(`proposal unexpectedly dropped: ${error.message}`)
+      if (expectedDrop !== 'any' && expectedDrop !== error.reason) {
+        throw new ScriptFailure(`proposal dropped for ${error.reason}, expected ${expectedDrop}`)
+      }
+      return
+    }
+    if (expectedDrop !== undefined) throw new ScriptFailure(`proposal was accepted, expected it dropped (${expectedDrop})`)
+  }
+
+  private processReady(node: SimNode): boolean {
+    const raw = node.raw
+    if (raw === undefined) return false
+    let rd: Ready | undefined
+    this.onNode(node, (r) => {
+      if (r.hasReady()) rd = r.ready()
+    })
+    if (rd === undefined) return false
+    const ready = rd
+    // 1. persist: snapshot, entries, hard state. A storage error stops the node, unsent.
+    try {
+      if (ready.snapshot !== undefined) node.storage.applySnapshot(ready.snapshot)
+      node.storage.append(ready.entries)
+      if (ready.hardState !== undefined) node.storage.setHardState(ready.hardState)
+    } catch (error) {
+      this.stopNode(node, `storage error while persisting: ${error instanceof Error ? error.message : String(error)}`)
+      return true
+    }
+    if (ready.softState !== undefined) this.log(`${node.id}: became ${ready.softState.role} (leader ${ready.softState.leader ?? 'none'})`)
+    if (ready.entries.length > 0) this.log(`${node.id}: persisted ${ready.entries.map(describeEntry).join(' ')}`)
+    // 2. send
+    for (const m of ready.messages) this.log(`${node.id}: send ${describeMessage(m)}`)
+    this.network.push(...ready.messages)
+    // 3. apply
+    if (ready.snapshot !== undefined) {
+      node.applied = JSON.parse(textDecoder.decode(ready.snapshot.data) || '[]') as { index: number; data: string }[]
+      this.log(`${node.id}: applied snapshot ${ready.snapshot.metadata.index}`)
+    }
+    for (const entry of ready.committedEntries) {
+      this.recordApplied(node, entry)
+      if (entry.type === 'normal' && entry.data.length > 0) node.applied.push({ index: entry.index, data: textDecoder.decode(entry.data) })
+    }
+    if (ready.committedEntries.length > 0) this.log(`${node.id}: applied ${ready.committedEntries.map(describeEntry).join(' ')}`)
+    // 4. reads
+    for (const rs of ready.readStates) {
+      node.readStates.push({ index: rs.index, context: textDecoder.decode(rs.requestContext) })
+      this.log(`${node.id}: read state ${textDecoder.decode(rs.requestContext)} at ${rs.index}`)
+    }
+    // 5. advance
+    this.onNode(node, (r) => r.advance(ready))
+    return true
+  }
+
+  private recordApplied(node: SimNode, entry: Entry): void {
+    const fingerprint = `${entry.term}/${entry.type}/${textDecoder.decode(entry.data)}`
+    const previous = this.appliedAt.get(entry.index)
+    if (previous === undefined) this.appliedAt.set(entry.index, fingerprint)
+    else if (previous !== fingerprint) {
+      throw new Error(`state machine safety violated: node ${node.id} applied ${fingerprint} at ${entry.index}, another node applied ${previous}`)
+    }
+  }
+
+  private partitioned(from: NodeId, to: NodeId): boolean {
+    if (this.partition === undefined) return false
+    const groupOf = (id: NodeId): number => this.partition?.findIndex((group) => group.includes(id)) ?? -1
+    return groupOf(from) !== groupOf(to)
+  }
+
+  private matches(m: Message, named: ReadonlyMap<string, string>): boolean {
+    const from = named.get('from')
+    const to = named.get('to')
+    const type = named.get('type')
+    if (type !== undefined && !messageTypes.includes(type as MessageType)) throw new ScriptFailure(`unknown message type ${type}`)
+    if (from !== undefined && !idList(from).includes(m.from)) return false
+    if (to !== undefined && !idList(to).includes(m.to)) return false
+    if (type !== undefined && m.type !== type) return false
+    for (const [key, value] of named) {
+      if (key === 'index' && String(m.index) !== value) return false
+      if (key === 'term' && String(m.term) !== value) return false
+      if (key === 'reject' && String(m.reject) !== value) return false
+      if (key === 'entries' && String(m.entries.length) !== value) return false
+    }
+    return true
+  }
+
+  /** Delivers (or drops) the in-flight messages that match; new messages wait for the next call. */
+  private deliver(args: Args): void {
+    const drop = parseBoolean(args.named.get('drop'), false)
+    const reverse = parseBoolean(args.named.get('reverse'), false)
+    const limit = args.named.has('count') ? parseInteger(args.named.get('count'), 'count') : Number.POSITIVE_INFINITY
+    const selected: Message[] = []
+    const kept: Message[] = []
+    for (const m of this.network) {
+      if (selected.length < limit && this.matches(m, args.named)) selected.push(m)
+      else kept.push(m)
+    }
+    this.network = kept
+    if (reverse) selected.reverse()
+    for (const m of selected) {
+      if (drop) this.log(`drop ${describeMessage(m)}`)
+      else this.deliverOne(m)
+    }
+  }
+
+  private deliverOne(m: Message): void {
+    const target = this.nodes.get(m.to)
+    if (target === undefined || target.raw === undefined) {
+      this.log(`lost (target down) ${describeMessage(m)}`)
+      return
+    }
+    if (this.partitioned(m.from, m.to)) {
+      this.log(`lost (partition) ${describeMessage(m)}`)
+      return
+    }
+    this.log(`deliver ${describeMessage(m)}`)
+    this.onNode(target, (raw) => raw.step(m))
+  }
+
+  private stabilize(): void {
+    for (let round = 0; round < maxStabilizeRounds; round++) {
+      let progressed = false
+      for (const node of this.nodes.values()) if (this.processReady(node)) progressed = true
+      if (this.network.length > 0) {
+        progressed = true
+        const batch = this.network
+        this.network = []
+        for (const m of batch) this.deliverOne(m)
+      }
+      if (!progressed) return
+    }
+    throw new ScriptFailure(`did not stabilize within ${maxStabilizeRounds} rounds`)
+  }
+
+  private setPartition(tokens: string[]): void {
+    const groups: NodeId[][] = [[]]
+    for (const token of tokens) {
+      if (token === '|') groups.push([])
+      else (groups[groups.length - 1] as NodeId[]).push(...idList(token))
+    }
+    const listed = new Set(groups.flat())
+    const rest = [...this.nodes.keys()].filter((id) => !listed.has(id))
+    if (rest.length > 0) groups.push(rest)
+    this.partition = groups
+    this.trace.push(`  partition ${groups.map((g) => g.join(',')).join(' | ')}`)
+  }
+
+  private restart(node: SimNode, args: Args): void {
+    // Only what reached storage survives; the application restarts from the stored snapshot.
+    const snapshot = node.storage.snapshot()
+    node.applied = JSON.parse(textDecoder.decode(snapshot.data) || '[]') as { index: number; data: string }[]
+    node.readStates = []
+    const applied = args.named.has('applied') ? parseInteger(args.named.get('applied'), 'applied') : 0
+    try {
+      node.raw = this.createRawNode(node, applied)
+      node.stoppedReason = null
+    } catch (error) {
+      this.stopNode(node, error instanceof Error ? error.message : String(error))
+    }
+  }
+
+  private compact(node: SimNode, index: number): void {
+    const raw = this.running(node.id)
+    const status = raw.status()
+    if (status.applied < index) throw new ScriptFailure(`cannot compact ${node.id} at ${index}: applied is ${status.applied}`)
+    const data = textEncoder.encode(JSON.stringify(node.applied.filter((a) => a.index <= index)))
+    node.storage.createSnapshot(index, status.confState, data)
+    node.storage.compact(index)
+  }
+
+  private checkInvariants(): void {
+    for (const node of this.nodes.values()) {
+      if (node.raw === undefined) continue
+      const status = node.raw.status()
+      if (status.role !== 'leader') continue
+      const other = this.leaderOfTerm.get(status.term)
+      if (other !== undefined && other !== node.id) {
+        throw new Error(`election safety violated: ${other} and ${node.id} both led term ${status.term}`)
+      }
+      this.leaderOfTerm.set(status.term, node.id)
+    }
+  }
+
+  // ---- expectations -------------------------------------------------------------------------
+
+  private expect(tokens: string[]): void {
+    const [what = '', ...rest] = tokens
+    const args = parseArgs(rest)
+    const p = args.positional
+    const check = (ok: boolean, message: string): void => {
+      if (!ok) throw new ScriptFailure(message)
+    }
+    const forEach = (spec: string | undefined, fn: (node: SimNode, raw: RawNode) => void): void => {
+      const selected = this.select(spec)
+      check(selected.length > 0, 'no nodes selected')
+      for (const node of selected) fn(node, this.running(node.id))
+    }
+    const numberField = (field: 'term' | 'commit' | 'applied' | 'lastIndex' | 'firstIndex'): void => {
+      const want = parseInteger(p[1], what)
+      forEach(p[0], (node, raw) => {
+        const got = raw.status()[field]
+        check(got === want, `node ${node.id}: ${what} is ${got}, expected ${want}`)
+      })
+    }
+    const idField = (field: 'lead' | 'vote' | 'leadTransferee'): void => {
+      const want = p[1] === 'none' ? null : this.requireString(p[1], what)
+      forEach(p[0], (node, raw) => {
+        const got = raw.status()[field]
+        check(got === want, `node ${node.id}: ${what} is ${got ?? 'none'}, expected ${want ?? 'none'}`)
+      })
+    }
+    switch (what) {
+      case 'leader': {
+        // expect leader 1 [term 2]: node 1 is the leader (at that term).
+        const raw = this.running(p[0])
+        const status = raw.status()
+        check(status.role === 'leader', `node ${p[0]} is ${status.role}, expected leader`)
+        if (p[1] === 'term') check(status.term === parseInteger(p[2], 'term'), `node ${p[0]} leads term ${status.term}, expected ${p[2]}`)
+        return
+      }
+      case 'role':
+        forEach(p[0], (node, raw) => {
+          const got = raw.status().role
+          check(got === p[1], `node ${node.id} is ${got}, expected ${String(p[1])}`)
+        })
+        return
+      case 'term':
+      case 'commit':
+      case 'applied':
+        return numberField(what)
+      case 'last-index':
+        return numberField('lastIndex')
+      case 'first-index':
+        return numberField('firstIndex')
+      case 'lead':
+      case 'vote':
+        return idField(what)
+      case 'transferee':
+        return idField('leadTransferee')
+      case 'log-term': {
+        // expect log-term 2 5 3: entry 5 in node 2's stable log has term 3
+        const node = this.node(p[0])
+        const got = node.storage.term(parseInteger(p[1], 'index'))
+        check(got === parseInteger(p[2], 'term'), `node ${node.id}: entry ${p[1]} has term ${got}, expected ${p[2]}`)
+        return
+      }
+      case 'applied-data':
+        for (const node of this.select(p[0])) {
+          const got = node.applied.map((a) => a.data).join(',')
+          check(got === (p[1] === 'none' ? '' : (p[1] ?? '')), `node ${node.id}: applied data is [${got}], expected [${String(p[1])}]`)
+        }
+        return
+      case 'read-state': {
+        // expect read-state 1 ctx index 5
+        const node = this.node(p[0])
+        const state = node.readStates.find((rs) => rs.context === p[1])
+        check(state !== undefined, `node ${node.id} has no read state for ${String(p[1])} (has ${JSON.stringify(node.readStates)})`)
+        if (p[2] === 'index') check(state?.index === parseInteger(p[3], 'index'), `node ${node.id}: read ${String(p[1])} at ${String(state?.index)}, expected ${String(p[3])}`)
+        return
+      }
+      case 'no-read-state': {
+        const node = this.node(p[0])
+        const state = node.readStates.find((rs) => p[1] === undefined || rs.context === p[1])
+        check(state === undefined, `node ${node.id} has read state ${JSON.stringify(state)}`)
+        return
+      }
+      case 'progress': {
+        // expect progress 1 2 state=replicate match=5 next=6
+        const status = this.running(p[0]).status()
+        const pr = status.progress?.[this.requireString(p[1], 'peer')]
+        check(pr !== undefined, `node ${String(p[0])} has no progress for ${String(p[1])} (role ${status.role})`)
+        if (pr === undefined) return
+        for (const [key, value] of args.named) {
+          const got = key === 'state' ? pr.state : key === 'match' ? String(pr.match) : key === 'next' ? String(pr.next) : undefined
+          check(got !== undefined, `unknown progress field ${key}`)
+          check(got === value, `progress of ${String(p[1])} on ${String(p[0])}: ${key} is ${String(got)}, expected ${value}`)
+        }
+        return
+      }
+      case 'stopped':
+        for (const node of this.select(p[0])) {
+          check(node.raw === undefined, `node ${node.id} is running, expected stopped`)
+          this.expectedStopped.add(node.id)
+          if (p[1] !== undefined) check(String(node.stoppedReason).includes(p.slice(1).join(' ')), `node ${node.id} stopped for "${String(node.stoppedReason)}", expected it to mention "${p.slice(1).join(' ')}"`)
+        }
+        return
+      case 'voters':
+      case 'learners': {
+        const want = idList(p[1]).sort().join(',')
+        forEach(p[0], (node, raw) => {
+          const got = [...raw.status().confState[what]].sort().join(',')
+          check(got === want, `node ${node.id}: ${what} are [${got}], expected [${want}]`)
+        })
+        return
+      }
+      case 'messages': {
+        const want = parseInteger(args.named.get('count'), 'count')
+        const named = new Map([...args.named].filter(([key]) => key !== 'count'))
+        const got = this.network.filter((m) => this.matches(m, named))
+        check(got.length === want, `${got.length} matching messages in flight, expected ${want}: ${got.map(describeMessage).join('; ')}`)
+        return
+      }
+      case 'hard-state': {
+        // expect hard-state 2 term=3 vote=1 commit=4 (what storage holds)
+        const hs = this.node(p[0]).storage.hardStateNow()
+        for (const [key, value] of args.named) {
+          const got = key === 'term' ? String(hs.term) : key === 'vote' ? (hs.vote ?? 'none') : key === 'commit' ? String(hs.commit) : undefined
+          check(got !== undefined, `unknown hard state field ${key}`)
+          check(got === value, `node ${String(p[0])}: stored ${key} is ${String(got)}, expected ${value}`)
+        }
+        return
+      }
+      default:
+        throw new ScriptFailure(`unknown expectation ${what}`)
+    }
+  }
+}
