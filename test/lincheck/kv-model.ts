@@ -51,7 +51,14 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
     }
   },
   hash(state) {
-    return JSON.stringify(Object.keys(state).sort().map((key) => [key, state[key]]))
+    // Keys and values are strings; NUL and SOH separators cannot be confused with content
+    // unless the content holds them, and then JSON quoting keeps the encoding unambiguous.
+    const keys = Object.keys(state)
+    if (keys.length === 1) return `${JSON.stringify(keys[0])}\u0001${JSON.stringify(state[keys[0]!])}`
+    return keys
+      .sort()
+      .map((key) => `${JSON.stringify(key)}\u0001${JSON.stringify(state[key])}`)
+      .join('\u0000')
   },
   partition(history) {
     const byKey = new Map<string, History<KvInput, KvOutput>[number][]>()

@@ -3,7 +3,7 @@
 // (delays, drops, crashes, client choices, election jitter) draws from a stream forked from the
 // run's seed, so a seed replays the run exactly.
 
-import type { RandomSource } from '../../control-plane/raft/types.js'
+import type { RandomSource } from '../../control-plane/raft/index.js'
 
 /** FNV-1a over UTF-16 code units: turns a seed key into 32 bits. */
 function hashString(text: string): number {

@@ -1,0 +1,208 @@
+// A whole Raft cluster in one process, in virtual time: N servers (SimRaftNode), KV clients, a
+// simulated network and disks, and a nemesis that crashes and restarts servers, partitions and
+// heals the network, cuts single links and changes the network's weather. One seed drives it
+// all; the same seed replays the same run (same trace hash).
+//
+// While it runs, RaftInvariants checks Raft's safety properties on every event and throws
+// SimViolation (with the seed) on the first breach. At the end, the clients' history is
+// checked for linearizability.
+
+import type { ConfState, NodeId } from '../../control-plane/raft/index.js'
+import { checkLinearizable, kvModel } from '../lincheck/index.js'
+import type { CheckResult, KvInput, KvOutput } from '../lincheck/index.js'
+import { VirtualClock } from './clock.js'
+import { SimKvClient } from './kv-clients.js'
+import type { KvOperation } from './kv-clients.js'
+import { SimNetwork } from './network.js'
+import { SimRandom } from './random.js'
+import { RaftInvariants } from './raft-invariants.js'
+import type { DurableLogView } from './raft-invariants.js'
+import { SimRaftNode, describeWire } from './raft-sim-node.js'
+import type { SimNodeConfig, SimWireMessage } from './raft-sim-node.js'
+import { TraceRecorder } from './trace.js'
+
+export interface RaftSimOptions {
+  readonly seed: number
+  readonly nodes?: number
+  /** Simulated run length; faults and new client operations stop `settleMs` before it. */
+  readonly durationMs?: number
+  readonly settleMs?: number
+  readonly clients?: number
+  readonly keys?: number
+  readonly faults?: boolean
+  readonly snapshotEveryEntries?: number
+  readonly bugs?: { readonly followerStaleReads?: boolean }
+  readonly keepTrace?: boolean
+  /** Budget for the linearizability check, in search steps. */
+  readonly checkStepsMax?: number
+}
+
+export interface RaftSimResult {
+  readonly seed: number
+  readonly traceHash: string
+  readonly traceLines: readonly string[] | null
+  readonly traceEvents: number
+  readonly simulatedMs: number
+  readonly history: readonly KvOperation[]
+  readonly linearizability: CheckResult<KvInput, KvOutput>
+  readonly stats: {
+    readonly operationsOk: number
+    readonly operationsUnknown: number
+    readonly committedEntries: number
+    readonly leaderTerms: number
+    readonly crashes: number
+    readonly partitions: number
+  }
+}
+
+const durabilityCheckEveryMs = 250
+const clientsStopBeforeEndMs = 700
+
+export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
+  const seed = options.seed
+  const nodeCount = options.nodes ?? 3
+  const durationMs = options.durationMs ?? 8_000
+  const settleMs = options.settleMs ?? 2_000
+  const faultsEndMs = durationMs - settleMs
+  const random = SimRandom.fromSeed(seed)
+  const clock = new VirtualClock()
+  const trace = new TraceRecorder({ keepLines: options.keepTrace ?? false })
+  const invariants = new RaftInvariants(seed, () => clock.nowMs)
+  const network = new SimNetwork<SimWireMessage>(clock, random.fork('network'), trace, {}, describeWire)
+  const nodeIds: NodeId[] = Array.from({ length: nodeCount }, (_, i) => String(i + 1))
+  const initialConfState: ConfState = { voters: nodeIds, learners: [], votersOutgoing: [] }
+  const nodeConfig: SimNodeConfig = {
+    tickMs: 10,
+    electionTicks: 10,
+    heartbeatTicks: 2,
+    syncDelayMsMax: 3,
+    snapshotEveryEntries: options.snapshotEveryEntries ?? 25,
+    inboxMax: 10_000,
+    pendingRequestsMax: 1_000,
+    bugs: { followerStaleReads: options.bugs?.followerStaleReads ?? false },
+  }
+  const nodes = nodeIds.map(
+    (id) =>
+      new SimRaftNode(id, nodeConfig, {
+        seed,
+        clock,
+        network,
+        trace,
+        invariants,
+        random: random.fork(`node-${id}`),
+        initialConfState,
+      }),
+  )
+  const keys = Array.from({ length: options.keys ?? 2 }, (_, i) => `k${i}`)
+  const clients = Array.from(
+    { length: options.clients ?? 4 },
+    (_, i) =>
+      new SimKvClient(
+        `c${i + 1}`,
+        nodeIds,
+        { keys, requestTimeoutMs: 500, thinkTimeMsMax: 30, operationsMax: 10_000 },
+        clock,
+        network,
+        random.fork(`client-${i + 1}`),
+        trace,
+      ),
+  )
+
+  const checkDurability = (): void => {
+    const logs = new Map<NodeId, DurableLogView>(nodes.map((node) => [node.id, node.durableLog()]))
+    invariants.checkDurability(nodeIds, logs)
+  }
+  const everyDurabilityCheck = (): void => {
+    checkDurability()
+    if (clock.nowMs + durabilityCheckEveryMs < durationMs) clock.schedule(durabilityCheckEveryMs, everyDurabilityCheck)
+  }
+
+  const stats = { crashes: 0, partitions: 0 }
+  const nemesisRandom = random.fork('nemesis')
+  const maxDown = Math.floor((nodeCount - 1) / 2)
+  const nemesis = (): void => {
+    if (clock.nowMs >= faultsEndMs) return
+    const up = nodes.filter((node) => node.isUp)
+    const down = nodes.filter((node) => !node.isUp)
+    const roll = nemesisRandom.int(100)
+    if (roll < 20 && down.length < maxDown) {
+      const victim = nemesisRandom.pick(up)
+      victim.crash()
+      stats.crashes++
+      clock.schedule(nemesisRandom.intBetween(50, 1_500), () => {
+        if (!victim.isUp) victim.start()
+      })
+    } else if (roll < 30 && down.length > 0) {
+      nemesisRandom.pick(down).start()
+    } else if (roll < 50) {
+      // Isolate one server (often a follower that clients still reach: stale-read bait).
+      const isolated = nemesisRandom.pick(nodeIds)
+      network.partition([[isolated], nodeIds.filter((id) => id !== isolated)])
+      stats.partitions++
+    } else if (roll < 60) {
+      const shuffled = [...nodeIds]
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = nemesisRandom.int(i + 1)
+        ;[shuffled[i], shuffled[j]] = [shuffled[j]!, shuffled[i]!]
+      }
+      const cut = nemesisRandom.intBetween(1, shuffled.length - 1)
+      network.partition([shuffled.slice(0, cut), shuffled.slice(cut)])
+      stats.partitions++
+    } else if (roll < 65) {
+      const from = nemesisRandom.pick(nodeIds)
+      const to = nemesisRandom.pick(nodeIds.filter((id) => id !== from))
+      network.cutLink(from, to)
+    } else if (roll < 90) {
+      network.heal()
+    } else {
+      const weather = {
+        dropProbability: nemesisRandom.pick([0, 0.01, 0.05, 0.2]),
+        duplicateProbability: nemesisRandom.pick([0, 0.01, 0.05]),
+        delayMsMax: nemesisRandom.pick([5, 10, 30, 80]),
+      }
+      network.configure(weather)
+      trace.record(clock.nowMs, 'weather', JSON.stringify(weather))
+    }
+    clock.schedule(nemesisRandom.intBetween(150, 900), nemesis)
+  }
+
+  for (const node of nodes) node.start()
+  for (const client of clients) client.start()
+  if (options.faults ?? true) clock.schedule(nemesisRandom.intBetween(100, 500), nemesis)
+  clock.schedule(durabilityCheckEveryMs, everyDurabilityCheck)
+  clock.schedule(faultsEndMs, () => {
+    trace.record(clock.nowMs, 'settle', 'heal, restart all, stop clients')
+    network.heal()
+    network.configure({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 10 })
+    for (const node of nodes) if (!node.isUp) node.start()
+  })
+  // Clients keep going a while after the heal, so reads also run against the settled cluster.
+  clock.schedule(durationMs - clientsStopBeforeEndMs, () => {
+    for (const client of clients) client.stop()
+  })
+  clock.runUntil(durationMs)
+  checkDurability()
+  for (const client of clients) client.abandon()
+
+  const history = clients.flatMap((client) => client.history)
+  // A read with an unknown outcome changes nothing and constrains nothing: leaving it out is
+  // exact, and it spares the search a branch per such read.
+  const checked = history.filter((op) => !(op.input.kind === 'get' && op.returnMs === undefined))
+  const linearizability = checkLinearizable(kvModel, checked, { stepsMax: options.checkStepsMax ?? 2_000_000 })
+  return {
+    seed,
+    traceHash: trace.hash(),
+    traceLines: trace.lines,
+    traceEvents: trace.count,
+    simulatedMs: durationMs,
+    history,
+    linearizability,
+    stats: {
+      operationsOk: history.filter((op) => op.returnMs !== undefined).length,
+      operationsUnknown: history.filter((op) => op.returnMs === undefined).length,
+      committedEntries: invariants.committedCount,
+      leaderTerms: invariants.leaderTermsCount,
+      ...stats,
+    },
+  }
+}
