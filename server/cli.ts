@@ -1,0 +1,158 @@
+// The `railgun` command line. Each verb registers itself on the commander program through a
+// `register…Command(program)` function, so verbs living in other modules (client verbs, admin
+// verbs) plug in without this file knowing them: add the function to `commandRegistrars`.
+//
+//   railgun server [--port P] [--http-port H] [--host HOST] [--data DIR] [--config FILE] [--name N]
+import { realpathSync } from 'node:fs'
+import { fileURLToPath } from 'node:url'
+import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { loadConfig } from '../shared/config/index.js'
+import type { ConfigSource, NodeConfig } from '../shared/config/index.js'
+import { ConfigError } from '../shared/errors.js'
+import { createLogger, logLevels } from '../shared/log.js'
+import type { LogLevel } from '../shared/log.js'
+import { startNode } from './node.js'
+import { railgunVersion } from './version.js'
+
+export type CommandRegistrar = (program: Command) => void
+
+export interface ServerFlags {
+  readonly port?: number
+  readonly httpPort?: number
+  readonly host?: string
+  readonly data?: string
+  readonly config?: string
+  readonly name?: string
+  readonly logLevel?: string
+}
+
+/** Flag → config field, for error messages that name the flag. */
+export const serverFlagNames = {
+  'server.port': '--port',
+  'server.httpPort': '--http-port',
+  'server.host': '--host',
+  'server.name': '--name',
+  'storage.dataDir': '--data',
+  'log.level': '--log-level',
+} as const
+
+function integerFlag(value: string): number {
+  if (!/^\d+$/.test(value.trim())) throw new InvalidArgumentError('expected a non-negative integer')
+  return Number(value)
+}
+
+/** Turn parsed `server` flags into a config source (only the flags that were given). */
+export function configSourceFromFlags(flags: ServerFlags): ConfigSource {
+  const server: Record<string, unknown> = {}
+  if (flags.port !== undefined) server.port = flags.port
+  if (flags.httpPort !== undefined) server.httpPort = flags.httpPort
+  if (flags.host !== undefined) server.host = flags.host
+  if (flags.name !== undefined) server.name = flags.name
+  const source: Record<string, unknown> = { server }
+  if (flags.data !== undefined) source.storage = { dataDir: flags.data }
+  if (flags.logLevel !== undefined) source.log = { level: flags.logLevel }
+  return source as ConfigSource
+}
+
+/** Resolve the node configuration the `server` verb would run with. */
+export function resolveServerConfig(flags: ServerFlags, env: Readonly<Record<string, string | undefined>> = process.env): NodeConfig {
+  return loadConfig({
+    ...(flags.config === undefined ? {} : { configPath: flags.config }),
+    env,
+    flags: configSourceFromFlags(flags),
+    flagNames: serverFlagNames,
+  })
+}
+
+/** Run a node until SIGTERM/SIGINT, then drain and exit 0. A storage failure exits 1. */
+export async function runServer(flags: ServerFlags): Promise<void> {
+  let config: NodeConfig
+  try {
+    config = resolveServerConfig(flags)
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`railgun: ${error.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    throw error
+  }
+  const logger = createLogger({ nodeName: config.server.name, level: config.log.level as LogLevel })
+  const node = await startNode({ config, logger })
+  let stopping = false
+  const stop = (signal: string): void => {
+    if (stopping) return
+    stopping = true
+    logger.info({ signal }, 'signal received; draining')
+    node.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.fatal({ err: (error as Error).message }, 'drain failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.once('SIGTERM', () => stop('SIGTERM'))
+  process.once('SIGINT', () => stop('SIGINT'))
+  try {
+    await node.ready
+  } catch {
+    // A storage error stops the node (DESIGN §3.3).
+    stopping = true
+    await node.close().catch(() => undefined)
+    process.exit(1)
+  }
+}
+
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('run a Railgun node (NATS-protocol client port, admin HTTP port)')
+    .option('--port <port>', 'client port (default 4222; 0 picks a free port)', integerFlag)
+    .option('--http-port <port>', 'admin HTTP port (default 8222; 0 picks a free port)', integerFlag)
+    .option('--host <host>', 'address to bind (default 0.0.0.0)')
+    .option('--data <dir>', 'data directory (default ./data)')
+    .option('--config <file>', 'YAML configuration file (e.g. railgun.yaml)')
+    .option('--name <name>', 'node name (default: host name)')
+    .option('--log-level <level>', `log level: ${logLevels.join(', ')}`)
+    .action(async (flags: ServerFlags) => {
+      await runServer(flags)
+    })
+}
+
+/** Every verb of the `railgun` command; other modules' verbs are added here by the integrator. */
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand]
+
+export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
+  const program = new Command('railgun')
+  program.description('Railgun: streams, topics and request/reply over the NATS protocol').version(railgunVersion)
+  for (const register of registrars) register(program)
+  return program
+}
+
+export async function main(argv: string[], registrars: readonly CommandRegistrar[] = commandRegistrars): Promise<void> {
+  const program = createProgram(registrars)
+  program.exitOverride()
+  try {
+    await program.parseAsync(argv)
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      process.exitCode = error.exitCode
+      return
+    }
+    throw error
+  }
+}
+
+function isEntryPoint(): boolean {
+  const script = process.argv[1]
+  if (script === undefined) return false
+  try {
+    return realpathSync(script) === realpathSync(fileURLToPath(import.meta.url))
+  } catch {
+    return false
+  }
+}
+
+// `tsx server/cli.ts server …` (tests, development); `bin/railgun.js` imports and calls main.
+if (isEntryPoint()) await main(process.argv)

@@ -1,0 +1,110 @@
+// The client listener: accepts TCP connections, applies the readiness gate and the connection
+// limit, sends INFO, and wires socket events to a `ClientConnection`.
+import { createServer } from 'node:net'
+import type { AddressInfo, Server, Socket } from 'node:net'
+import { encodeErr, encodeOp } from '../shared/protocol/index.js'
+import type { ServerInfo } from '../shared/protocol/index.js'
+import { errorCodes } from '../shared/errors.js'
+import type { Logger } from '../shared/log.js'
+import { ClientConnection, closeLingerMs } from './client-connection.js'
+import type { Router } from './router.js'
+import { railgunVersion } from './version.js'
+
+export interface ClientListenerOptions {
+  readonly router: Router
+  readonly host: string
+  readonly port: number
+  readonly serverId: string
+  readonly serverName: string
+  readonly logger: Logger
+  /** Whether to serve clients now; when false, connections get `-ERR 'Server Not Ready'`. */
+  readonly isReady: () => boolean
+}
+
+export interface ClientListener {
+  readonly port: number
+  /** Stop accepting new connections (existing ones stay). */
+  stopAccepting(): void
+  /** Resolves once the listener is closed and every accepted socket is gone. */
+  closed(): Promise<void>
+  /** Every socket accepted and not yet closed. */
+  readonly sockets: ReadonlySet<Socket>
+}
+
+function refuse(socket: Socket, text: string): void {
+  socket.end(encodeErr(text))
+  const timer = setTimeout(() => socket.destroy(), closeLingerMs)
+  timer.unref()
+  socket.once('close', () => clearTimeout(timer))
+}
+
+export async function startClientListener(options: ClientListenerOptions): Promise<ClientListener> {
+  const { router, logger } = options
+  const sockets = new Set<Socket>()
+  let nextClientId = 1
+  const infoBase = {
+    server_id: options.serverId,
+    server_name: options.serverName,
+    version: railgunVersion,
+    proto: 1,
+    go: `node${process.versions.node}`,
+    headers: true,
+    max_payload: router.config.limits.maxPayloadBytes,
+  }
+  let boundPort = 0
+
+  const server: Server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.setNoDelay(true)
+    socket.on('error', () => undefined)
+    if (!options.isReady()) {
+      refuse(socket, errorCodes.RG_ERR_NOT_READY.natsText)
+      return
+    }
+    if (router.connections.size >= router.config.limits.maxConnections) {
+      refuse(socket, errorCodes.RG_ERR_MAX_CONNECTIONS.natsText)
+      return
+    }
+    const clientId = nextClientId++
+    const connection = new ClientConnection(router, socket, clientId)
+    router.attach(connection)
+    const info: ServerInfo = {
+      ...infoBase,
+      host: options.host,
+      port: boundPort,
+      client_id: clientId,
+      ...(socket.remoteAddress === undefined ? {} : { client_ip: socket.remoteAddress }),
+    }
+    connection.outbound.append(encodeOp({ op: 'INFO', info }))
+    connection.outbound.flush()
+    socket.on('data', (chunk: Buffer) => connection.receive(chunk))
+    socket.on('end', () => connection.close())
+    socket.on('close', () => connection.closedByPeer())
+    socket.on('error', (error) => {
+      logger.debug({ clientId, err: error.message }, 'client socket error')
+    })
+  })
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(options.port, options.host, () => {
+      server.off('error', reject)
+      resolve()
+    })
+  })
+  boundPort = (server.address() as AddressInfo).port
+
+  return {
+    port: boundPort,
+    sockets,
+    stopAccepting: () => {
+      if (server.listening) server.close()
+    },
+    closed: () =>
+      new Promise<void>((resolve) => {
+        if (!server.listening && sockets.size === 0) resolve()
+        else server.once('close', () => resolve())
+      }),
+  }
+}

@@ -1,0 +1,100 @@
+// Per-connection outbound buffer. Small frames are copied into one contiguous buffer; large
+// payloads are kept as their own chunk (no copy). Everything queued in one event-loop turn is
+// written with one `socket.write` (or one cork/uncork round for several chunks) by the node's
+// flush scheduler, so a burst of MSGs costs one syscall, not one per message.
+import type { Socket } from 'node:net'
+
+/** Payloads at least this large are queued by reference instead of copied. */
+const largeChunkBytesMin = 16 * 1024
+/** First size of the contiguous buffer; it doubles as needed. */
+const initialBufferBytes = 16 * 1024
+
+export class OutboundBuffer {
+  readonly #socket: Socket
+  /** Sealed chunks waiting, in order; the open contiguous buffer comes after them. */
+  #chunks: Uint8Array[] = []
+  #current: Buffer | undefined
+  #currentBytes = 0
+  /** Bytes queued here (not yet handed to the socket). */
+  #queuedBytes = 0
+
+  constructor(socket: Socket) {
+    this.#socket = socket
+  }
+
+  /** Bytes not yet on the wire: ours plus what the socket still buffers. */
+  get pendingBytes(): number {
+    return this.#queuedBytes + this.#socket.writableLength
+  }
+
+  get isEmpty(): boolean {
+    return this.#queuedBytes === 0
+  }
+
+  /** Queue a small frame piece (control line, CRLF); always copied. */
+  append(bytes: Uint8Array): void {
+    const length = bytes.length
+    if (length === 0) return
+    let current = this.#current
+    if (current === undefined || current.length - this.#currentBytes < length) {
+      current = this.#grow(length)
+    }
+    current.set(bytes, this.#currentBytes)
+    this.#currentBytes += length
+    this.#queuedBytes += length
+  }
+
+  /** Queue a payload: copied when small, referenced when large (the caller never mutates it). */
+  appendPayload(bytes: Uint8Array): void {
+    if (bytes.length < largeChunkBytesMin) {
+      this.append(bytes)
+      return
+    }
+    this.#seal()
+    this.#chunks.push(bytes)
+    this.#queuedBytes += bytes.length
+  }
+
+  /** Hand everything queued to the socket. */
+  flush(): void {
+    if (this.#queuedBytes === 0) return
+    this.#seal()
+    const chunks = this.#chunks
+    this.#chunks = []
+    this.#queuedBytes = 0
+    const socket = this.#socket
+    if (socket.destroyed) return
+    if (chunks.length === 1) {
+      socket.write(chunks[0] as Uint8Array)
+      return
+    }
+    socket.cork()
+    for (const chunk of chunks) socket.write(chunk)
+    socket.uncork()
+  }
+
+  /** Drop everything queued (the connection is being destroyed). */
+  discard(): void {
+    this.#chunks = []
+    this.#current = undefined
+    this.#currentBytes = 0
+    this.#queuedBytes = 0
+  }
+
+  #seal(): void {
+    if (this.#current !== undefined && this.#currentBytes > 0) {
+      this.#chunks.push(this.#current.subarray(0, this.#currentBytes))
+    }
+    // The sealed buffer now belongs to the socket write; never write into it again.
+    this.#current = undefined
+    this.#currentBytes = 0
+  }
+
+  #grow(needBytes: number): Buffer {
+    const previousSize = this.#current?.length ?? 0
+    this.#seal()
+    const size = Math.max(initialBufferBytes, previousSize * 2, needBytes)
+    this.#current = Buffer.allocUnsafe(size)
+    return this.#current
+  }
+}

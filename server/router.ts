@@ -1,0 +1,255 @@
+// Node-wide routing state: the interest index, response streams (RS), counters, and the flush
+// scheduler that coalesces socket writes per event-loop turn. Connections call in here for every
+// PUB/HPUB/SUB/UNSUB; nothing here logs or allocates a Promise per message.
+import type { NodeConfig } from '../shared/config/index.js'
+import type { Clock } from '../shared/clock.js'
+import { encodeHeaders } from '../shared/protocol/index.js'
+import type { MsgHeaders } from '../shared/protocol/index.js'
+import { ResponseTracker, requestTimeoutFromHeader } from '../data-plane/response/index.js'
+import type { ResponseStream } from '../data-plane/response/index.js'
+import type { ClientConnection } from './client-connection.js'
+import { createInterestIndex, subjectRules } from './interest.js'
+import type { InterestIndex, SubjectRules } from './interest.js'
+import type { Subscription } from './subscription.js'
+
+const emptyPayload = new Uint8Array(0)
+
+/** Status replies sent on a requester's reply subject (see docs/errors.md). */
+const statusBlocks = {
+  noResponders: encodeHeaders({ status: 503, entries: [] }),
+  timeout: encodeHeaders({ status: 408, description: 'Request Timeout', entries: [] }),
+  inUse: encodeHeaders({ status: 409, description: 'Response Stream In Use', entries: [] }),
+  tooMany: encodeHeaders({ status: 429, description: 'Too Many Open Requests', entries: [] }),
+} as const
+
+export interface RouterCounters {
+  inMsgs: number
+  inBytes: number
+  outMsgs: number
+  outBytes: number
+  slowConsumers: number
+}
+
+export class Router {
+  readonly config: NodeConfig
+  readonly subjects: SubjectRules = subjectRules
+  readonly index: InterestIndex = createInterestIndex()
+  readonly responses: ResponseTracker<ClientConnection>
+  readonly connections = new Set<ClientConnection>()
+  readonly counters: RouterCounters = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
+  readonly #clock: Clock
+  #dirty: ClientConnection[] = []
+  #flushScheduled = false
+  #timer: NodeJS.Timeout | undefined
+  #timerDeadlineMs = Number.POSITIVE_INFINITY
+  /** Round-robin cursor for queue groups. */
+  #queueCursor = 0
+
+  constructor(config: NodeConfig, clock: Clock) {
+    this.config = config
+    this.#clock = clock
+    this.responses = new ResponseTracker<ClientConnection>({
+      clock,
+      maxOpenPerOwner: config.responses.maxOpenPerConnection,
+      untimedExpiryMs: config.responses.untimedExpiryMs,
+    })
+  }
+
+  get subscriptionCount(): number {
+    return this.index.size
+  }
+
+  // ---- flush scheduling ------------------------------------------------------------------
+
+  scheduleFlush(connection: ClientConnection): void {
+    if (connection.flushQueued) return
+    connection.flushQueued = true
+    this.#dirty.push(connection)
+    if (!this.#flushScheduled) {
+      this.#flushScheduled = true
+      setImmediate(this.#flushAll)
+    }
+  }
+
+  readonly #flushAll = (): void => {
+    this.#flushScheduled = false
+    const dirty = this.#dirty
+    this.#dirty = []
+    for (const connection of dirty) {
+      connection.flushQueued = false
+      if (!connection.closing) connection.outbound.flush()
+    }
+  }
+
+  /** Flush every connection now (drain). */
+  flushNow(): void {
+    this.#flushAll()
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------
+
+  addSubscription(subscription: Subscription): void {
+    this.index.add(subscription)
+  }
+
+  removeSubscription(subscription: Subscription): void {
+    subscription.active = false
+    this.index.remove(subscription)
+  }
+
+  attach(connection: ClientConnection): void {
+    this.connections.add(connection)
+  }
+
+  /** Forget a closing connection: its subscriptions and its response streams. */
+  detach(connection: ClientConnection): void {
+    if (!this.connections.delete(connection)) return
+    for (const subscription of connection.subscriptions.values()) this.removeSubscription(subscription)
+    connection.subscriptions.clear()
+    this.responses.closeOwner(connection)
+  }
+
+  countOut(bytes: number): void {
+    this.counters.outMsgs += 1
+    this.counters.outBytes += bytes
+  }
+
+  countSlowConsumer(): void {
+    this.counters.slowConsumers += 1
+  }
+
+  // ---- publishing ------------------------------------------------------------------------
+
+  publish(
+    from: ClientConnection,
+    subject: string,
+    replyTo: string | undefined,
+    headers: MsgHeaders | undefined,
+    headerBlock: Uint8Array | undefined,
+    payload: Uint8Array,
+  ): void {
+    const counters = this.counters
+    counters.inMsgs += 1
+    counters.inBytes += payload.length + (headerBlock === undefined ? 0 : headerBlock.length)
+    // A publish to an open RS is its response: the RS ends; the message is delivered as usual.
+    if (this.responses.size > 0) this.responses.respond(subject)
+    let opened = false
+    if (replyTo !== undefined) {
+      const verdict = this.#openResponseStream(from, subject, replyTo, headers)
+      if (verdict === 'refused') return
+      opened = verdict === 'opened'
+    }
+    const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload)
+    if (delivered === 0 && replyTo !== undefined) {
+      if (opened) this.responses.respond(replyTo)
+      if (from.noResponders) this.#sendStatus(from, replyTo, statusBlocks.noResponders)
+    }
+  }
+
+  #fanOut(from: ClientConnection, subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+    const match = this.index.match(subject)
+    const echo = from.echo
+    let delivered = 0
+    const plain = match.plain
+    for (let index = 0; index < plain.length; index += 1) {
+      const subscription = plain[index] as Subscription
+      if (!subscription.active || (!echo && subscription.connection === from)) continue
+      subscription.connection.deliver(subscription, subject, replyTo, headerBlock, payload)
+      delivered += 1
+    }
+    const groups = match.groups
+    for (let index = 0; index < groups.length; index += 1) {
+      const chosen = this.#pickMember(groups[index] as readonly Subscription[], echo ? undefined : from)
+      if (chosen === undefined) continue
+      chosen.connection.deliver(chosen, subject, replyTo, headerBlock, payload)
+      delivered += 1
+    }
+    return delivered
+  }
+
+  /** One member of a queue group, round-robin from a rotating start, skipping inactive ones. */
+  #pickMember(members: readonly Subscription[], exclude: ClientConnection | undefined): Subscription | undefined {
+    const count = members.length
+    if (count === 0) return undefined
+    const start = this.#queueCursor++ % count
+    for (let step = 0; step < count; step += 1) {
+      const member = members[(start + step) % count] as Subscription
+      if (member.active && member.connection !== exclude && !member.connection.closing) return member
+    }
+    return undefined
+  }
+
+  /**
+   * A request: if the requester subscribes to its reply subject, open an RS for it. Returns
+   * 'refused' when the request must not be delivered (RS in use by another connection, or the
+   * requester's RS limit), having told the requester with a status reply.
+   */
+  #openResponseStream(from: ClientConnection, subject: string, replyTo: string, headers: MsgHeaders | undefined): 'opened' | 'untracked' | 'refused' {
+    if (!this.#ownsInterest(from, replyTo)) {
+      // Not a request we can answer for (the reply goes elsewhere). Still exclusive: a reply
+      // subject that is someone else's open RS cannot be named.
+      const existing = this.responses.get(replyTo)
+      if (existing !== undefined && existing.owner !== from) return 'refused'
+      return 'untracked'
+    }
+    const timeoutMs = requestTimeoutFromHeader(headers) ?? this.config.responses.defaultTimeoutMs
+    const result = this.responses.open(from, replyTo, subject, timeoutMs)
+    if (result.kind === 'opened') {
+      this.#armTimer()
+      return 'opened'
+    }
+    this.#sendStatus(from, replyTo, result.kind === 'in-use' ? statusBlocks.inUse : statusBlocks.tooMany)
+    return 'refused'
+  }
+
+  #ownsInterest(connection: ClientConnection, subject: string): boolean {
+    const match = this.index.match(subject)
+    for (const subscription of match.plain) if (subscription.connection === connection) return true
+    for (const group of match.groups) for (const subscription of group) if (subscription.connection === connection) return true
+    return false
+  }
+
+  /** An empty HMSG with a status line, to the requester's own subscriptions on `replyTo`. */
+  #sendStatus(to: ClientConnection, replyTo: string, block: Uint8Array): void {
+    if (!to.headers || to.closing) return
+    const match = this.index.match(replyTo)
+    for (const subscription of match.plain) {
+      if (subscription.connection === to && subscription.active) to.deliver(subscription, replyTo, undefined, block, emptyPayload)
+    }
+    for (const group of match.groups) {
+      for (const subscription of group) {
+        if (subscription.connection === to && subscription.active) {
+          to.deliver(subscription, replyTo, undefined, block, emptyPayload)
+          break
+        }
+      }
+    }
+  }
+
+  // ---- response stream timers ------------------------------------------------------------
+
+  #armTimer(): void {
+    const nextMs = this.responses.nextDeadlineMs()
+    if (nextMs === undefined || nextMs >= this.#timerDeadlineMs) return
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timerDeadlineMs = nextMs
+    this.#timer = setTimeout(this.#onTimer, Math.max(0, nextMs - this.#clock.nowMs()))
+    this.#timer.unref()
+  }
+
+  readonly #onTimer = (): void => {
+    this.#timer = undefined
+    this.#timerDeadlineMs = Number.POSITIVE_INFINITY
+    const expired: Array<ResponseStream<ClientConnection>> = this.responses.expire()
+    for (const stream of expired) {
+      if (stream.timed) this.#sendStatus(stream.owner, stream.replySubject, statusBlocks.timeout)
+    }
+    this.#armTimer()
+  }
+
+  stop(): void {
+    if (this.#timer !== undefined) clearTimeout(this.#timer)
+    this.#timer = undefined
+    this.#timerDeadlineMs = Number.POSITIVE_INFINITY
+  }
+}
