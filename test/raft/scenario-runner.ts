@@ -585,9 +585,10 @@ class ScenarioEnvironment {
         return idField('leadTransferee')
       case 'log-term': {
         // expect log-term 2 5 3: entry 5 in node 2's stable log has term 3
-        const node = this.node(p[0])
-        const got = node.storage.term(parseInteger(p[1], 'index'))
-        check(got === parseInteger(p[2], 'term'), `node ${node.id}: entry ${p[1]} has term ${got}, expected ${p[2]}`)
+        for (const node of this.select(p[0])) {
+          const got = node.storage.term(parseInteger(p[1], 'index'))
+          check(got === parseInteger(p[2], 'term'), `node ${node.id}: entry ${String(p[1])} has term ${got}, expected ${String(p[2])}`)
+        }
         return
       }
       case 'applied-data':
