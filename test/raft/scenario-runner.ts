@@ -209,6 +209,15 @@ class ScenarioEnvironment {
       case 'tick':
         for (const node of this.select(p[0])) for (let i = 0; i < parseInteger(p[1] ?? '1', 'ticks'); i++) this.onNode(node, (raw) => raw.tick())
         return
+      case 'run': {
+        // run N: N rounds of "tick every running node once, then stabilize" (virtual time).
+        const rounds = parseInteger(p[0], 'rounds')
+        for (let round = 0; round < rounds; round++) {
+          for (const node of this.nodes.values()) this.onNode(node, (raw) => raw.tick())
+          this.stabilize()
+        }
+        return
+      }
       case 'tick-election':
         for (const node of this.select(p[0])) for (let i = 0; i < node.options.electionTicks; i++) this.onNode(node, (raw) => raw.tick())
         return
@@ -562,6 +571,12 @@ class ScenarioEnvironment {
         const status = raw.status()
         check(status.role === 'leader', `node ${p[0]} is ${status.role}, expected leader`)
         if (p[1] === 'term') check(status.term === parseInteger(p[2], 'term'), `node ${p[0]} leads term ${status.term}, expected ${p[2]}`)
+        return
+      }
+      case 'leader-count': {
+        // expect leader-count 1: running nodes in the role of leader
+        const leaders = [...this.nodes.values()].filter((node) => node.raw?.status().role === 'leader')
+        check(leaders.length === parseInteger(p[0], 'count'), `${leaders.length} leaders (${leaders.map((n) => n.id).join(',')}), expected ${String(p[0])}`)
         return
       }
       case 'role':
