@@ -31,7 +31,7 @@ export interface RaftSimOptions {
   readonly keys?: number
   readonly faults?: boolean
   readonly snapshotEveryEntries?: number
-  readonly bugs?: { readonly followerStaleReads?: boolean }
+  readonly bugs?: { readonly followerStaleReads?: boolean; readonly sendBeforeSync?: boolean }
   readonly keepTrace?: boolean
   /** Budget for the linearizability check, in search steps. */
   readonly checkStepsMax?: number
@@ -79,7 +79,10 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
     snapshotEveryEntries: options.snapshotEveryEntries ?? 25,
     inboxMax: 10_000,
     pendingRequestsMax: 1_000,
-    bugs: { followerStaleReads: options.bugs?.followerStaleReads ?? false },
+    bugs: {
+      followerStaleReads: options.bugs?.followerStaleReads ?? false,
+      sendBeforeSync: options.bugs?.sendBeforeSync ?? false,
+    },
   }
   const nodes = nodeIds.map(
     (id) =>
@@ -127,7 +130,9 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
     const roll = nemesisRandom.int(100)
     if (roll < 20 && down.length < maxDown) {
       const victim = nemesisRandom.pick(up)
-      victim.crash()
+      // Half the crashes strike mid-fsync, so unsynced writes are lost or torn.
+      if (nemesisRandom.chance(0.5)) victim.crashAtNextSync()
+      else victim.crash()
       stats.crashes++
       clock.schedule(nemesisRandom.intBetween(50, 1_500), () => {
         if (!victim.isUp) victim.start()

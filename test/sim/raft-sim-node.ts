@@ -46,7 +46,12 @@ export interface SimNodeConfig {
   readonly snapshotEveryEntries: number
   readonly inboxMax: number
   readonly pendingRequestsMax: number
-  readonly bugs: { readonly followerStaleReads: boolean }
+  readonly bugs: {
+    /** Followers answer reads from local state without ReadIndex (stale reads). */
+    readonly followerStaleReads: boolean
+    /** Send a Ready's messages before its records are fsynced (breaks the Ready contract). */
+    readonly sendBeforeSync: boolean
+  }
 }
 
 export interface SimNodeEnvironment {
@@ -107,6 +112,7 @@ export class SimRaftNode {
   private readonly pendingWrites = new Map<string, { clientId: string; requestId: number }>()
   private readonly pendingReads = new Map<string, { clientId: string; requestId: number; key: string; readIndex: number | null }>()
   private lastRole = ''
+  private crashAtSync = false
 
   constructor(
     readonly id: NodeId,
@@ -163,10 +169,16 @@ export class SimRaftNode {
     this.env.clock.schedule(1 + this.env.random.int(this.config.tickMs), tick)
   }
 
+  /** Crash at the next fsync, with that Ready's records written but not synced (torn-tail bait). */
+  crashAtNextSync(): void {
+    this.crashAtSync = true
+  }
+
   /** Power loss: all volatile state goes; the disk keeps what was synced. */
   crash(): void {
     if (this.raw === null) return
     this.raw = null
+    this.crashAtSync = false
     this.incarnation++
     this.busy = false
     this.inbox = []
@@ -296,11 +308,18 @@ export class SimRaftNode {
     if (ready.entries.length > 0) {
       const first = ready.entries[0]!
       invariants.observePersistedEntries(this.id, ready.entries, this.termBefore(first.index, ready.snapshot))
-      records.push({ kind: 'entries', entries: ready.entries })
+      // One record per entry: a torn write can keep a prefix of the batch.
+      for (const entry of ready.entries) records.push({ kind: 'entries', entries: [entry] })
     }
     if (ready.hardState) records.push({ kind: 'hardState', hardState: ready.hardState })
     if (records.length === 0) return this.finishReady(raw, ready, becameLeaderInTerm)
     this.disk.write(records)
+    if (this.config.bugs.sendBeforeSync) this.send(ready.messages)
+    if (this.crashAtSync) {
+      this.env.trace.record(clock.nowMs, 'crashAtSync', `${this.id} unsynced=${this.disk.unsyncedCount}`)
+      this.crash()
+      return
+    }
     this.busy = true
     const incarnation = this.incarnation
     this.env.clock.schedule(this.env.random.int(this.config.syncDelayMsMax + 1), () => {
@@ -325,7 +344,7 @@ export class SimRaftNode {
   }
 
   private finishReady(raw: RawNode, ready: Ready, becameLeaderInTerm: number | null): void {
-    const { trace, clock, invariants, network } = this.env
+    const { trace, clock, invariants } = this.env
     // 1. The records are durable: expose them to the core through its storage.
     this.guard(() => {
       if (ready.snapshot) this.storage.applySnapshot(ready.snapshot)
@@ -333,8 +352,8 @@ export class SimRaftNode {
       if (ready.hardState) this.storage.setHardState(ready.hardState)
     })
     if (becameLeaderInTerm !== null) invariants.checkLeaderCompleteness(this.id, becameLeaderInTerm, logView(this.storage))
-    // 2. Send.
-    for (const message of ready.messages) network.send(this.id, message.to, { kind: 'raft', message })
+    // 2. Send (unless the injected bug already did, before the fsync).
+    if (!this.config.bugs.sendBeforeSync || !this.sentEarly(ready)) this.send(ready.messages)
     // 3. Apply.
     if (ready.snapshot) {
       invariants.observeApplySnapshot(this.id, ready.snapshot)
@@ -355,6 +374,15 @@ export class SimRaftNode {
     // 5. Done.
     this.guard(() => raw.advance(ready))
     this.maybeSnapshot(raw)
+  }
+
+  private send(messages: readonly Message[]): void {
+    for (const message of messages) this.env.network.send(this.id, message.to, { kind: 'raft', message })
+  }
+
+  /** Whether handleReady sent this Ready's messages before syncing (it does when it wrote records). */
+  private sentEarly(ready: Ready): boolean {
+    return ready.snapshot !== undefined || ready.entries.length > 0 || ready.hardState !== undefined
   }
 
   private apply(entry: Entry): void {
