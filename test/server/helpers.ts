@@ -35,10 +35,12 @@ export function delay(ms: number): Promise<void> {
 }
 
 /** Poll `predicate` until true or fail after `timeoutMs`. */
-export async function until(predicate: () => boolean, timeoutMs = 5_000, what = 'condition'): Promise<void> {
+export async function until(predicate: () => boolean, timeoutMs = 5_000, what: string | (() => string) = 'condition'): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'string' ? what : what()}`)
+    }
     await delay(5)
   }
 }
@@ -92,7 +94,7 @@ export async function rawClient(t: Test | undefined, port: number): Promise<RawC
     },
     waitFor: async (pattern, timeoutMs = 5_000) => {
       const test = (): boolean => (typeof pattern === 'string' ? text().includes(pattern) : pattern.test(text()))
-      await until(test, timeoutMs, `${String(pattern)} in ${JSON.stringify(text().slice(-300))}`)
+      await until(test, timeoutMs, () => `${String(pattern)} in ${JSON.stringify(text().slice(-300))}`)
     },
     closed,
     isClosed: () => isClosed,
