@@ -44,8 +44,8 @@ export function encodeFrame(channelByte: number, payload: Uint8Array, frameBytes
   return out
 }
 
-const decoderStates = ['length', 'channel', 'payload', 'failed'] as const
-type DecoderState = (typeof decoderStates)[number]
+export const frameDecoderStates = ['length', 'channel', 'payload', 'failed'] as const
+type DecoderState = (typeof frameDecoderStates)[number]
 
 /**
  * Resumable frame decoder. Feed it chunks of any size (one byte included); it calls `onFrame`

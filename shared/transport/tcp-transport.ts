@@ -19,7 +19,7 @@ import { arbitrate, checkHello, sameTokenVerifier } from './handshake.js'
 import type { OutboundLimits } from './outbound-queue.js'
 import { defaultOutboundLimits } from './outbound-queue.js'
 import { PeerConnection } from './peer-connection.js'
-import type { IncomingFrame, ListenAddress, PeerAddress, PeerStatus, Transport, TransportChannel } from './types.js'
+import type { IncomingFrame, ListenAddress, PeerAddress, Transport, TransportChannel } from './types.js'
 import { PeerStatusBoard } from './peer-status.js'
 import { channelByteOf, channelOfByte } from './channels.js'
 
