@@ -14,7 +14,7 @@ async function client(t: Test, port: number, options: Record<string, unknown> = 
 
 function collector(connection: NatsConnection, subject: string, options: { queue?: string; max?: number } = {}): Msg[] {
   const received: Msg[] = []
-  connection.subscribe(subject, { ...options, callback: (_error, message) => received.push(message) })
+  connection.subscribe(subject, { ...options, callback: (_error, message) => void received.push(message) })
   return received
 }
 
@@ -87,7 +87,7 @@ t.test('headers: multi-valued, key case preserved', async (t) => {
 t.test('request/reply and no responders', async (t) => {
   const node = await startTestNode(t)
   const responder = await client(t, node.clientPort)
-  responder.subscribe('svc.echo', { callback: (_error, message) => message.respond(`echo:${message.string()}`) })
+  responder.subscribe('svc.echo', { callback: (_error, message) => void message.respond(`echo:${message.string()}`) })
   await responder.flush()
   const requester = await client(t, node.clientPort)
   for (let index = 0; index < 20; index += 1) {
@@ -184,7 +184,7 @@ t.test('verbose mode: the client works with +OK after every op', async (t) => {
   const received = collector(nc, 'v.>')
   await nc.flush()
   nc.publish('v.one', '1')
-  const reply = nc.subscribe('v.svc', { callback: (_error, message) => message.respond('ok') })
+  const reply = nc.subscribe('v.svc', { callback: (_error, message) => void message.respond('ok') })
   await nc.flush()
   t.equal((await nc.request('v.svc', 'x', { timeout: 2_000 })).string(), 'ok')
   await until(() => received.length >= 1)
