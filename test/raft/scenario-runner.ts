@@ -356,12 +356,12 @@ class ScenarioEnvironment {
       if (!(error instanceof ProposalDropped)) throw error
       this.trace.push(`  proposal dropped: ${error.message}`)
       if (expectedDrop === undefined) throw new ScriptFailure(`proposal unexpectedly dropped: ${error.message}`)
-      if (expectedDrop !== 'any' && expectedDrop !== error.reason) {
+      if (expectedDrop !== 'any' && expectedDrop !== 'maybe' && expectedDrop !== error.reason) {
         throw new ScriptFailure(`proposal dropped for ${error.reason}, expected ${expectedDrop}`)
       }
       return
     }
-    if (expectedDrop !== undefined) throw new ScriptFailure(`proposal was accepted, expected it dropped (${expectedDrop})`)
+    if (expectedDrop !== undefined && expectedDrop !== 'maybe') throw new ScriptFailure(`proposal was accepted, expected it dropped (${expectedDrop})`)
   }
 
   private processReady(node: SimNode): boolean {
@@ -577,6 +577,19 @@ class ScenarioEnvironment {
         // expect leader-count 1: running nodes in the role of leader
         const leaders = [...this.nodes.values()].filter((node) => node.raw?.status().role === 'leader')
         check(leaders.length === parseInteger(p[0], 'count'), `${leaders.length} leaders (${leaders.map((n) => n.id).join(',')}), expected ${String(p[0])}`)
+        return
+      }
+      case 'converged': {
+        // expect converged: every running node has applied the same entries to the same index.
+        const running = [...this.nodes.values()].filter((node) => node.raw !== undefined)
+        const first = running[0]
+        check(first !== undefined, 'no running nodes')
+        if (first === undefined) return
+        const want = `${first.raw?.status().applied}:${first.applied.map((a) => a.data).join(',')}`
+        for (const node of running) {
+          const got = `${node.raw?.status().applied}:${node.applied.map((a) => a.data).join(',')}`
+          check(got === want, `node ${node.id} applied ${got}, node ${first.id} applied ${want}`)
+        }
         return
       }
       case 'role':
