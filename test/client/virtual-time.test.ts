@@ -10,7 +10,9 @@ import type { ProtocolOp } from '../../shared/protocol/types.js'
 import { MockServer, mockClient, type MockTransport } from './helpers/mock-server.js'
 
 function newScheduler(t: { same(actual: unknown, expected: unknown): unknown }): TestScheduler {
-  return new TestScheduler((actual, expected) => t.same(actual, expected))
+  return new TestScheduler((actual, expected) => {
+    t.same(actual, expected)
+  })
 }
 
 function codeOrText(source: Observable<Message>): Observable<string> {
