@@ -33,10 +33,8 @@ export interface ParserLimits {
   readonly headerBytesMax: number
 }
 
-/** Options with the header limit the contract's ParserOptions leaves implicit. */
-export interface ParserOptionsWithHeaders extends ParserOptions {
-  readonly headerBytesMax?: number
-}
+/** Kept for callers that imported it; ParserOptions now carries `headerBytesMax` itself. */
+export type ParserOptionsWithHeaders = ParserOptions
 
 /**
  * The most `bufferedBytes` can ever reach under these limits: a control line (plus its CR) or
@@ -66,7 +64,7 @@ class Parser implements ProtocolParser {
   private payloadFilledBytes = 0
   private error: ParserError | undefined
 
-  constructor(options: ParserOptionsWithHeaders) {
+  constructor(options: ParserOptions) {
     this.role = options.role
     this.limits = {
       controlLineBytesMax: options.controlLineBytesMax ?? protocolLimits.controlLineBytesMax,
@@ -210,12 +208,14 @@ class Parser implements ProtocolParser {
       case 'MSG':
         return { op: 'MSG', subject: p.subject, sid: p.sid, replyTo: p.replyTo, payload }
       default: {
-        const decoded = decodeHeaders(payload.subarray(0, p.headerBytes))
+        const rawHeaders = payload.subarray(0, p.headerBytes)
+        const decoded = decodeHeaders(rawHeaders)
         if (!decoded.ok) return { kind: 'malformed', detail: `${p.op} ${decoded.reason}` }
+        const headers = decoded.headers
         const body = payload.subarray(p.headerBytes)
         return p.op === 'HPUB'
-          ? { op: 'HPUB', subject: p.subject, replyTo: p.replyTo, headers: decoded.headers, payload: body }
-          : { op: 'HMSG', subject: p.subject, sid: p.sid, replyTo: p.replyTo, headers: decoded.headers, payload: body }
+          ? { op: 'HPUB', subject: p.subject, replyTo: p.replyTo, headers, rawHeaders, payload: body }
+          : { op: 'HMSG', subject: p.subject, sid: p.sid, replyTo: p.replyTo, headers, rawHeaders, payload: body }
       }
     }
   }
@@ -230,6 +230,6 @@ function missingCrlf(op: string): ParserError {
 }
 
 /** A parser for one connection. `role: 'server'` parses client verbs; `'client'` server verbs. */
-export function createParser(options: ParserOptionsWithHeaders): ProtocolParser & { readonly limits: ParserLimits } {
+export function createParser(options: ParserOptions): ProtocolParser & { readonly limits: ParserLimits } {
   return new Parser(options)
 }

@@ -75,6 +75,11 @@ export type ProtocolOp =
       readonly subject: string
       readonly replyTo?: string
       readonly headers: MsgHeaders
+      /**
+       * The header block exactly as received (set by the parser, ignored by the encoder), so a
+       * server can forward HPUB as HMSG without re-encoding the headers.
+       */
+      readonly rawHeaders?: Uint8Array
       readonly payload: Uint8Array
     }
   | { readonly op: 'SUB'; readonly subject: string; readonly queue?: string; readonly sid: string }
@@ -92,6 +97,8 @@ export type ProtocolOp =
       readonly sid: string
       readonly replyTo?: string
       readonly headers: MsgHeaders
+      /** The header block exactly as received (set by the parser, ignored by the encoder). */
+      readonly rawHeaders?: Uint8Array
       readonly payload: Uint8Array
     }
   | { readonly op: 'PING' }
@@ -126,6 +133,8 @@ export interface ParserOptions {
   readonly role: ParserRole
   readonly controlLineBytesMax?: number
   readonly payloadBytesMax?: number
+  /** Longest header block accepted in HPUB/HMSG; defaults to protocolLimits.headerBytesMax. */
+  readonly headerBytesMax?: number
 }
 
 /**

@@ -2,7 +2,7 @@
 import t from 'tap'
 import { createParser } from '../../shared/protocol/parser.js'
 import type { ParserErrorKind, ParserRole } from '../../shared/protocol/types.js'
-import { bytes, chunksAt, feed, oneByteChunks, randomCuts, seededRandom } from './helpers.js'
+import { bytes, chunksAt, feed, oneByteChunks, randomCuts, seededRandom } from './fixtures/feed.js'
 
 interface Fixture {
   readonly name: string
@@ -187,4 +187,12 @@ t.test('512 KiB payloads, whole and in 1000-byte chunks', async (t) => {
 t.test('header block over its limit is payloadTooLarge', async (t) => {
   const parser = createParser({ role: 'server', headerBytesMax: 16 })
   t.equal(parser.push(bytes('HPUB a 17 20\r\n')).error?.kind, 'payloadTooLarge')
+})
+
+t.test('HPUB/HMSG carry the raw header block for forwarding', async (t) => {
+  const block = 'NATS/1.0\r\nK: v\r\n\r\n'
+  const server = createParser({ role: 'server' }).push(bytes(`HPUB a 18 20\r\n${block}hi\r\n`)).ops[0]
+  t.ok(server?.op === 'HPUB' && new TextDecoder().decode(server.rawHeaders) === block)
+  const client = createParser({ role: 'client' }).push(bytes(`HMSG a 1 18 18\r\n${block}\r\n`)).ops[0]
+  t.ok(client?.op === 'HMSG' && new TextDecoder().decode(client.rawHeaders) === block)
 })
