@@ -26,7 +26,7 @@ for (const kind of serverKinds()) {
       return
     }
     const server = await kind.start()
-    t.teardown(() => server.stop(true))
+    t.teardown(() => server.dispose())
 
     t.test('publish/subscribe with string, bytes and JSON payloads', async (t) => {
       const client = await openClient(t, server.url)
@@ -202,7 +202,7 @@ for (const kind of serverKinds()) {
 
     t.test('reconnect: kill and restart on the same port', { timeout: 30_000 }, async (t) => {
       const own = await kind.start()
-      t.teardown(() => own.stop(true))
+      t.teardown(() => own.dispose())
       const client = await openClient(t, own.url, { reconnect: { delayMsMin: 50, delayMsMax: 250, attemptsMax: 200 } })
       const statuses: Status['type'][] = []
       client.status$.subscribe((s) => statuses.push(s.type))

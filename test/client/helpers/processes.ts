@@ -1,8 +1,11 @@
 // Live-test servers: nats-server (when installed) and, once it lands, the Railgun server. Every
 // process is started on 127.0.0.1 with a free port, bounded in time, and stopped by its own PID.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { createServer, connect as netConnect } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 
 export interface LiveServer {
   readonly label: string
@@ -13,6 +16,8 @@ export interface LiveServer {
   stop(hard?: boolean): Promise<void>
   /** Starts it again on the same port (after `stop`). */
   restart(): Promise<void>
+  /** Stops for good and removes what it left on disk. */
+  dispose(): Promise<void>
 }
 
 export interface ServerKind {
@@ -23,7 +28,9 @@ export interface ServerKind {
 }
 
 export const natsServerPath = '/usr/sbin/nats-server'
-const startTimeoutMs = 10_000
+const startTimeoutMs = 30_000
+const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
+const railgunCli = join(repoRoot, 'server/cli.ts')
 const stopTimeoutMs = 5_000
 
 export async function freePort(): Promise<number> {
@@ -68,15 +75,45 @@ export async function stopChild(child: ChildProcess, hard: boolean): Promise<voi
   clearTimeout(timer)
 }
 
+/** Resolves once the child's output matches `pattern` (a readiness line), bounded. */
+export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let output = ''
+    const timer = setTimeout(() => finish(new Error(`no ${pattern} after ${timeoutMs} ms; output: ${output.slice(-2000)}`)), timeoutMs)
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString('utf8')
+      if (pattern.test(output)) finish(undefined)
+    }
+    const onExit = (code: number | null): void => finish(new Error(`exited with ${code} before ready; output: ${output.slice(-2000)}`))
+    const finish = (error: Error | undefined): void => {
+      clearTimeout(timer)
+      child.stdout?.off('data', onData)
+      child.stderr?.off('data', onData)
+      child.off('exit', onExit)
+      // Keep draining the pipes so the child never blocks on a full pipe.
+      child.stdout?.resume()
+      child.stderr?.resume()
+      if (error === undefined) resolve()
+      else reject(error)
+    }
+    child.stdout?.on('data', onData)
+    child.stderr?.on('data', onData)
+    child.once('exit', onExit)
+  })
+}
+
 /** A server process that can be stopped and started again on the same port. */
 export async function startProcess(
   label: string,
   port: number,
   spawnChild: () => ChildProcess,
+  waitReady: (child: ChildProcess) => Promise<void> = (child) => waitForInfo(port, startTimeoutMs, child),
+  cleanup: () => void = () => undefined,
 ): Promise<LiveServer> {
   let child = spawnChild()
-  await waitForInfo(port, startTimeoutMs, child).catch(async (error: unknown) => {
+  await waitReady(child).catch(async (error: unknown) => {
     await stopChild(child, true)
+    cleanup()
     throw error
   })
   const server: LiveServer = {
@@ -86,11 +123,17 @@ export async function startProcess(
     get pid() {
       return child.pid ?? -1
     },
-    stop: (hard = false) => stopChild(child, hard),
+    stop: async (hard = false) => {
+      await stopChild(child, hard)
+    },
     restart: async () => {
       await stopChild(child, true)
       child = spawnChild()
-      await waitForInfo(port, startTimeoutMs, child)
+      await waitReady(child)
+    },
+    dispose: async () => {
+      await stopChild(child, true)
+      cleanup()
     },
   }
   return server
@@ -106,7 +149,46 @@ export const natsServerKind: ServerKind = {
   },
 }
 
+/** `railgun server` from source (tsx), in-memory-free: a temporary data directory per server. */
+export const railgunKind: ServerKind = {
+  label: 'railgun',
+  unavailableReason: existsSync(railgunCli) ? undefined : 'server/cli.ts is not there yet',
+  async start(options = {}) {
+    const port = await freePort()
+    const dataDir = mkdtempSync(join(tmpdir(), 'railgun-client-test-'))
+    const args = [
+      '--import',
+      'tsx',
+      railgunCli,
+      'server',
+      '--port',
+      String(port),
+      '--http-port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--data',
+      dataDir,
+      '--name',
+      'client-test',
+      ...(options.extraArgs ?? []),
+    ]
+    return startProcess(
+      'railgun',
+      port,
+      () =>
+        spawn(process.execPath, args, {
+          cwd: repoRoot,
+          stdio: ['ignore', 'pipe', 'pipe'],
+          env: { ...process.env, RAILGUN_LOG_LEVEL: 'info' },
+        }),
+      (child) => waitForOutput(child, /railgun ready client=/, startTimeoutMs),
+      () => rmSync(dataDir, { recursive: true, force: true }),
+    )
+  },
+}
+
 /** The servers every live test runs against. */
 export function serverKinds(): ServerKind[] {
-  return [natsServerKind]
+  return [natsServerKind, railgunKind]
 }
