@@ -9,6 +9,13 @@ import type { HeadersInit, Message } from './message.js'
 /** The header that tells a Railgun server how long the requester waits (it answers 408 itself). */
 export const requestTimeoutHeader = 'Rg-Timeout-Ms'
 
+/**
+ * The client's own timer fires this much after `timeoutMs`, so a server that answers 408 itself
+ * (Railgun does, from `Rg-Timeout-Ms`) is heard first; servers that do not (nats-server) cost the
+ * caller this much extra wait.
+ */
+export const clientTimeoutGraceMs = 25
+
 export const replyStatus = {
   noResponders: 503,
   timeout: 408,
@@ -98,7 +105,7 @@ export class RequestMux {
       const timer = scheduler.schedule(() => {
         this.waiters.delete(token)
         subscriber.error(new RequestTimeoutError(subject, timeoutMs, 'client'))
-      }, timeoutMs)
+      }, timeoutMs + clientTimeoutGraceMs)
       try {
         send(this.prefix + token)
       } catch (error) {

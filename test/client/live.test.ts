@@ -131,6 +131,9 @@ for (const kind of serverKinds()) {
       const elapsedMs = Date.now() - started
       t.ok(error instanceof RequestTimeoutError, 'RequestTimeoutError')
       t.ok(elapsedMs >= 250 && elapsedMs < 3_000, `timed out after ${elapsedMs} ms`)
+      // Railgun answers 408 itself from Rg-Timeout-Ms; nats-server does not, so the client's timer does.
+      const expectedSource = kind.label === 'railgun' ? 'server' : 'client'
+      t.equal((error as RequestTimeoutError).source, expectedSource, `timeout reported by the ${expectedSource}`)
     })
 
     t.test('unsubscribing a request before the reply cancels it', async (t) => {

@@ -111,7 +111,8 @@ t.test('request: client-side timeout, 503, 408, reply, cancel', async (t) => {
   scheduler.run(({ expectObservable }) => {
     const client = mockClient(server)
     const status = (code: number) => ({ entries: [], status: code })
-    expectObservable(codeOrText(client.request('svc', 'x', { timeoutMs: 50 })), '10ms ^').toBe('60ms (e|)', { e: 'RG_ERR_REQUEST_TIMEOUT' })
+    // Client timer: timeoutMs + clientTimeoutGraceMs (25) after subscribing at 10.
+    expectObservable(codeOrText(client.request('svc', 'x', { timeoutMs: 50 })), '10ms ^').toBe('85ms (e|)', { e: 'RG_ERR_REQUEST_TIMEOUT' })
     scheduler.schedule(() => {
       server.current.msg(inboxSid(server.current), lastReplyTo(server.current), '', undefined, status(503))
     }, 101)
