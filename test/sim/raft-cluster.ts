@@ -157,8 +157,11 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
       const from = nemesisRandom.pick(nodeIds)
       const to = nemesisRandom.pick(nodeIds.filter((id) => id !== from))
       network.cutLink(from, to)
-    } else if (roll < 90) {
+    } else if (roll < 85) {
       network.heal()
+    } else if (roll < 90) {
+      const leader = up.find((node) => node.status()?.role === 'leader')
+      if (leader !== undefined) leader.transferLeadership(nemesisRandom.pick(nodeIds.filter((id) => id !== leader.id)))
     } else {
       const weather = {
         dropProbability: nemesisRandom.pick([0, 0.01, 0.05, 0.2]),

@@ -36,6 +36,7 @@ type InboxItem =
   | { readonly kind: 'tick' }
   | { readonly kind: 'raft'; readonly message: Message }
   | { readonly kind: 'request'; readonly clientId: string; readonly requestId: number; readonly op: KvInput }
+  | { readonly kind: 'transferLeadership'; readonly to: NodeId }
 
 export interface SimNodeConfig {
   readonly tickMs: number
@@ -169,6 +170,13 @@ export class SimRaftNode {
     this.env.clock.schedule(1 + this.env.random.int(this.config.tickMs), tick)
   }
 
+  /** An operator asks this node (if leader) to hand leadership to `to`. */
+  transferLeadership(to: NodeId): void {
+    if (this.raw === null) return
+    this.env.trace.record(this.env.clock.nowMs, 'transferLeadership', `${this.id}>${to}`)
+    this.enqueue({ kind: 'transferLeadership', to })
+  }
+
   /** Crash at the next fsync, with that Ready's records written but not synced (torn-tail bait). */
   crashAtNextSync(): void {
     this.crashAtSync = true
@@ -248,6 +256,9 @@ export class SimRaftNode {
         return
       case 'request':
         this.onRequest(raw, item.clientId, item.requestId, item.op)
+        return
+      case 'transferLeadership':
+        this.guard(() => raw.transferLeadership(item.to))
         return
     }
   }
