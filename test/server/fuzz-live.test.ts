@@ -16,8 +16,8 @@ const concurrentConnections = 26
 const maxPayloadBytes = 8 * 1024
 const settleMs = 1_500
 
-const fatalTexts = new Set(errorCodeList.filter((code) => errorCodes[code].fatal).map((code) => errorCodes[code].natsText))
-const allTexts = new Set(errorCodeList.map((code) => errorCodes[code].natsText).filter((text) => text !== undefined))
+const fatalTexts = new Set<string>(errorCodeList.filter((code) => errorCodes[code].fatal).map((code) => errorCodes[code].natsText))
+const allTexts = new Set<string>(errorCodeList.map((code) => errorCodes[code].natsText).filter((text) => text !== undefined))
 
 interface Outcome {
   readonly kind: 'alive' | 'closed' | 'stuck'
