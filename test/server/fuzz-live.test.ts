@@ -16,8 +16,9 @@ const concurrentConnections = 26
 const maxPayloadBytes = 8 * 1024
 const settleMs = 1_500
 
-const fatalTexts = new Set<string>(errorCodeList.filter((code) => errorCodes[code].fatal).map((code) => errorCodes[code].natsText))
-const allTexts = new Set<string>(errorCodeList.map((code) => errorCodes[code].natsText).filter((text) => text !== undefined))
+const wireText = (code: (typeof errorCodeList)[number]): string | undefined => errorCodes[code].natsText
+const fatalTexts = new Set<string>(errorCodeList.filter((code) => errorCodes[code].fatal).flatMap((code) => wireText(code) ?? []))
+const allTexts = new Set<string>(errorCodeList.flatMap((code) => wireText(code) ?? []))
 
 interface Outcome {
   readonly kind: 'alive' | 'closed' | 'stuck'
