@@ -74,7 +74,7 @@ function runOne(seed: number, keepTrace: boolean): Outcome {
     }
     return { kind: 'ok', result }
   } catch (error) {
-    if (error instanceof SimViolation) return { kind: 'violation', message: error.message }
+    if (error instanceof SimViolation) return { kind: 'violation', message: error.summary }
     const detail = error instanceof Error ? (error.stack ?? error.message) : String(error)
     return { kind: 'violation', message: `seed ${seed}: simulation raised an exception: ${detail}` }
   }

@@ -14,13 +14,17 @@ import type { Entry, NodeId, Snapshot } from '../../control-plane/raft/index.js'
 
 export class SimViolation extends Error {
   override readonly name = 'SimViolation'
+  /** One line without the reproduction hint (the CLI adds its own, with its flags). */
+  readonly summary: string
   constructor(
     readonly seed: number,
     readonly invariant: string,
     detail: string,
     readonly atMs: number,
   ) {
-    super(`seed ${seed}: ${invariant} violated at ${atMs} ms: ${detail}\n  reproduce: npm run sim -- --seed ${seed}`)
+    const summary = `seed ${seed}: ${invariant} violated at ${atMs} ms: ${detail}`
+    super(`${summary}\n  reproduce: npm run sim -- --seed ${seed}`)
+    this.summary = summary
   }
 }
 
