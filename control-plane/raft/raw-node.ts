@@ -160,6 +160,9 @@ export class RawNode {
         readStates: r.readStates,
       }
       for (const m of rd.messages) assert(m.to !== r.id, () => `node ${r.id} would message itself (${m.type})`)
+      // Invariant: the persisted term and commit index never go back.
+      assert(hardState.term >= this.prevHardState.term, () => `term went back from ${this.prevHardState.term} to ${hardState.term}`)
+      assert(hardState.commit >= this.prevHardState.commit, () => `commit went back from ${this.prevHardState.commit} to ${hardState.commit}`)
       r.msgs = []
       r.readStates = []
       this.outstandingReady = true
