@@ -62,7 +62,7 @@ export class ClientConnection {
         return
       case 'HPUB':
         if (!this.#requireConnect()) return
-        this.#publish(op.subject, op.replyTo, op.headers, op.payload)
+        this.#publish(op.subject, op.replyTo, op.headers, op.payload, op.rawHeaders)
         return
       case 'SUB':
         if (!this.#requireConnect()) return
@@ -111,14 +111,21 @@ export class ClientConnection {
     this.#router.scheduleFlush(this)
   }
 
-  #publish(subject: string, replyTo: string | undefined, headers: MsgHeaders | undefined, payload: Uint8Array): void {
+  #publish(
+    subject: string,
+    replyTo: string | undefined,
+    headers: MsgHeaders | undefined,
+    payload: Uint8Array,
+    rawHeaders?: Uint8Array,
+  ): void {
     const rules = this.#router.subjects
     if (!rules.isValidPublishSubject(subject) || (replyTo !== undefined && !rules.isValidPublishSubject(replyTo))) {
       this.sendError('RG_ERR_INVALID_SUBJECT')
       return
     }
-    let headerBlock: Uint8Array | undefined
-    if (headers !== undefined) {
+    // Forward the header block byte for byte when the parser kept it; re-encode otherwise.
+    let headerBlock: Uint8Array | undefined = rawHeaders
+    if (headers !== undefined && headerBlock === undefined) {
       try {
         headerBlock = encodeHeaders(headers)
       } catch {

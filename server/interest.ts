@@ -1,6 +1,7 @@
 // The server's view of the interest graph: which subscriptions receive a published subject.
 // STAND-IN: a small cached matcher used until data-plane/ephemeral's subscription index lands;
 // the connection code only depends on the `InterestIndex` interface below.
+import { checkQueueName, isValidPublishSubject, isValidSubscribeSubject, matchTokens } from '../shared/subject/index.js'
 import type { Subscription } from './subscription.js'
 
 export interface InterestMatch {
@@ -23,44 +24,26 @@ export interface SubjectRules {
   isValidQueueName(queue: string): boolean
 }
 
-function tokenOk(token: string): boolean {
-  if (token.length === 0) return false
-  for (let index = 0; index < token.length; index += 1) {
-    const code = token.charCodeAt(index)
-    if (code <= 0x20 || code === 0x7f) return false
+/** Validity of recently seen publish subjects: PUB validation is on the hot path. */
+const publishCheckCacheEntriesMax = 8192
+
+function createSubjectRules(): SubjectRules {
+  let publishCache = new Map<string, boolean>()
+  return {
+    isValidPublishSubject(subject) {
+      const cached = publishCache.get(subject)
+      if (cached !== undefined) return cached
+      const verdict = isValidPublishSubject(subject)
+      if (publishCache.size >= publishCheckCacheEntriesMax) publishCache = new Map()
+      publishCache.set(subject, verdict)
+      return verdict
+    },
+    isValidSubscribeSubject: (subject) => isValidSubscribeSubject(subject),
+    isValidQueueName: (queue) => checkQueueName(queue).valid,
   }
-  return true
 }
 
-export const subjectRules: SubjectRules = {
-  isValidPublishSubject(subject) {
-    const tokens = subject.split('.')
-    return tokens.every((token) => tokenOk(token) && token !== '*' && token !== '>' && token !== '#')
-  },
-  isValidSubscribeSubject(subject) {
-    const tokens = subject.split('.')
-    return tokens.every((token, index) => tokenOk(token) && (token !== '>' || index === tokens.length - 1))
-  },
-  isValidQueueName(queue) {
-    return tokenOk(queue)
-  },
-}
-
-function matches(pattern: readonly string[], p: number, tokens: readonly string[], s: number): boolean {
-  while (p < pattern.length) {
-    const token = pattern[p] as string
-    if (token === '#') {
-      for (let skip = s; skip <= tokens.length; skip += 1) if (matches(pattern, p + 1, tokens, skip)) return true
-      return false
-    }
-    if (token === '>') return s < tokens.length
-    if (s >= tokens.length) return false
-    if (token !== '*' && token !== tokens[s]) return false
-    p += 1
-    s += 1
-  }
-  return s === tokens.length
-}
+export const subjectRules: SubjectRules = createSubjectRules()
 
 const matchCacheEntriesMax = 4096
 
@@ -89,7 +72,7 @@ export function createInterestIndex(): InterestIndex {
       const plain: Subscription[] = []
       const groups = new Map<string, Subscription[]>()
       for (const [subscription, pattern] of patterns) {
-        if (!matches(pattern, 0, tokens, 0)) continue
+        if (!matchTokens(pattern, tokens)) continue
         if (subscription.queue === undefined) plain.push(subscription)
         else {
           const members = groups.get(subscription.queue)
