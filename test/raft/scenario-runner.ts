@@ -3,115 +3,39 @@
 // failure names the script file and line. After every command the runner also checks the
 // safety invariants itself: at most one leader per term, and every node applies the same entry
 // at a given index. See test/raft/README.md for the command reference.
-import type { ConfChangeKind, Entry, Message, MessageType, NodeId, RandomSource, Ready } from '../../control-plane/raft/index.js'
+import type { ConfChangeKind, Entry, Message, MessageType, NodeId, Ready } from '../../control-plane/raft/index.js'
 import { MemoryStorage, ProposalDropped, RaftFatalError, RawNode, messageTypes, storageOperations } from '../../control-plane/raft/index.js'
 import type { StorageOperation } from '../../control-plane/raft/index.js'
+import type { Args, NodeOptions, SimNode } from './scenario-support.js'
+import {
+  ScriptFailure,
+  describeEntry,
+  describeMessage,
+  idList,
+  makeRandom,
+  parseArgs,
+  parseBoolean,
+  parseInteger,
+  textDecoder,
+  textEncoder,
+} from './scenario-support.js'
+import type { ScenarioView } from './scenario-expectations.js'
+import { expectFact } from './scenario-expectations.js'
 
 export interface ScenarioResult {
   readonly failures: string[]
   readonly trace: string[]
 }
 
-interface NodeOptions {
-  electionTicks: number
-  heartbeatTicks: number
-  preVote: boolean
-  checkQuorum: boolean
-  disableProposalForwarding: boolean
-  maxInflightMsgs?: number
-  maxInflightBytes?: number
-  maxSizePerMsg?: number
-  maxUncommittedEntriesSize?: number
-  seed?: number
-}
-
-interface SimNode {
-  readonly id: NodeId
-  readonly storage: MemoryStorage
-  readonly options: NodeOptions
-  raw: RawNode | undefined
-  stoppedReason: string | null
-  /** The application's state: non-empty normal entries applied, in order. */
-  applied: { index: number; data: string }[]
-  readStates: { index: number; context: string }[]
-}
-
-class ScriptFailure extends Error {}
-
-const textEncoder = new TextEncoder()
-const textDecoder = new TextDecoder()
 const maxStabilizeRounds = 10_000
-
-/** Deterministic randomness: fixed 0 by default (timeouts exactly electionTicks), or a seeded LCG. */
-function makeRandom(seed: number | undefined): RandomSource {
-  if (seed === undefined) return { int: () => 0 }
-  let state = seed >>> 0
-  return {
-    int(n: number): number {
-      state = (Math.imul(state, 1664525) + 1013904223) >>> 0
-      return state % n
-    },
-  }
-}
-
-interface Args {
-  readonly positional: string[]
-  readonly named: Map<string, string>
-}
-
-function parseArgs(tokens: string[]): Args {
-  const positional: string[] = []
-  const named = new Map<string, string>()
-  for (const token of tokens) {
-    const eq = token.indexOf('=')
-    if (eq > 0) named.set(token.slice(0, eq), token.slice(eq + 1))
-    else positional.push(token)
-  }
-  return { positional, named }
-}
-
-function parseInteger(text: string | undefined, what: string): number {
-  if (text === undefined || !/^-?\d+$/.test(text)) throw new ScriptFailure(`${what}: expected an integer, got ${String(text)}`)
-  return Number(text)
-}
-
-function parseBoolean(text: string | undefined, fallback: boolean): boolean {
-  if (text === undefined) return fallback
-  if (text === 'true') return true
-  if (text === 'false') return false
-  throw new ScriptFailure(`expected true or false, got ${text}`)
-}
-
-function idList(text: string | undefined): NodeId[] {
-  if (text === undefined || text === '' || text === 'none') return []
-  return text.split(',').map((id) => id.trim())
-}
-
-function describeMessage(m: Message): string {
-  const parts = [`${m.from}->${m.to} ${m.type} term=${m.term}`]
-  if (m.type === 'app') parts.push(`index=${m.index} logTerm=${m.logTerm} commit=${m.commit} entries=[${m.entries.map(describeEntry).join(' ')}]`)
-  if (m.type === 'appResp') parts.push(m.reject ? `reject index=${m.index} hint=${m.rejectHint}/${m.rejectHintTerm}` : `index=${m.index}`)
-  if (m.type === 'vote' || m.type === 'preVote') parts.push(`lastIndex=${m.index} lastTerm=${m.logTerm}`)
-  if (m.type === 'voteResp' || m.type === 'preVoteResp') parts.push(m.reject ? 'rejected' : 'granted')
-  if (m.type === 'heartbeat') parts.push(`commit=${m.commit}`)
-  if (m.type === 'snap' && m.snapshot !== undefined) parts.push(`snapshot=${m.snapshot.metadata.index}/${m.snapshot.metadata.term}`)
-  if (m.type === 'readIndexResp') parts.push(`index=${m.index}`)
-  if (m.context !== undefined && m.context.length > 0 && m.type !== 'vote') parts.push(`ctx=${textDecoder.decode(m.context)}`)
-  return parts.join(' ')
-}
-
-function describeEntry(e: Entry): string {
-  const data = e.type === 'confChange' ? `cc:${textDecoder.decode(e.data)}` : textDecoder.decode(e.data)
-  return `${e.term}/${e.index}${data === '' ? '' : ':' + data}`
-}
 
 export function runScenario(text: string, fileName: string): ScenarioResult {
   return new ScenarioEnvironment(fileName).run(text)
 }
 
-class ScenarioEnvironment {
-  private readonly nodes = new Map<NodeId, SimNode>()
-  private network: Message[] = []
+class ScenarioEnvironment implements ScenarioView {
+  readonly nodes = new Map<NodeId, SimNode>()
+  network: Message[] = []
   private partition: NodeId[][] | undefined = undefined
   private bootstrapVoters: NodeId[] = []
   private verbose = false
@@ -119,7 +43,7 @@ class ScenarioEnvironment {
   private readonly failures: string[] = []
   private readonly leaderOfTerm = new Map<number, NodeId>()
   private readonly appliedAt = new Map<number, string>()
-  private readonly expectedStopped = new Set<NodeId>()
+  readonly expectedStopped = new Set<NodeId>()
 
   constructor(private readonly fileName: string) {}
 
@@ -154,20 +78,20 @@ class ScenarioEnvironment {
     if (this.verbose) this.trace.push(`  ${line}`)
   }
 
-  private node(id: string | undefined): SimNode {
+  node(id: string | undefined): SimNode {
     const node = id === undefined ? undefined : this.nodes.get(id)
     if (node === undefined) throw new ScriptFailure(`unknown node ${String(id)}`)
     return node
   }
 
-  private running(id: string | undefined): RawNode {
+  running(id: string | undefined): RawNode {
     const node = this.node(id)
     if (node.raw === undefined) throw new ScriptFailure(`node ${node.id} is stopped (${String(node.stoppedReason)})`)
     return node.raw
   }
 
   /** Node selectors: "1", "1,2,3" or "all". */
-  private select(spec: string | undefined): SimNode[] {
+  select(spec: string | undefined): SimNode[] {
     if (spec === 'all') return [...this.nodes.values()]
     return idList(spec).map((id) => this.node(id))
   }
@@ -268,7 +192,7 @@ class ScenarioEnvironment {
     }
   }
 
-  private requireString(value: string | undefined, what: string): string {
+  requireString(value: string | undefined, what: string): string {
     if (value === undefined || value === '') throw new ScriptFailure(`missing ${what}`)
     return value
   }
@@ -422,7 +346,7 @@ class ScenarioEnvironment {
     return groupOf(from) !== groupOf(to)
   }
 
-  private matches(m: Message, named: ReadonlyMap<string, string>): boolean {
+  matches(m: Message, named: ReadonlyMap<string, string>): boolean {
     const from = named.get('from')
     const to = named.get('to')
     const type = named.get('type')
@@ -536,157 +460,7 @@ class ScenarioEnvironment {
     }
   }
 
-  // ---- expectations -------------------------------------------------------------------------
-
   private expect(tokens: string[]): void {
-    const [what = '', ...rest] = tokens
-    const args = parseArgs(rest)
-    const p = args.positional
-    const check = (ok: boolean, message: string): void => {
-      if (!ok) throw new ScriptFailure(message)
-    }
-    const forEach = (spec: string | undefined, fn: (node: SimNode, raw: RawNode) => void): void => {
-      const selected = this.select(spec)
-      check(selected.length > 0, 'no nodes selected')
-      for (const node of selected) fn(node, this.running(node.id))
-    }
-    const numberField = (field: 'term' | 'commit' | 'applied' | 'lastIndex' | 'firstIndex'): void => {
-      const want = parseInteger(p[1], what)
-      forEach(p[0], (node, raw) => {
-        const got = raw.status()[field]
-        check(got === want, `node ${node.id}: ${what} is ${got}, expected ${want}`)
-      })
-    }
-    const idField = (field: 'lead' | 'vote' | 'leadTransferee'): void => {
-      const want = p[1] === 'none' ? null : this.requireString(p[1], what)
-      forEach(p[0], (node, raw) => {
-        const got = raw.status()[field]
-        check(got === want, `node ${node.id}: ${what} is ${got ?? 'none'}, expected ${want ?? 'none'}`)
-      })
-    }
-    switch (what) {
-      case 'leader': {
-        // expect leader 1 [term 2]: node 1 is the leader (at that term).
-        const raw = this.running(p[0])
-        const status = raw.status()
-        check(status.role === 'leader', `node ${p[0]} is ${status.role}, expected leader`)
-        if (p[1] === 'term') check(status.term === parseInteger(p[2], 'term'), `node ${p[0]} leads term ${status.term}, expected ${p[2]}`)
-        return
-      }
-      case 'leader-count': {
-        // expect leader-count 1: running nodes in the role of leader
-        const leaders = [...this.nodes.values()].filter((node) => node.raw?.status().role === 'leader')
-        check(leaders.length === parseInteger(p[0], 'count'), `${leaders.length} leaders (${leaders.map((n) => n.id).join(',')}), expected ${String(p[0])}`)
-        return
-      }
-      case 'converged': {
-        // expect converged: every running node has applied the same entries to the same index.
-        const running = [...this.nodes.values()].filter((node) => node.raw !== undefined)
-        const first = running[0]
-        check(first !== undefined, 'no running nodes')
-        if (first === undefined) return
-        const want = `${first.raw?.status().applied}:${first.applied.map((a) => a.data).join(',')}`
-        for (const node of running) {
-          const got = `${node.raw?.status().applied}:${node.applied.map((a) => a.data).join(',')}`
-          check(got === want, `node ${node.id} applied ${got}, node ${first.id} applied ${want}`)
-        }
-        return
-      }
-      case 'role':
-        forEach(p[0], (node, raw) => {
-          const got = raw.status().role
-          check(got === p[1], `node ${node.id} is ${got}, expected ${String(p[1])}`)
-        })
-        return
-      case 'term':
-      case 'commit':
-      case 'applied':
-        return numberField(what)
-      case 'last-index':
-        return numberField('lastIndex')
-      case 'first-index':
-        return numberField('firstIndex')
-      case 'lead':
-      case 'vote':
-        return idField(what)
-      case 'transferee':
-        return idField('leadTransferee')
-      case 'log-term': {
-        // expect log-term 2 5 3: entry 5 in node 2's stable log has term 3
-        for (const node of this.select(p[0])) {
-          const got = node.storage.term(parseInteger(p[1], 'index'))
-          check(got === parseInteger(p[2], 'term'), `node ${node.id}: entry ${String(p[1])} has term ${got}, expected ${String(p[2])}`)
-        }
-        return
-      }
-      case 'applied-data':
-        for (const node of this.select(p[0])) {
-          const got = node.applied.map((a) => a.data).join(',')
-          check(got === (p[1] === 'none' ? '' : (p[1] ?? '')), `node ${node.id}: applied data is [${got}], expected [${String(p[1])}]`)
-        }
-        return
-      case 'read-state': {
-        // expect read-state 1 ctx index 5
-        const node = this.node(p[0])
-        const state = node.readStates.find((rs) => rs.context === p[1])
-        check(state !== undefined, `node ${node.id} has no read state for ${String(p[1])} (has ${JSON.stringify(node.readStates)})`)
-        if (p[2] === 'index') check(state?.index === parseInteger(p[3], 'index'), `node ${node.id}: read ${String(p[1])} at ${String(state?.index)}, expected ${String(p[3])}`)
-        return
-      }
-      case 'no-read-state': {
-        const node = this.node(p[0])
-        const state = node.readStates.find((rs) => p[1] === undefined || rs.context === p[1])
-        check(state === undefined, `node ${node.id} has read state ${JSON.stringify(state)}`)
-        return
-      }
-      case 'progress': {
-        // expect progress 1 2 state=replicate match=5 next=6
-        const status = this.running(p[0]).status()
-        const pr = status.progress?.[this.requireString(p[1], 'peer')]
-        check(pr !== undefined, `node ${String(p[0])} has no progress for ${String(p[1])} (role ${status.role})`)
-        if (pr === undefined) return
-        for (const [key, value] of args.named) {
-          const got = key === 'state' ? pr.state : key === 'match' ? String(pr.match) : key === 'next' ? String(pr.next) : undefined
-          check(got !== undefined, `unknown progress field ${key}`)
-          check(got === value, `progress of ${String(p[1])} on ${String(p[0])}: ${key} is ${String(got)}, expected ${value}`)
-        }
-        return
-      }
-      case 'stopped':
-        for (const node of this.select(p[0])) {
-          check(node.raw === undefined, `node ${node.id} is running, expected stopped`)
-          this.expectedStopped.add(node.id)
-          if (p[1] !== undefined) check(String(node.stoppedReason).includes(p.slice(1).join(' ')), `node ${node.id} stopped for "${String(node.stoppedReason)}", expected it to mention "${p.slice(1).join(' ')}"`)
-        }
-        return
-      case 'voters':
-      case 'learners': {
-        const want = idList(p[1]).sort().join(',')
-        forEach(p[0], (node, raw) => {
-          const got = [...raw.status().confState[what]].sort().join(',')
-          check(got === want, `node ${node.id}: ${what} are [${got}], expected [${want}]`)
-        })
-        return
-      }
-      case 'messages': {
-        const want = parseInteger(args.named.get('count'), 'count')
-        const named = new Map([...args.named].filter(([key]) => key !== 'count'))
-        const got = this.network.filter((m) => this.matches(m, named))
-        check(got.length === want, `${got.length} matching messages in flight, expected ${want}: ${got.map(describeMessage).join('; ')}`)
-        return
-      }
-      case 'hard-state': {
-        // expect hard-state 2 term=3 vote=1 commit=4 (what storage holds)
-        const hs = this.node(p[0]).storage.hardStateNow()
-        for (const [key, value] of args.named) {
-          const got = key === 'term' ? String(hs.term) : key === 'vote' ? (hs.vote ?? 'none') : key === 'commit' ? String(hs.commit) : undefined
-          check(got !== undefined, `unknown hard state field ${key}`)
-          check(got === value, `node ${String(p[0])}: stored ${key} is ${String(got)}, expected ${value}`)
-        }
-        return
-      }
-      default:
-        throw new ScriptFailure(`unknown expectation ${what}`)
-    }
+    expectFact(this, tokens)
   }
 }
