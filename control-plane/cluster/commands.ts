@@ -11,7 +11,7 @@ const positive = z.number().int().min(1).max(Number.MAX_SAFE_INTEGER)
 const name = z.string().max(clusterLimits.nameLengthMax * 4)
 const address = z.string().max(clusterLimits.addressLengthMax)
 const update = z.boolean().optional()
-const bytes = z.instanceof(Uint8Array)
+const bytes = z.custom<Uint8Array>((value) => value instanceof Uint8Array, { message: 'expected bytes (Uint8Array)' })
 
 export const streamKinds = ['persistent', 'ephemeral'] as const
 export const ackLevels = ['write', 'majority', 'all'] as const

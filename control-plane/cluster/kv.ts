@@ -40,6 +40,13 @@ export function applyEnsureBucket(state: ClusterState, command: CommandOf<'ensur
   const decision = decideEnsure(`bucket ${command.name}`, existing === undefined ? undefined : { maxValueBytes: existing.maxValueBytes }, { maxValueBytes: command.maxValueBytes }, command.update)
   if (decision.kind === 'conflict') return rejected(state, decision.error)
   if (decision.kind === 'unchanged') return { state, result: ok('unchanged', { name: command.name, maxValueBytes: command.maxValueBytes }), events: [] }
+  if (existing !== undefined) {
+    // Invariant: every stored value fits its bucket's limit, so the limit cannot shrink below one.
+    const largest = [...existing.entries].filter(([, entry]) => entry.value.length > command.maxValueBytes).map(([key]) => key).sort(compareStrings)
+    if (largest.length > 0) {
+      return rejected(state, fail('RG_ERR_VALUE_TOO_LARGE', `maxValueBytes: bucket ${command.name} holds values larger than ${command.maxValueBytes} bytes (keys ${largest.slice(0, 5).join(', ')}${largest.length > 5 ? ', ...' : ''})`, { bucket: command.name, keys: largest.slice(0, 100) }))
+    }
+  }
   if (existing === undefined && state.buckets.size >= clusterLimits.bucketsMax) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `buckets: at most ${clusterLimits.bucketsMax}`, { limit: 'bucketsMax' }))
   const record: BucketRecord = {
     name: command.name,
