@@ -144,6 +144,7 @@ export class TcpTransport implements Transport {
     const address = server.address()
     if (address === null || typeof address === 'string') throw new Error('tcp transport: listener has no TCP address')
     this.logger.info({ host: address.address, port: address.port }, 'peer listener started')
+    if (this.ready) for (const peerId of this.dials.keys()) if (!this.established.has(peerId)) this.dial(peerId)
     return { host: address.address, port: address.port }
   }
 
