@@ -28,3 +28,5 @@ export { deserialize, serialize, snapshotVersion, stateToJson } from './snapshot
 export type { DeserializeResult } from './snapshot.js'
 export { defaultNamespace, emptyState, nodeStates } from './state.js'
 export type { BucketRecord, ClusterState, Designation, GroupRecord, KvEntry, NamespaceRecord, NodeId, NodeRecord, NodeState, Placement, PipelineRecord, RegionPlacement, RegionRecord, RoleRecord, StreamRecord, TokenRecord, UserRecord } from './state.js'
+export { globMatch, permits, tokenStatus, tokenStatuses } from './access.js'
+export type { TokenStatus } from './access.js'
