@@ -2,6 +2,7 @@
 // transition. Pure and deterministic: no clock, no randomness, no I/O; time and the log index
 // come in `meta`. A rejected command leaves the state unchanged except `lastAppliedIndex`
 // (the entry was applied; its result is the error) and publishes nothing.
+import { decodeCommand } from './codec.js'
 import type { ApplyMeta, Command } from './commands.js'
 import { applyAddToken, applyEnsureRole, applyEnsureUser, applyRemoveRole, applyRemoveUser, applyRevokeToken } from './apply-auth.js'
 import { applyEnsureConsumerGroup, applyEnsurePipeline, applyRemoveConsumerGroup, applyRemovePipeline } from './apply-consumers.js'
@@ -11,6 +12,7 @@ import type { ClusterEvent } from './events.js'
 import { applyEnsureBucket, applyKvCas, applyKvDelete, applyKvPut, applyRemoveBucket } from './kv.js'
 import { applyAddNode, applyDrainNode, applyMarkNodeDead, applyRemoveNode, applyReplicaCaughtUp, applySetNodeTags } from './membership.js'
 import type { ApplyResult } from './result.js'
+import { ok } from './result.js'
 import type { ClusterState } from './state.js'
 import type { Step } from './step.js'
 
@@ -95,4 +97,26 @@ export function apply(state: ClusterState, command: Command, meta: ApplyMeta): A
   const step = dispatch(state, command, meta)
   if (!step.result.ok) return { state: { ...state, lastAppliedIndex: meta.index }, result: step.result, events: [] }
   return { state: { ...step.state, lastAppliedIndex: meta.index }, result: step.result, events: step.events }
+}
+
+/**
+ * Applies one Raft entry's data: decodes it and applies the command. An empty entry (the
+ * leader's no-op) and a malformed one still advance `lastAppliedIndex`; the malformed one
+ * answers RG_ERR_MALFORMED_COMMAND (every replica decodes the same bytes the same way).
+ */
+export function applyEntry(state: ClusterState, data: Uint8Array, meta: ApplyMeta): ApplyOutput {
+  if (data.length === 0) {
+    if (!Number.isSafeInteger(meta.index) || meta.index <= state.lastAppliedIndex) {
+      throw new Error(`cluster apply: index ${meta.index} is not after the last applied index ${state.lastAppliedIndex}`)
+    }
+    return { state: { ...state, lastAppliedIndex: meta.index }, result: ok('unchanged', { noop: true }), events: [] }
+  }
+  const decoded = decodeCommand(data)
+  if (!decoded.ok) {
+    if (!Number.isSafeInteger(meta.index) || meta.index <= state.lastAppliedIndex) {
+      throw new Error(`cluster apply: index ${meta.index} is not after the last applied index ${state.lastAppliedIndex}`)
+    }
+    return { state: { ...state, lastAppliedIndex: meta.index }, result: decoded, events: [] }
+  }
+  return apply(state, decoded.command, meta)
 }

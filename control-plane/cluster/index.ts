@@ -1,6 +1,6 @@
 // Public entry of the cluster state machine (control-plane/cluster). Pure: no node:*, timers,
 // clocks or randomness. See README.md for the manual.
-export { apply } from './apply.js'
+export { apply, applyEntry } from './apply.js'
 export type { ApplyOutput } from './apply.js'
 export { commandSchema, commandTypes, streamSpecSchema, groupSpecSchema, pipelineSpecSchema, stageSchema, grantSchema, retentionSchema, deadLetterSchema, consumerStartSchema, streamKinds, ackLevels, groupModes, permissions } from './commands.js'
 export type { AckLevel, ApplyMeta, Command, CommandOf, CommandType, ConsumerStart, Grant, GroupMode, GroupSpec, Permission, PipelineSpec, StageSpec, StreamKind, StreamSpec } from './commands.js'

@@ -1,6 +1,6 @@
 // The command codec: deterministic bytes, exact round trips, malformed entries rejected clearly.
 import t from 'tap'
-import { commandTypes, decodeCommand, encodeCommand, parseCommand } from '../../control-plane/cluster/index.js'
+import { applyEntry, commandTypes, decodeCommand, emptyState, encodeCommand, parseCommand, stateToJson } from '../../control-plane/cluster/index.js'
 import type { Command } from '../../control-plane/cluster/index.js'
 import { bytes, groupCommand, nodeCommand, pipelineCommand, streamCommand } from './helpers.js'
 
@@ -88,4 +88,17 @@ t.test('parseCommand accepts API-style JSON with base64 values', async (t) => {
   t.ok(parsed.ok)
   if (parsed.ok && parsed.command.type === 'kvPut') t.same([...parsed.command.value], [104, 105])
   t.throws(() => encodeCommand({ type: 'ensureBucket', name: 'b', maxValueBytes: 0 }), /maxValueBytes/)
+})
+
+t.test('applyEntry: no-op and malformed entries advance the applied index and change nothing else', async (t) => {
+  const state = emptyState()
+  const noop = applyEntry(state, new Uint8Array(0), { index: 1, timeMs: 0 })
+  t.same(noop.result, { ok: true, outcome: 'unchanged', details: { noop: true } })
+  t.equal(noop.state.lastAppliedIndex, 1)
+  const bad = applyEntry(noop.state, new TextEncoder().encode('garbage'), { index: 2, timeMs: 0 })
+  t.equal(bad.result.ok ? 'ok' : bad.result.code, 'RG_ERR_MALFORMED_COMMAND')
+  t.same(stateToJson(bad.state), stateToJson({ ...state, lastAppliedIndex: 2 }))
+  const good = applyEntry(bad.state, encodeCommand({ type: 'ensureNamespace', name: 'x' }), { index: 3, timeMs: 0 })
+  t.equal(good.result.ok ? good.result.outcome : 'error', 'created')
+  t.throws(() => applyEntry(good.state, new Uint8Array(0), { index: 3, timeMs: 0 }))
 })
