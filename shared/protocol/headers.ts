@@ -1,5 +1,6 @@
 // NATS message headers: the `NATS/1.0[ code[ description]]\r\n(Key: value\r\n)*\r\n` block that
 // opens the payload of HPUB/HMSG. Pure: no node:* imports.
+import { decodeText } from './text.js'
 import type { MsgHeaders } from './types.js'
 
 /** The version line every header block starts with. */
@@ -147,42 +148,74 @@ function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09
 }
 
+const versionBytes = textEncoder.encode(headerVersionLine)
+const cr = 0x0d
+const lf = 0x0a
+const colon = 0x3a
+
+/** Index of the CR of the CRLF ending the line that starts at `from`, or a failure reason. */
+function lineEnd(block: Uint8Array, from: number): number | string {
+  const end = block.indexOf(cr, from)
+  if (end < 0 || block[end + 1] !== lf) return 'header line does not end in CRLF'
+  const bareLf = block.indexOf(lf, from)
+  if (bareLf >= 0 && bareLf < end) return 'header line contains a bare LF'
+  return end
+}
+
+function parseStatusLine(rest: string, first: () => string): HeadersDecodeResult | { status?: number; description?: string } {
+  if (rest.length === 0) return {}
+  if (!isBlank(rest.charCodeAt(0))) return fail(`bad header version line ${JSON.stringify(first())}`)
+  const trimmed = rest.replace(/^[ \t]+/, '').replace(/[ \t]+$/, '')
+  if (trimmed.length === 0) return {}
+  const match = /^(\d{1,3})(?:[ \t]+(.*))?$/.exec(trimmed)
+  if (match === null) return fail(`bad header status ${JSON.stringify(trimmed)}`)
+  const description = match[2] !== undefined && match[2].length > 0 ? match[2] : undefined
+  return { status: Number(match[1]), description }
+}
+
 /**
  * Decodes one complete header block (exactly the `#header bytes` of an HPUB/HMSG). Lines must end
  * in CRLF and the block in an empty line. Values lose leading spaces/tabs (`Key:  v` → `v`) and
- * keep everything else; a repeated key gives repeated entries in order.
+ * keep everything else; a repeated key gives repeated entries in order. Works on bytes: keys and
+ * values are the only strings made.
  */
 export function decodeHeaders(block: Uint8Array): HeadersDecodeResult {
-  const text = textDecoder.decode(block)
-  if (!text.endsWith('\r\n\r\n')) return fail('header block does not end with an empty CRLF line')
-  const lines = text.slice(0, -4).split('\r\n')
-  const first = lines[0] ?? ''
-  if (!first.startsWith(headerVersionLine)) return fail(`header block does not start with ${headerVersionLine}`)
+  const length = block.length
+  if (length < versionBytes.length + 4) return fail('header block is too short')
+  if (block[length - 4] !== cr || block[length - 3] !== lf || block[length - 2] !== cr || block[length - 1] !== lf) {
+    return fail('header block does not end with an empty CRLF line')
+  }
+  for (let i = 0; i < versionBytes.length; i++) {
+    if (block[i] !== versionBytes[i]) return fail(`header block does not start with ${headerVersionLine}`)
+  }
+  const firstEnd = lineEnd(block, versionBytes.length)
+  if (typeof firstEnd === 'string') return fail(firstEnd)
   let status: number | undefined
   let description: string | undefined
-  const rest = first.slice(headerVersionLine.length)
-  if (rest.length > 0) {
-    if (!isBlank(rest.charCodeAt(0))) return fail(`bad header version line ${JSON.stringify(first)}`)
-    const trimmed = rest.replace(/^[ \t]+/, '').replace(/[ \t]+$/, '')
-    if (trimmed.length > 0) {
-      const match = /^(\d{1,3})(?:[ \t]+(.*))?$/.exec(trimmed)
-      if (match === null) return fail(`bad header status ${JSON.stringify(trimmed)}`)
-      status = Number(match[1])
-      if (match[2] !== undefined && match[2].length > 0) description = match[2]
-    }
+  if (firstEnd > versionBytes.length) {
+    const rest = textDecoder.decode(block.subarray(versionBytes.length, firstEnd))
+    const parsed = parseStatusLine(rest, () => textDecoder.decode(block.subarray(0, firstEnd)))
+    if ('ok' in parsed) return parsed
+    status = parsed.status
+    description = parsed.description
   }
   const entries: Array<readonly [string, string]> = []
-  for (let i = 1; i < lines.length; i++) {
-    const line = lines[i] ?? ''
-    if (line.includes('\r') || line.includes('\n')) return fail('header line contains a bare CR or LF')
-    const colon = line.indexOf(':')
-    if (colon <= 0) return fail(`header line ${JSON.stringify(line)} has no key`)
-    const key = line.slice(0, colon)
-    const problem = keyProblem(key)
-    if (problem !== undefined) return fail(problem)
-    let start = colon + 1
-    while (start < line.length && isBlank(line.charCodeAt(start))) start++
-    entries.push([key, line.slice(start)])
+  const last = length - 2 // the final CRLF (the empty line)
+  let pos = firstEnd + 2
+  while (pos < last) {
+    const end = lineEnd(block, pos)
+    if (typeof end === 'string') return fail(end)
+    let keyEnd = pos
+    while (keyEnd < end && block[keyEnd] !== colon) {
+      const c = block[keyEnd] as number
+      if (c <= 0x20 || c === 0x7f) return fail(`header key ${JSON.stringify(decodeText(block, pos, end))} contains whitespace or a control character`)
+      keyEnd++
+    }
+    if (keyEnd === end || keyEnd === pos) return fail(`header line ${JSON.stringify(decodeText(block, pos, end))} has no key`)
+    let valueStart = keyEnd + 1
+    while (valueStart < end && isBlank(block[valueStart] as number)) valueStart++
+    entries.push([decodeText(block, pos, keyEnd), decodeText(block, valueStart, end)])
+    pos = end + 2
   }
   return { ok: true, headers: new NatsHeaders(entries, status, description) }
 }
