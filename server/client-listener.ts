@@ -17,8 +17,13 @@ export interface ClientListenerOptions {
   readonly serverId: string
   readonly serverName: string
   readonly logger: Logger
-  /** Whether to serve clients now; when false, connections get `-ERR 'Server Not Ready'`. */
+  /** Whether to serve clients now. */
   readonly isReady: () => boolean
+  /**
+   * A connection arriving before the node is ready waits this long for readiness (no INFO yet)
+   * before it gets `-ERR 'Server Not Ready'` and is closed. 0 refuses at once.
+   */
+  readonly notReadyHoldMs: number
 }
 
 export interface ClientListener {
@@ -29,6 +34,10 @@ export interface ClientListener {
   closed(): Promise<void>
   /** Every socket accepted and not yet closed. */
   readonly sockets: ReadonlySet<Socket>
+  /** The node became ready: serve the connections that were held waiting. */
+  admitWaiting(): void
+  /** The node will not become ready (storage failed, or draining): refuse those waiting. */
+  refuseWaiting(): void
 }
 
 function refuse(socket: Socket, text: string): void {
@@ -53,15 +62,14 @@ export async function startClientListener(options: ClientListenerOptions): Promi
   }
   let boundPort = 0
 
-  const server: Server = createServer({ noDelay: true }, (socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-    socket.setNoDelay(true)
-    socket.on('error', () => undefined)
-    if (!options.isReady()) {
-      refuse(socket, errorCodes.RG_ERR_NOT_READY.natsText)
-      return
-    }
+  const waiting = new Map<Socket, NodeJS.Timeout>()
+  const notReady = (socket: Socket): void => {
+    waiting.delete(socket)
+    refuse(socket, errorCodes.RG_ERR_NOT_READY.natsText)
+  }
+
+  const admit = (socket: Socket): void => {
+    if (socket.destroyed) return
     if (router.connections.size >= router.config.limits.maxConnections) {
       refuse(socket, errorCodes.RG_ERR_MAX_CONNECTIONS.natsText)
       return
@@ -84,6 +92,28 @@ export async function startClientListener(options: ClientListenerOptions): Promi
     socket.on('error', (error) => {
       logger.debug({ clientId, err: error.message }, 'client socket error')
     })
+  }
+
+  const server: Server = createServer({ noDelay: true }, (socket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.setNoDelay(true)
+    socket.on('error', () => undefined)
+    if (options.isReady()) {
+      admit(socket)
+      return
+    }
+    if (options.notReadyHoldMs <= 0) {
+      notReady(socket)
+      return
+    }
+    const timer = setTimeout(() => notReady(socket), options.notReadyHoldMs)
+    timer.unref()
+    waiting.set(socket, timer)
+    socket.once('close', () => {
+      clearTimeout(timer)
+      waiting.delete(socket)
+    })
   })
 
   await new Promise<void>((resolve, reject) => {
@@ -98,6 +128,19 @@ export async function startClientListener(options: ClientListenerOptions): Promi
   return {
     port: boundPort,
     sockets,
+    admitWaiting: () => {
+      for (const [socket, timer] of [...waiting]) {
+        clearTimeout(timer)
+        waiting.delete(socket)
+        admit(socket)
+      }
+    },
+    refuseWaiting: () => {
+      for (const [socket, timer] of [...waiting]) {
+        clearTimeout(timer)
+        notReady(socket)
+      }
+    },
     stopAccepting: () => {
       if (server.listening) server.close()
     },

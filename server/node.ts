@@ -21,6 +21,9 @@ import { railgunVersion } from './version.js'
 /** Key spaces (column families) the node opens. Add, never remove: RocksDB needs all at open. */
 export const nodeKeySpaces = ['node-meta'] as const
 
+/** How long a client arriving during start-up waits for readiness before it is refused. */
+export const notReadyHoldMsDefault = 2_000
+
 /** How long a drain waits for clients to take their last bytes before destroying sockets. */
 export const drainTimeoutMs = 5_000
 
@@ -28,6 +31,8 @@ export interface StartNodeOptions {
   readonly config: NodeConfig
   readonly logger?: Logger
   readonly clock?: Clock
+  /** A connection arriving before readiness waits this long, then gets `Server Not Ready`. */
+  readonly notReadyHoldMs?: number
   /** How to open storage; default: RocksDB in `<dataDir>/db` with `nodeKeySpaces`. */
   readonly openStorage?: (config: NodeConfig) => Promise<Storage>
 }
@@ -78,6 +83,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     serverName: config.server.name,
     logger,
     isReady: () => state === 'ready',
+    notReadyHoldMs: options.notReadyHoldMs ?? notReadyHoldMsDefault,
   })
   const stats = (): ServerStatsView => ({
     name: config.server.name,
@@ -122,15 +128,22 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
 
   const open = options.openStorage ?? defaultOpenStorage
   const ready = open(config).then(
-    (opened) => {
+    async (opened) => {
       storage = opened
+      if (state === 'draining') {
+        // The node began to stop while storage was still opening: close it now.
+        await opened.close()
+        return
+      }
       if (state !== 'opening') return
       state = 'ready'
+      listener.admitWaiting()
       logger.info({ clientPort: listener.port, httpPort: admin.port }, `railgun ready client=${clientUrl} admin=${adminUrl}`)
     },
     (error: unknown) => {
       if (state === 'opening') state = 'failed'
       failure = `storage failed: ${(error as Error).message}`
+      listener.refuseWaiting()
       logger.fatal({ err: (error as Error).message }, 'storage failed to open; node stops serving')
       throw error
     },
@@ -145,6 +158,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       logger.info('draining: no new connections; flushing and closing clients')
       clearInterval(pingTimer)
       listener.stopAccepting()
+      listener.refuseWaiting()
       router.flushNow()
       for (const connection of [...router.connections]) connection.close()
       const drained = listener.closed()
@@ -152,7 +166,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       router.stop()
-      await ready.catch(() => undefined)
+      // Storage that is still opening closes itself when it finishes (see `ready` above).
+      const storageSettled = ready.catch(() => undefined)
+      await Promise.race([storageSettled, new Promise<void>((resolve) => setTimeout(resolve, drainTimeoutMs).unref())])
       if (storage !== undefined) await storage.close()
       await admin.close()
       logger.info('stopped')

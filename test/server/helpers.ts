@@ -17,6 +17,7 @@ export async function startTestNode(
   t: Test,
   overrides: ConfigOverrides = {},
   openStorage?: (config: NodeConfig) => Promise<Storage>,
+  nodeOptions: { readonly notReadyHoldMs?: number } = {},
 ): Promise<RunningNode> {
   const config = configWith({
     ...overrides,
@@ -25,6 +26,7 @@ export async function startTestNode(
   const node = await startNode({
     config,
     openStorage: openStorage ?? (() => openMemoryStorage(createMemoryLocation(), { keySpaces: [] })),
+    ...nodeOptions,
   })
   t.teardown(() => node.close())
   return node

@@ -4,6 +4,8 @@ import t from 'tap'
 import type { Test } from 'tap'
 import { connect } from '@nats-io/transport-node'
 import type { RunningNode } from '../../server/node.js'
+import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
+import type { Storage } from '../../shared/storage/index.js'
 import { connectedRawClient, delay, rawClient, startTestNode, until } from './helpers.js'
 import type { RawClient } from './helpers.js'
 
@@ -151,14 +153,21 @@ t.test('Stale Connection after unanswered server PINGs; a real client stays', as
   t.equal((await healthy.rtt()) >= 0, true)
 })
 
-t.test('not ready: refused with Server Not Ready until storage is open', async (t) => {
+function gatedStorage(): { readonly open: () => Promise<Storage>; readonly release: () => void } {
   let release: () => void = () => undefined
   const gate = new Promise<void>((resolve) => (release = resolve))
-  const { createMemoryLocation, openMemoryStorage } = await import('../../shared/storage/index.js')
-  const node = await startTestNode(t, {}, async () => {
-    await gate
-    return openMemoryStorage(createMemoryLocation(), { keySpaces: [] })
-  })
+  return {
+    open: async () => {
+      await gate
+      return openMemoryStorage(createMemoryLocation(), { keySpaces: [] })
+    },
+    release: () => release(),
+  }
+}
+
+t.test('not ready: refused with Server Not Ready until storage is open', async (t) => {
+  const storage = gatedStorage()
+  const node = await startTestNode(t, {}, storage.open, { notReadyHoldMs: 0 })
   const early = await rawClient(t, node.clientPort)
   await early.closed
   t.equal(early.text(), "-ERR 'Server Not Ready'\r\n")
@@ -166,17 +175,48 @@ t.test('not ready: refused with Server Not Ready until storage is open', async (
   t.equal(notReady.status, 503)
   t.same(await notReady.json(), { ready: false, reason: 'storage is opening' })
   t.equal((await fetch(`${node.adminUrl}/healthz`)).status, 200, 'alive while not ready')
-  release()
+  storage.release()
   await node.ready
   t.equal((await fetch(`${node.adminUrl}/readyz`)).status, 200)
   const late = await connectedRawClient(t, node.clientPort)
   t.notOk(late.isClosed())
 })
 
+t.test('a client arriving during start-up is held, then served once ready', async (t) => {
+  const storage = gatedStorage()
+  const node = await startTestNode(t, {}, storage.open, { notReadyHoldMs: 5_000 })
+  const early = await rawClient(t, node.clientPort)
+  await delay(100)
+  t.equal(early.text(), '', 'no INFO while not ready')
+  storage.release()
+  await early.waitFor(/^INFO /)
+  early.write('CONNECT {}\r\nPING\r\n')
+  await early.waitFor('PONG\r\n')
+  t.notOk(early.isClosed())
+})
+
+t.test('a held client is refused when the hold runs out', async (t) => {
+  const storage = gatedStorage()
+  t.teardown(() => storage.release())
+  const node = await startTestNode(t, {}, storage.open, { notReadyHoldMs: 150 })
+  const started = Date.now()
+  const early = await rawClient(t, node.clientPort)
+  await early.closed
+  t.equal(early.text(), "-ERR 'Server Not Ready'\r\n")
+  t.ok(Date.now() - started >= 140, 'after the hold')
+  storage.release()
+  await node.ready
+})
+
 t.test('a storage failure leaves the node not ready, with the reason', async (t) => {
-  const node = await startTestNode(t, {}, async () => {
-    throw new Error('disk on fire')
-  })
+  const node = await startTestNode(
+    t,
+    {},
+    async () => {
+      throw new Error('disk on fire')
+    },
+    { notReadyHoldMs: 0 },
+  )
   await t.rejects(node.ready, /disk on fire/)
   const response = await fetch(`${node.adminUrl}/readyz`)
   t.equal(response.status, 503)
