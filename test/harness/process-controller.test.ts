@@ -33,8 +33,9 @@ t.test('captures stdout and stderr to the log and finds lines', async (t) => {
   await controller.waitForLine(/^tick 3$/, 2_000)
   await t.rejects(controller.waitForLine(/never printed/, 100), /no line matching \/never printed\/ within 100ms/)
   await controller.stop()
+  await controller.cleanup() // flushes and closes the log
   const log = readFileSync(join(dir, 'capture.log'), 'utf8')
-  t.match(log, /--- capture run 1 pid \d+ started/)
+  t.match(log, /--- capture run 1 starting [\s\S]*--- capture run 1 pid \d+ spawned/)
   t.match(log, /ready arg1 capture/)
   t.match(log, /terminating/, 'SIGTERM reached the handler')
   t.match(log, /exited: code 0/)
@@ -76,7 +77,8 @@ t.test('restart runs the same spec again; stop of a paused process still works',
   controller.pause()
   const exit = await controller.stop(2_000)
   t.same(exit, { code: 0, signal: null }, 'SIGTERM handled after SIGCONT')
-  t.match(readFileSync(join(dir, 'restarted.log'), 'utf8'), /run 2 pid/)
+  await controller.cleanup()
+  t.match(readFileSync(join(dir, 'restarted.log'), 'utf8'), /run 2 pid \d+ spawned/)
 })
 
 t.test('a command that cannot start is a clear error', async (t) => {

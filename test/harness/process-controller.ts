@@ -88,6 +88,7 @@ export class ProcessController {
     this.partial.stdout = ''
     this.partial.stderr = ''
     this.pausedFlag = false
+    this.log.write(`--- ${this.spec.name} run ${this.runCount} starting ${new Date().toISOString()}: ${this.spec.command} ${(this.spec.args ?? []).join(' ')}\n`)
     const child = spawn(this.spec.command, [...(this.spec.args ?? [])], {
       cwd: this.spec.cwd,
       env: { ...process.env, ...this.spec.env },
@@ -113,7 +114,7 @@ export class ProcessController {
         reject(new Error(`${this.spec.name}: cannot start ${this.spec.command}: ${error.message}`, { cause: error }))
       })
     })
-    this.log.write(`--- ${this.spec.name} run ${this.runCount} pid ${child.pid} started ${new Date().toISOString()}: ${this.spec.command} ${(this.spec.args ?? []).join(' ')}\n`)
+    this.log.write(`--- ${this.spec.name} run ${this.runCount} pid ${child.pid} spawned\n`)
   }
 
   /** Resolves when the current run exits. */
