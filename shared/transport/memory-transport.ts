@@ -147,6 +147,8 @@ export class MemoryTransport implements Transport {
   private readonly pendingFrames = new Map<string, number>()
   private readonly pendingBytes = new Map<string, number>()
   private inbox: InFlight[] = []
+  /** Parallel to `inbox`: tells each sender its frame left the queue (delivered or discarded). */
+  private readonly settleCallbacks: (() => void)[] = []
   private deliveryHandle: NodeJS.Immediate | undefined
   private retryTimer: NodeJS.Timeout | undefined
   private ready: boolean
@@ -226,6 +228,7 @@ export class MemoryTransport implements Transport {
     if (this.retryTimer !== undefined) clearTimeout(this.retryTimer)
     if (this.deliveryHandle !== undefined) clearImmediate(this.deliveryHandle)
     this.inbox = []
+    for (const settled of this.settleCallbacks.splice(0)) settled()
     if (wasStarted) this.hub.unregister(this)
     this.frameSubject.complete()
     this.board.complete()
@@ -267,8 +270,6 @@ export class MemoryTransport implements Transport {
       this.retryNow()
     }, this.reconnectDelayMs)
   }
-
-  private readonly settleCallbacks: (() => void)[] = []
 
   /** @internal Delivery is asynchronous (a later macrotask), in order per sender. */
   enqueue(frame: InFlight, settled: () => void): void {
