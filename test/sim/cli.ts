@@ -1,7 +1,7 @@
 // The simulator's command line:
 //   npm run sim -- --seed N [--trace]                 replay one seed exactly
 //   npm run sim -- --seeds 10000 [--nodes 5] [--start S]  run many seeds
-// Options: --duration-ms, --bug-follower-stale-reads, --no-faults.
+// Options: --duration-ms, --membership, --bug-follower-stale-reads, --no-faults.
 // Exits non-zero on any violation (a broken Raft invariant, a non-linearizable history, or an
 // exception inside the simulation). Wall-clock time is read here only, for the speed report.
 
@@ -20,6 +20,7 @@ const { values } = parseArgs({
     trace: { type: 'boolean', default: false },
     'bug-follower-stale-reads': { type: 'boolean', default: false },
     'no-faults': { type: 'boolean', default: false },
+    membership: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -28,7 +29,7 @@ const { values } = parseArgs({
 const usage = `usage:
   npm run sim -- --seed N [--trace]
   npm run sim -- --seeds COUNT [--start S] [--nodes 3|5]
-options: --duration-ms MS  --bug-follower-stale-reads  --no-faults`
+options: --duration-ms MS  --membership  --bug-follower-stale-reads  --no-faults`
 
 function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
@@ -51,6 +52,7 @@ const shared: Omit<RaftSimOptions, 'seed'> = {
   nodes,
   ...(durationMs === undefined ? {} : { durationMs }),
   faults: !values['no-faults'],
+  membershipChanges: values.membership,
   bugs: { followerStaleReads: values['bug-follower-stale-reads'] },
 }
 
@@ -60,6 +62,7 @@ function reproduction(seed: number): string {
     durationMs !== undefined ? ` --duration-ms ${durationMs}` : '',
     values['bug-follower-stale-reads'] ? ' --bug-follower-stale-reads' : '',
     values['no-faults'] ? ' --no-faults' : '',
+    values.membership ? ' --membership' : '',
   ].join('')
   return `npm run sim -- --seed ${seed}${extra}`
 }

@@ -90,7 +90,7 @@ export class SimKvClient {
     const timer = this.clock.schedule(this.config.requestTimeoutMs, () => this.finish(undefined))
     this.inFlight = { requestId, input, callMs: this.clock.nowMs, timer }
     this.trace.record(this.clock.nowMs, 'call', `${this.id}#${requestId} @${server} ${JSON.stringify(input)}`)
-    this.network.send(this.id, server, { kind: 'request', requestId, op: input })
+    this.network.send(this.id, server, { kind: 'request', requestId, op: input }, { connection: true })
   }
 
   private onResponse(requestId: number, output: KvOutput): void {
@@ -99,7 +99,12 @@ export class SimKvClient {
     this.finish(output)
   }
 
-  /** A definite refusal: the operation never happened, so it leaves no trace in the history. */
+  /**
+   * A definite refusal: the server appended nothing, and requests travel over a connection that
+   * never duplicates them, so the operation never happened and leaves no trace in the history.
+   * (Were requests duplicated, a copy could be proposed after the refusal: then this would have
+   * to be an unknown outcome. An early version did that and the checker caught it, seed 2131.)
+   */
   private onRejected(requestId: number): void {
     if (this.inFlight === null || this.inFlight.requestId !== requestId) return
     this.clock.cancel(this.inFlight.timer)

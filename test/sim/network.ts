@@ -96,11 +96,15 @@ export class SimNetwork<M> {
     return null
   }
 
-  send(from: string, to: string, message: M): void {
+  /**
+   * Send one message. `options.connection` models a stream connection (TCP): it may lose
+   * messages (drop, partition, crash) but never duplicates them.
+   */
+  send(from: string, to: string, message: M, options: { readonly connection?: boolean } = {}): void {
     const blocked = this.blockedReason(from, to)
     if (blocked !== null) return this.drop(from, to, message, blocked)
     if (this.random.chance(this.config.dropProbability)) return this.drop(from, to, message, 'random')
-    const copies = this.random.chance(this.config.duplicateProbability) ? 2 : 1
+    const copies = !options.connection && this.random.chance(this.config.duplicateProbability) ? 2 : 1
     for (let copy = 0; copy < copies; copy++) {
       const link = `${from}>${to}`
       const inFlight = this.inFlight.get(link) ?? 0

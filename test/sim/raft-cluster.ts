@@ -32,6 +32,10 @@ export interface RaftSimOptions {
   readonly faults?: boolean
   readonly snapshotEveryEntries?: number
   readonly bugs?: { readonly followerStaleReads?: boolean; readonly sendBeforeSync?: boolean }
+  /** Add and remove voters one at a time (spare servers start outside the configuration). */
+  readonly membershipChanges?: boolean
+  /** Servers beyond the initial voters (default 2 with membership changes, else 0). */
+  readonly spareNodes?: number
   readonly keepTrace?: boolean
   /** Budget for the linearizability check, in search steps. */
   readonly checkStepsMax?: number
@@ -67,10 +71,14 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
   const random = SimRandom.fromSeed(seed)
   const clock = new VirtualClock()
   const trace = new TraceRecorder({ keepLines: options.keepTrace ?? false })
-  const invariants = new RaftInvariants(seed, () => clock.nowMs)
   const network = new SimNetwork<SimWireMessage>(clock, random.fork('network'), trace, {}, describeWire)
-  const nodeIds: NodeId[] = Array.from({ length: nodeCount }, (_, i) => String(i + 1))
-  const initialConfState: ConfState = { voters: nodeIds, learners: [], votersOutgoing: [] }
+  const membershipChanges = options.membershipChanges ?? false
+  const spareCount = options.spareNodes ?? (membershipChanges ? 2 : 0)
+  const nodeIds: NodeId[] = Array.from({ length: nodeCount + spareCount }, (_, i) => String(i + 1))
+  // Every server, spares included, knows the genesis configuration (like etcd's bootstrap
+  // entries): genesis plus the log's conf changes is the configuration at every index.
+  const initialConfState: ConfState = { voters: nodeIds.slice(0, nodeCount), learners: [], votersOutgoing: [] }
+  const invariants = new RaftInvariants(seed, () => clock.nowMs, initialConfState)
   const nodeConfig: SimNodeConfig = {
     tickMs: 10,
     electionTicks: 10,
@@ -113,7 +121,7 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
 
   const checkDurability = (): void => {
     const logs = new Map<NodeId, DurableLogView>(nodes.map((node) => [node.id, node.durableLog()]))
-    invariants.checkDurability(nodeIds, logs)
+    invariants.checkDurability(logs)
   }
   const everyDurabilityCheck = (): void => {
     checkDurability()
@@ -122,13 +130,26 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
 
   const stats = { crashes: 0, partitions: 0 }
   const nemesisRandom = random.fork('nemesis')
-  const maxDown = Math.floor((nodeCount - 1) / 2)
+  const votersMin = 3
   const nemesis = (): void => {
     if (clock.nowMs >= faultsEndMs) return
     const up = nodes.filter((node) => node.isUp)
     const down = nodes.filter((node) => !node.isUp)
+    // Keep a majority of the configuration up: safety does not need it, but progress does.
+    const voters = invariants.latestCommittedConfig.voters
+    const votersDown = down.filter((node) => voters.includes(node.id)).length
+    const maxVotersDown = Math.floor((voters.length - 1) / 2)
     const roll = nemesisRandom.int(100)
-    if (roll < 20 && down.length < maxDown) {
+    if (membershipChanges && roll >= 90 && roll < 96) {
+      const leader = up.find((node) => node.status()?.role === 'leader')
+      const current = leader?.status()?.confState.voters ?? []
+      const outside = nodeIds.filter((id) => !current.includes(id))
+      if (leader !== undefined && outside.length > 0 && (current.length <= votersMin || nemesisRandom.chance(0.5))) {
+        leader.proposeConfChange({ kind: 'addVoter', nodeId: nemesisRandom.pick(outside) })
+      } else if (leader !== undefined && current.length > votersMin) {
+        leader.proposeConfChange({ kind: 'removeNode', nodeId: nemesisRandom.pick(current) })
+      }
+    } else if (roll < 20 && votersDown < maxVotersDown) {
       const victim = nemesisRandom.pick(up)
       // Half the crashes strike mid-fsync, so unsynced writes are lost or torn.
       if (nemesisRandom.chance(0.5)) victim.crashAtNextSync()
@@ -161,7 +182,8 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
       network.heal()
     } else if (roll < 90) {
       const leader = up.find((node) => node.status()?.role === 'leader')
-      if (leader !== undefined) leader.transferLeadership(nemesisRandom.pick(nodeIds.filter((id) => id !== leader.id)))
+      const voters = leader?.status()?.confState.voters.filter((id) => id !== leader.id) ?? []
+      if (leader !== undefined && voters.length > 0) leader.transferLeadership(nemesisRandom.pick(voters))
     } else {
       const weather = {
         dropProbability: nemesisRandom.pick([0, 0.01, 0.05, 0.2]),

@@ -10,7 +10,8 @@
 //   their snapshots), through crashes.
 // A violation throws SimViolation carrying the seed.
 
-import type { Entry, NodeId, Snapshot } from '../../control-plane/raft/index.js'
+import { decodeConfChange, nextConfState } from '../../control-plane/raft/index.js'
+import type { ConfState, Entry, NodeId, Snapshot } from '../../control-plane/raft/index.js'
 
 export class SimViolation extends Error {
   override readonly name = 'SimViolation'
@@ -58,11 +59,21 @@ export class RaftInvariants {
   private readonly committed = new Map<number, CommittedEntry>()
   private committedIndexMax = 0
   private readonly appliedIndex = new Map<NodeId, number>()
+  /** The configuration after every applied conf change, in index order (genesis first). */
+  private committedConfig: ConfState
 
   constructor(
     private readonly seed: number,
     private readonly nowMs: () => number,
-  ) {}
+    genesis: ConfState,
+  ) {
+    this.committedConfig = genesis
+  }
+
+  /** The latest configuration any node has applied. */
+  get latestCommittedConfig(): ConfState {
+    return this.committedConfig
+  }
 
   private fail(invariant: string, detail: string): never {
     throw new SimViolation(this.seed, invariant, detail, this.nowMs())
@@ -135,8 +146,10 @@ export class RaftInvariants {
     const fingerprint = entryFingerprint(entry)
     const known = this.committed.get(entry.index)
     if (known === undefined) {
+      // Nodes apply contiguously, so first applications arrive in index order.
       this.committed.set(entry.index, { term: entry.term, fingerprint, firstAppliedBy: node })
       if (entry.index > this.committedIndexMax) this.committedIndexMax = entry.index
+      if (entry.type === 'confChange') this.committedConfig = nextConfState(this.committedConfig, decodeConfChange(entry.data))
     } else if (known.term !== entry.term || known.fingerprint !== fingerprint) {
       this.fail(
         'state machine safety',
@@ -163,17 +176,28 @@ export class RaftInvariants {
     }
   }
 
-  /** Every committed entry must survive on a majority of voters (in the log or under a snapshot). */
-  checkDurability(voters: readonly NodeId[], logs: ReadonlyMap<NodeId, DurableLogView>): void {
+  /**
+   * Every committed entry must survive on the durable logs (or under the snapshots) of enough
+   * voters of the latest committed configuration that every majority of it holds one copy: more
+   * than |voters| - majority of them. For an odd-sized configuration that is a majority. (With
+   * single-server changes an entry committed under the previous configuration meets this in the
+   * next one: adjacent configurations' majorities intersect.) Crashed nodes count by their disks.
+   */
+  checkDurability(logs: ReadonlyMap<NodeId, DurableLogView>): void {
+    const voters = this.committedConfig.voters
     const majority = Math.floor(voters.length / 2) + 1
+    const needed = voters.length - majority + 1
     const views = voters.map((voter) => logs.get(voter)).filter((view): view is DurableLogView => view !== undefined)
     for (const [index, known] of this.committed) {
       let holders = 0
       for (const view of views) {
         if (index <= view.snapshotIndex || view.termAt(index) === known.term) holders++
       }
-      if (holders < majority) {
-        this.fail('committed entries are durable', `entry ${index}/${known.term} is on ${holders} of ${voters.length} voters' disks`)
+      if (holders < needed) {
+        this.fail(
+          'committed entries are durable',
+          `entry ${index}/${known.term} is on ${holders} of voters [${voters.join(',')}]' disks; every majority needs one (${needed})`,
+        )
       }
     }
   }

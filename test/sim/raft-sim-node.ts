@@ -8,8 +8,8 @@
 // disk keeps only synced records (plus, maybe, a torn prefix of unsynced ones); a restart
 // replays the journal into a fresh MemoryStorage and builds a new RawNode from it.
 
-import { MemoryStorage, ProposalDropped, RawNode, StorageError } from '../../control-plane/raft/index.js'
-import type { ConfState, Entry, HardState, Message, NodeId, RaftStatus, Ready, Snapshot } from '../../control-plane/raft/index.js'
+import { MemoryStorage, ProposalDropped, RawNode, StorageError, decodeConfChange } from '../../control-plane/raft/index.js'
+import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, Ready, Snapshot } from '../../control-plane/raft/index.js'
 import type { KvInput, KvOutput } from '../lincheck/index.js'
 import type { VirtualClock } from './clock.js'
 import { SimDisk } from './disk.js'
@@ -24,7 +24,7 @@ export type SimWireMessage =
   | { readonly kind: 'raft'; readonly message: Message }
   | { readonly kind: 'request'; readonly requestId: number; readonly op: KvInput }
   | { readonly kind: 'response'; readonly requestId: number; readonly output: KvOutput }
-  /** The server refused before anything was appended (no leader...): the operation did not happen. */
+  /** The server refused before appending anything (no leader...): the operation did not happen. */
   | { readonly kind: 'rejected'; readonly requestId: number; readonly reason: string }
 
 export type WalRecord =
@@ -37,6 +37,7 @@ type InboxItem =
   | { readonly kind: 'raft'; readonly message: Message }
   | { readonly kind: 'request'; readonly clientId: string; readonly requestId: number; readonly op: KvInput }
   | { readonly kind: 'transferLeadership'; readonly to: NodeId }
+  | { readonly kind: 'confChange'; readonly change: ConfChange }
 
 export interface SimNodeConfig {
   readonly tickMs: number
@@ -177,6 +178,13 @@ export class SimRaftNode {
     this.enqueue({ kind: 'transferLeadership', to })
   }
 
+  /** An operator proposes a membership change through this node. */
+  proposeConfChange(change: ConfChange): void {
+    if (this.raw === null) return
+    this.env.trace.record(this.env.clock.nowMs, 'proposeConfChange', `${this.id} ${change.kind} ${change.nodeId}`)
+    this.enqueue({ kind: 'confChange', change })
+  }
+
   /** Crash at the next fsync, with that Ready's records written but not synced (torn-tail bait). */
   crashAtNextSync(): void {
     this.crashAtSync = true
@@ -260,6 +268,14 @@ export class SimRaftNode {
       case 'transferLeadership':
         this.guard(() => raw.transferLeadership(item.to))
         return
+      case 'confChange':
+        try {
+          this.guard(() => raw.proposeConfChange(item.change))
+        } catch (error) {
+          if (!(error instanceof ProposalDropped)) throw error
+          this.env.trace.record(this.env.clock.nowMs, 'confChangeDropped', `${this.id} ${error.reason}`)
+        }
+        return
     }
   }
 
@@ -282,7 +298,7 @@ export class SimRaftNode {
         if (!(error instanceof ProposalDropped)) throw error
         this.pendingReads.delete(key)
         this.env.trace.record(this.env.clock.nowMs, 'readIndexDropped', `${this.id} ${key} ${error.reason}`)
-        this.env.network.send(this.id, clientId, { kind: 'rejected', requestId, reason: error.reason })
+        this.env.network.send(this.id, clientId, { kind: 'rejected', requestId, reason: error.reason }, { connection: true })
       }
       return
     }
@@ -294,12 +310,12 @@ export class SimRaftNode {
       if (!(error instanceof ProposalDropped)) throw error
       this.pendingWrites.delete(key)
       this.env.trace.record(this.env.clock.nowMs, 'proposalDropped', `${this.id} ${key} ${error.reason}`)
-      this.env.network.send(this.id, clientId, { kind: 'rejected', requestId, reason: error.reason })
+      this.env.network.send(this.id, clientId, { kind: 'rejected', requestId, reason: error.reason }, { connection: true })
     }
   }
 
   private respond(clientId: string, requestId: number, output: KvOutput): void {
-    this.env.network.send(this.id, clientId, { kind: 'response', requestId, output })
+    this.env.network.send(this.id, clientId, { kind: 'response', requestId, output }, { connection: true })
   }
 
   private handleReady(raw: RawNode, ready: Ready): void {
@@ -400,8 +416,13 @@ export class SimRaftNode {
     const { trace, clock, invariants } = this.env
     invariants.observeApply(this.id, entry)
     this.appliedIndex = entry.index
-    if (entry.type !== 'normal' || entry.data.length === 0) {
-      trace.record(clock.nowMs, 'apply', `${this.id} ${entry.index}/${entry.term} ${entry.type === 'normal' ? 'noop' : entry.type}`)
+    if (entry.type === 'confChange') {
+      const change = decodeConfChange(entry.data)
+      trace.record(clock.nowMs, 'apply', `${this.id} ${entry.index}/${entry.term} confChange ${change.kind} ${change.nodeId}`)
+      return
+    }
+    if (entry.data.length === 0) {
+      trace.record(clock.nowMs, 'apply', `${this.id} ${entry.index}/${entry.term} noop`)
       return
     }
     const command = decodeCommand(entry.data)
