@@ -2,7 +2,7 @@
 // the fatal/non-fatal error policy. Routing (who receives a PUB) lives in `router.ts`; this file
 // turns parsed ops into router calls and router deliveries into MSG/HMSG frames.
 import type { Socket } from 'node:net'
-import { createParser, encodeErr, encodeHeaders, encodeHmsgHeader, encodeMsgHeader, crlf, okBytes, pingBytes, pongBytes, parserErrorTexts } from '../shared/protocol/index.js'
+import { createParser, encodeErr, encodeHeaders, crlf, okBytes, pingBytes, pongBytes, parserErrorTexts } from '../shared/protocol/index.js'
 import type { ConnectOptions, MsgHeaders, ProtocolOp, ProtocolParser } from '../shared/protocol/index.js'
 import { errorCodes } from '../shared/errors.js'
 import type { ErrorCode } from '../shared/errors.js'
@@ -177,16 +177,22 @@ export class ClientConnection {
    * Queue one MSG (or HMSG when there are headers and this client speaks them; a client without
    * headers gets the payload alone, as nats-server does). Returns false if the connection closed.
    */
-  deliver(subscription: Subscription, subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): boolean {
+  deliver(
+    subscription: Subscription,
+    subject: Uint8Array,
+    replyTo: Uint8Array | undefined,
+    headerBlock: Uint8Array | undefined,
+    payload: Uint8Array,
+  ): boolean {
     const outbound = this.outbound
     let bytes: number
     if (headerBlock !== undefined && this.headers) {
       const total = headerBlock.length + payload.length
-      outbound.append(encodeHmsgHeader(subject, subscription.sid, replyTo, headerBlock.length, total))
+      outbound.appendHmsgLine(subject, subscription.sidBytes, replyTo, headerBlock.length, total)
       outbound.append(headerBlock)
       bytes = total
     } else {
-      outbound.append(encodeMsgHeader(subject, subscription.sid, replyTo, payload.length))
+      outbound.appendMsgLine(subject, subscription.sidBytes, replyTo, payload.length)
       bytes = payload.length
     }
     outbound.appendPayload(payload)

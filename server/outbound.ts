@@ -9,6 +9,29 @@ const largeChunkBytesMin = 16 * 1024
 /** First size of the contiguous buffer; it doubles as needed. */
 const initialBufferBytes = 16 * 1024
 
+const space = 0x20
+const carriageReturn = 0x0d
+const lineFeed = 0x0a
+const msgVerb = Buffer.from('MSG ', 'latin1')
+const hmsgVerb = Buffer.from('HMSG ', 'latin1')
+/** Sizes are safe integers: at most 16 decimal digits. */
+const numberDigitsMax = 16
+
+/** Write a non-negative integer in decimal at `at`; returns the offset after it. */
+function writeDecimal(target: Buffer, at: number, value: number): number {
+  if (value < 10) {
+    target[at] = 0x30 + value
+    return at + 1
+  }
+  let digits = 0
+  for (let rest = value; rest > 0; rest = Math.floor(rest / 10)) digits += 1
+  let position = at + digits - 1
+  for (let rest = value; rest > 0; rest = Math.floor(rest / 10)) {
+    target[position--] = 0x30 + (rest % 10)
+  }
+  return at + digits
+}
+
 export class OutboundBuffer {
   readonly #socket: Socket
   /** Sealed chunks waiting, in order; the open contiguous buffer comes after them. */
@@ -42,6 +65,49 @@ export class OutboundBuffer {
     current.set(bytes, this.#currentBytes)
     this.#currentBytes += length
     this.#queuedBytes += length
+  }
+
+  /**
+   * Queue `MSG <subject> <sid> [reply] <size>\r\n` written straight into the buffer. This is the
+   * per-delivery hot path: measured, encoding the line as a string per message (TextEncoder) cost
+   * about a fifth of the server's CPU under pub/sub load; copying cached bytes does not.
+   */
+  appendMsgLine(subject: Uint8Array, sid: Uint8Array, replyTo: Uint8Array | undefined, payloadBytes: number): void {
+    this.#appendLine(msgVerb, subject, sid, replyTo, -1, payloadBytes)
+  }
+
+  /** Queue `HMSG <subject> <sid> [reply] <header size> <total size>\r\n`. */
+  appendHmsgLine(subject: Uint8Array, sid: Uint8Array, replyTo: Uint8Array | undefined, headerBytes: number, totalBytes: number): void {
+    this.#appendLine(hmsgVerb, subject, sid, replyTo, headerBytes, totalBytes)
+  }
+
+  #appendLine(verb: Uint8Array, subject: Uint8Array, sid: Uint8Array, replyTo: Uint8Array | undefined, first: number, last: number): void {
+    const maxBytes = verb.length + subject.length + sid.length + (replyTo === undefined ? 0 : replyTo.length + 1) + 2 * numberDigitsMax + 5
+    let current = this.#current
+    if (current === undefined || current.length - this.#currentBytes < maxBytes) current = this.#grow(maxBytes)
+    let at = this.#currentBytes
+    current.set(verb, at)
+    at += verb.length
+    current.set(subject, at)
+    at += subject.length
+    current[at++] = space
+    current.set(sid, at)
+    at += sid.length
+    current[at++] = space
+    if (replyTo !== undefined) {
+      current.set(replyTo, at)
+      at += replyTo.length
+      current[at++] = space
+    }
+    if (first >= 0) {
+      at = writeDecimal(current, at, first)
+      current[at++] = space
+    }
+    at = writeDecimal(current, at, last)
+    current[at++] = carriageReturn
+    current[at++] = lineFeed
+    this.#queuedBytes += at - this.#currentBytes
+    this.#currentBytes = at
   }
 
   /** Queue a payload: copied when small, referenced when large (the caller never mutates it). */

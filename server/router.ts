@@ -13,6 +13,8 @@ import type { InterestIndex, SubjectRules } from './interest.js'
 import type { Subscription } from './subscription.js'
 
 const emptyPayload = new Uint8Array(0)
+/** Named limit: subjects whose UTF-8 bytes are cached for MSG lines. */
+const subjectBytesCacheEntriesMax = 8192
 
 /** Status replies sent on a requester's reply subject (see docs/errors.md). */
 const statusBlocks = {
@@ -44,6 +46,7 @@ export class Router {
   #timerDeadlineMs = Number.POSITIVE_INFINITY
   /** Round-robin cursor for queue groups. */
   #queueCursor = 0
+  #subjectBytes = new Map<string, Buffer>()
 
   constructor(config: NodeConfig, clock: Clock) {
     this.config = config
@@ -146,8 +149,23 @@ export class Router {
     }
   }
 
-  #fanOut(from: ClientConnection, subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
-    const match = this.index.match(subject)
+  /** UTF-8 bytes of a subject, cached: most traffic repeats a few subjects. */
+  #bytesOf(subject: string): Buffer {
+    let bytes = this.#subjectBytes.get(subject)
+    if (bytes === undefined) {
+      bytes = Buffer.from(subject, 'utf8')
+      if (this.#subjectBytes.size >= subjectBytesCacheEntriesMax) this.#subjectBytes = new Map()
+      this.#subjectBytes.set(subject, bytes)
+    }
+    return bytes
+  }
+
+  #fanOut(from: ClientConnection, subjectText: string, replyText: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+    const match = this.index.match(subjectText)
+    if (match.plain.length === 0 && match.groups.length === 0) return 0
+    const subject = this.#bytesOf(subjectText)
+    // Reply subjects are mostly unique (one inbox token per request): encode, do not cache.
+    const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
     const echo = from.echo
     let delivered = 0
     const plain = match.plain
@@ -210,9 +228,10 @@ export class Router {
   }
 
   /** An empty HMSG with a status line, to the requester's own subscriptions on `replyTo`. */
-  #sendStatus(to: ClientConnection, replyTo: string, block: Uint8Array): void {
+  #sendStatus(to: ClientConnection, replyText: string, block: Uint8Array): void {
     if (!to.headers || to.closing) return
-    const match = this.index.match(replyTo)
+    const match = this.index.match(replyText)
+    const replyTo = Buffer.from(replyText, 'utf8')
     for (const subscription of match.plain) {
       if (subscription.connection === to && subscription.active) to.deliver(subscription, replyTo, undefined, block, emptyPayload)
     }

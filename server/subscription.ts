@@ -4,6 +4,8 @@ import type { ClientConnection } from './client-connection.js'
 export class Subscription {
   readonly connection: ClientConnection
   readonly sid: string
+  /** The sid as bytes, for writing MSG lines without re-encoding. */
+  readonly sidBytes: Buffer
   readonly subject: string
   readonly queue: string | undefined
   /** Messages delivered so far (for UNSUB <sid> <max>). */
@@ -16,6 +18,7 @@ export class Subscription {
   constructor(connection: ClientConnection, sid: string, subject: string, queue: string | undefined) {
     this.connection = connection
     this.sid = sid
+    this.sidBytes = Buffer.from(sid, 'utf8')
     this.subject = subject
     this.queue = queue
   }
