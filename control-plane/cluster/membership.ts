@@ -70,12 +70,28 @@ export function streamsLosingData(state: ClusterState, nodeId: NodeId): string[]
   return losing
 }
 
-/** Keeps `removingLosesData` true exactly on dead nodes that hold a last live copy. */
+/**
+ * Keeps `removingLosesData` true exactly on dead nodes that hold a last live copy. One pass:
+ * a dead holder loses data iff some replica set it is in has no live holder at all.
+ */
 export function refreshDataLossFlags(state: ClusterState): ClusterState {
+  let anyDeadOrFlagged = false
+  for (const node of state.nodes.values()) if (node.state === 'dead' || node.removingLosesData) anyDeadOrFlagged = true
+  if (!anyDeadOrFlagged) return state
+  const losing = new Set<NodeId>()
+  for (const placement of state.placements.values()) {
+    for (const placed of placement.values()) {
+      const live = placed.replicas.some((id) => {
+        const node = state.nodes.get(id)
+        return node !== undefined && isLive(node)
+      })
+      if (!live) for (const id of placed.replicas) if (state.nodes.get(id)?.state === 'dead') losing.add(id)
+    }
+  }
   let nodes = state.nodes
   for (const id of sortedKeys(state.nodes)) {
     const node = state.nodes.get(id) as NodeRecord
-    const flag = node.state === 'dead' && streamsLosingData(state, id).length > 0
+    const flag = losing.has(id)
     if (flag !== node.removingLosesData) nodes = mapSet(nodes, id, { ...node, removingLosesData: flag })
   }
   return nodes === state.nodes ? state : { ...state, nodes }

@@ -15,7 +15,7 @@ import type { ApplyMeta } from './commands.js'
 import type { ClusterEvent } from './events.js'
 import { placementEvent } from './events.js'
 import type { ClusterState, NodeId, NodeRecord, Placement, RegionPlacement } from './state.js'
-import { compareStrings, mapDelete, mapSet, sortedKeys, sortedUnique } from './state.js'
+import { compareStrings, sortedKeys, sortedUnique } from './state.js'
 
 export const zoneTag = 'zone'
 
@@ -35,28 +35,26 @@ function zoneOf(node: NodeRecord): string {
 
 /** Chooses up to `count` nodes; returns them sorted by id. */
 export function chooseReplicas(input: ChooseInput): NodeId[] {
-  const remaining = [...input.candidates].sort((a, b) => compareStrings(a.id, b.id))
+  // The static part of each rank (member?, load, hash) is computed once; only zone use changes.
+  const remaining = [...input.candidates]
+    .sort((a, b) => compareStrings(a.id, b.id))
+    .map((node) => ({ node, zone: zoneOf(node), fixed: [input.keep.has(node.id) ? 0 : 1, input.load.get(node.id) ?? 0, fnv1a32(`${input.streamKey}\u0000${node.id}`)] }))
   const zoneUse = new Map<string, number>()
   const chosen: NodeId[] = []
-  const rank = (node: NodeRecord): [number, number, number, number] => [
-    zoneUse.get(zoneOf(node)) ?? 0,
-    input.keep.has(node.id) ? 0 : 1,
-    input.load.get(node.id) ?? 0,
-    fnv1a32(`${input.streamKey}\u0000${node.id}`),
-  ]
+  const rank = (c: (typeof remaining)[number]): number[] => [zoneUse.get(c.zone) ?? 0, ...c.fixed]
   while (chosen.length < input.count && remaining.length > 0) {
     let bestIndex = 0
-    let bestRank = rank(remaining[0] as NodeRecord)
+    let bestRank = rank(remaining[0] as (typeof remaining)[number])
     for (let i = 1; i < remaining.length; i++) {
-      const candidateRank = rank(remaining[i] as NodeRecord)
+      const candidateRank = rank(remaining[i] as (typeof remaining)[number])
       if (lessThan(candidateRank, bestRank)) {
         bestIndex = i
         bestRank = candidateRank
       }
     }
-    const [best] = remaining.splice(bestIndex, 1) as [NodeRecord]
-    chosen.push(best.id)
-    zoneUse.set(zoneOf(best), (zoneUse.get(zoneOf(best)) ?? 0) + 1)
+    const [best] = remaining.splice(bestIndex, 1) as [(typeof remaining)[number]]
+    chosen.push(best.node.id)
+    zoneUse.set(best.zone, (zoneUse.get(best.zone) ?? 0) + 1)
   }
   return chosen.sort(compareStrings)
 }
@@ -78,15 +76,17 @@ export function activeNodesIn(state: ClusterState, region: string): NodeRecord[]
     .filter((node) => node.region === region && node.state === 'active')
 }
 
-/** How many replica-set memberships (replicas + pending) each node has, optionally skipping one stream. */
-export function nodeLoad(state: ClusterState, exceptStream?: string): Map<NodeId, number> {
+// Load is derived from the (immutable) placements map, so it can be memoised by identity:
+// deterministic, and never part of the state or the snapshot.
+const loadMemo = new WeakMap<ReadonlyMap<string, Placement>, ReadonlyMap<NodeId, number>>()
+
+/** How many replica-set memberships (replicas + pending) each node has. Returns a fresh, mutable copy. */
+export function nodeLoad(state: ClusterState): Map<NodeId, number> {
+  const memo = loadMemo.get(state.placements)
+  if (memo !== undefined) return new Map(memo)
   const load = new Map<NodeId, number>()
-  for (const [stream, placement] of state.placements) {
-    if (stream === exceptStream) continue
-    for (const region of placement.values()) {
-      for (const id of [...region.replicas, ...region.pending]) load.set(id, (load.get(id) ?? 0) + 1)
-    }
-  }
+  for (const placement of state.placements.values()) adjustLoad(load, placement, +1)
+  loadMemo.set(state.placements, new Map(load))
   return load
 }
 
@@ -115,14 +115,6 @@ export function reconcile(current: RegionPlacement | undefined, target: readonly
   return { replicas: sortedUnique(holders), pending, retiring, underReplicated }
 }
 
-/** The target a region's replica set should have now. */
-export function chooseTarget(state: ClusterState, streamKey: string, region: string, replicasWanted: number, load: ReadonlyMap<NodeId, number>): NodeId[] {
-  const current = state.placements.get(streamKey)?.get(region)
-  const candidates = activeNodesIn(state, region)
-  const keep = new Set(current === undefined ? [] : targetMembers(current))
-  return chooseReplicas({ candidates, count: replicasWanted, streamKey, load, keep })
-}
-
 export function placementJson(region: RegionPlacement): { replicas: string[]; pending: string[]; retiring: string[]; underReplicated: boolean } {
   return { replicas: [...region.replicas], pending: [...region.pending], retiring: [...region.retiring], underReplicated: region.underReplicated }
 }
@@ -132,47 +124,91 @@ function samePlacement(a: RegionPlacement | undefined, b: RegionPlacement): bool
   return JSON.stringify(placementJson(a)) === JSON.stringify(placementJson(b))
 }
 
+function adjustLoad(load: Map<NodeId, number>, placement: Placement | undefined, delta: number): void {
+  for (const placed of placement?.values() ?? []) {
+    for (const id of [...placed.replicas, ...placed.pending]) load.set(id, (load.get(id) ?? 0) + delta)
+  }
+}
+
+const removedRegion = { replicas: [], pending: [], retiring: [], underReplicated: false, removed: true }
+
+/** Work shared by a batch of placements: a mutable draft, the running load and cached candidates. */
+interface PlacementBatch {
+  readonly draft: Map<string, Placement>
+  readonly load: Map<NodeId, number>
+  readonly candidates: Map<string, NodeRecord[]>
+  readonly events: ClusterEvent[]
+}
+
+function newBatch(state: ClusterState): PlacementBatch {
+  return { draft: new Map(state.placements), load: nodeLoad(state), candidates: new Map(), events: [] }
+}
+
+/** Re-places one stream into the batch draft (new regions placed, left regions dropped, the rest rebalanced). */
+function placeInto(state: ClusterState, batch: PlacementBatch, streamKey: string, meta: ApplyMeta): void {
+  const record = state.streams.get(streamKey)
+  const old = batch.draft.get(streamKey)
+  adjustLoad(batch.load, old, -1)
+  if (record === undefined || record.spec.kind !== 'persistent') {
+    if (old === undefined) return
+    for (const region of sortedKeys(old)) batch.events.push(placementEvent(streamKey, region, removedRegion, meta))
+    batch.draft.delete(streamKey)
+    return
+  }
+  const next = new Map<string, RegionPlacement>()
+  let changed = false
+  for (const region of sortedUnique(record.spec.regions)) {
+    let candidates = batch.candidates.get(region)
+    if (candidates === undefined) {
+      candidates = activeNodesIn(state, region)
+      batch.candidates.set(region, candidates)
+    }
+    const current = old?.get(region)
+    const keep = new Set(current === undefined ? [] : targetMembers(current))
+    const target = chooseReplicas({ candidates, count: record.spec.replicasPerRegion, streamKey, load: batch.load, keep })
+    const placed = reconcile(current, target, record.spec.replicasPerRegion)
+    next.set(region, placed)
+    if (!samePlacement(current, placed)) {
+      changed = true
+      batch.events.push(placementEvent(streamKey, region, placementJson(placed), meta))
+    }
+  }
+  for (const region of old === undefined ? [] : sortedKeys(old)) {
+    if (!next.has(region)) {
+      changed = true
+      batch.events.push(placementEvent(streamKey, region, removedRegion, meta))
+    }
+  }
+  const result = changed || old === undefined ? next : old
+  batch.draft.set(streamKey, result)
+  adjustLoad(batch.load, result, +1)
+}
+
+function finish(state: ClusterState, batch: PlacementBatch): { state: ClusterState; events: ClusterEvent[] } {
+  if (batch.events.length === 0) return { state, events: [] }
+  loadMemo.set(batch.draft, new Map(batch.load))
+  return { state: { ...state, placements: batch.draft }, events: batch.events }
+}
+
 /**
  * Brings one persistent stream's placement in line with its spec and the nodes: places new
  * regions, drops regions it left, rebalances the rest. Returns the new state and events.
  */
 export function placeStream(state: ClusterState, streamKey: string, meta: ApplyMeta): { state: ClusterState; events: ClusterEvent[] } {
-  const record = state.streams.get(streamKey)
-  const events: ClusterEvent[] = []
-  const old = state.placements.get(streamKey)
-  if (record === undefined || record.spec.kind !== 'persistent') {
-    if (old === undefined) return { state, events }
-    for (const region of sortedKeys(old)) events.push(placementEvent(streamKey, region, { replicas: [], pending: [], retiring: [], underReplicated: false, removed: true }, meta))
-    return { state: { ...state, placements: mapDelete(state.placements, streamKey) }, events }
-  }
-  const load = nodeLoad(state, streamKey)
-  const next = new Map<string, RegionPlacement>()
-  for (const region of sortedUnique(record.spec.regions)) {
-    const target = chooseTarget(state, streamKey, region, record.spec.replicasPerRegion, load)
-    const placed = reconcile(old?.get(region), target, record.spec.replicasPerRegion)
-    next.set(region, placed)
-    for (const id of [...placed.replicas, ...placed.pending]) load.set(id, (load.get(id) ?? 0) + 1)
-    if (!samePlacement(old?.get(region), placed)) events.push(placementEvent(streamKey, region, placementJson(placed), meta))
-  }
-  for (const region of old === undefined ? [] : sortedKeys(old)) {
-    if (!next.has(region)) events.push(placementEvent(streamKey, region, { replicas: [], pending: [], retiring: [], underReplicated: false, removed: true }, meta))
-  }
-  if (events.length === 0) return { state, events }
-  return { state: { ...state, placements: mapSet(state.placements, streamKey, next as Placement) }, events }
+  const batch = newBatch(state)
+  placeInto(state, batch, streamKey, meta)
+  return finish(state, batch)
 }
 
-/** Rebalances every persistent stream placed in `region` (after a join, drain, death, removal or tag change). */
+/** Rebalances every persistent stream placed in `region` (after a join, drain, death, removal or tag change), in stream-key order. */
 export function rebalanceRegion(state: ClusterState, region: string, meta: ApplyMeta): { state: ClusterState; events: ClusterEvent[] } {
-  let current = state
-  const events: ClusterEvent[] = []
+  const batch = newBatch(state)
   for (const streamKey of sortedKeys(state.streams)) {
     const record = state.streams.get(streamKey)
     if (record === undefined || record.spec.kind !== 'persistent' || !record.spec.regions.includes(region)) continue
-    const step = placeStream(current, streamKey, meta)
-    current = step.state
-    events.push(...step.events)
+    placeInto(state, batch, streamKey, meta)
   }
-  return { state: current, events }
+  return finish(state, batch)
 }
 
 /** Removes a node from every replica set (it was pruned), then rebalances its region. */
