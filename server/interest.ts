@@ -1,15 +1,13 @@
-// The server's view of the interest graph: which subscriptions receive a published subject.
-// STAND-IN: a small cached matcher used until data-plane/ephemeral's subscription index lands;
-// the connection code only depends on the `InterestIndex` interface below.
-import { checkQueueName, isValidPublishSubject, isValidSubscribeSubject, matchTokens } from '../shared/subject/index.js'
+// The server's view of the interest graph: which subscriptions receive a published subject
+// (data-plane/ephemeral's subscription index), and the subject rules it applies to client input
+// (shared/subject).
+import { SubscriptionIndex } from '../data-plane/ephemeral/index.js'
+import type { SubscriptionMatch } from '../data-plane/ephemeral/index.js'
+import { checkQueueName, isValidPublishSubject, isValidSubscribeSubject } from '../shared/subject/index.js'
 import type { Subscription } from './subscription.js'
 
-export interface InterestMatch {
-  /** Plain subscriptions (no queue group): each receives the message. */
-  readonly plain: readonly Subscription[]
-  /** One array per queue group: exactly one member receives the message. */
-  readonly groups: ReadonlyArray<readonly Subscription[]>
-}
+/** Plain subscriptions each receive a message; each queue group (by name) receives it once. */
+export type InterestMatch = SubscriptionMatch<Subscription>
 
 export interface InterestIndex {
   add(subscription: Subscription): void
@@ -45,45 +43,19 @@ function createSubjectRules(): SubjectRules {
 
 export const subjectRules: SubjectRules = createSubjectRules()
 
-const matchCacheEntriesMax = 4096
-
+/** The interest index: data-plane/ephemeral's token trie (with `*`, `>`, `#` and queue groups). */
 export function createInterestIndex(): InterestIndex {
-  const subscriptions = new Set<Subscription>()
-  const patterns = new Map<Subscription, readonly string[]>()
-  let cache = new Map<string, InterestMatch>()
+  const index = new SubscriptionIndex<Subscription>()
   return {
     get size() {
-      return subscriptions.size
+      return index.size
     },
     add(subscription) {
-      subscriptions.add(subscription)
-      patterns.set(subscription, subscription.subject.split('.'))
-      cache = new Map()
+      index.insert(subscription)
     },
     remove(subscription) {
-      subscriptions.delete(subscription)
-      patterns.delete(subscription)
-      cache = new Map()
+      index.remove(subscription)
     },
-    match(subject) {
-      const cached = cache.get(subject)
-      if (cached !== undefined) return cached
-      const tokens = subject.split('.')
-      const plain: Subscription[] = []
-      const groups = new Map<string, Subscription[]>()
-      for (const [subscription, pattern] of patterns) {
-        if (!matchTokens(pattern, tokens)) continue
-        if (subscription.queue === undefined) plain.push(subscription)
-        else {
-          const members = groups.get(subscription.queue)
-          if (members === undefined) groups.set(subscription.queue, [subscription])
-          else members.push(subscription)
-        }
-      }
-      const result: InterestMatch = { plain, groups: [...groups.values()] }
-      if (cache.size >= matchCacheEntriesMax) cache = new Map()
-      cache.set(subject, result)
-      return result
-    },
+    match: (subject) => index.match(subject),
   }
 }

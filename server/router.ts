@@ -7,6 +7,8 @@ import { encodeHeaders } from '../shared/protocol/index.js'
 import type { MsgHeaders } from '../shared/protocol/index.js'
 import { ResponseTracker, requestTimeoutFromHeader } from '../data-plane/response/index.js'
 import type { ResponseStream } from '../data-plane/response/index.js'
+import { pickIndex } from '../data-plane/ephemeral/index.js'
+import type { RandomSource } from '../data-plane/ephemeral/index.js'
 import type { ClientConnection } from './client-connection.js'
 import { createInterestIndex, subjectRules } from './interest.js'
 import type { InterestIndex, SubjectRules } from './interest.js'
@@ -44,13 +46,13 @@ export class Router {
   #flushScheduled = false
   #timer: NodeJS.Timeout | undefined
   #timerDeadlineMs = Number.POSITIVE_INFINITY
-  /** Round-robin cursor for queue groups. */
-  #queueCursor = 0
+  readonly #random: RandomSource
   #subjectBytes = new Map<string, Buffer>()
 
-  constructor(config: NodeConfig, clock: Clock) {
+  constructor(config: NodeConfig, clock: Clock, random: RandomSource = Math.random) {
     this.config = config
     this.#clock = clock
+    this.#random = random
     this.responses = new ResponseTracker<ClientConnection>({
       clock,
       maxOpenPerOwner: config.responses.maxOpenPerConnection,
@@ -162,7 +164,7 @@ export class Router {
 
   #fanOut(from: ClientConnection, subjectText: string, replyText: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
     const match = this.index.match(subjectText)
-    if (match.plain.length === 0 && match.groups.length === 0) return 0
+    if (match.plain.length === 0 && match.groups.size === 0) return 0
     const subject = this.#bytesOf(subjectText)
     // Reply subjects are mostly unique (one inbox token per request): encode, do not cache.
     const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
@@ -175,9 +177,9 @@ export class Router {
       subscription.connection.deliver(subscription, subject, replyTo, headerBlock, payload)
       delivered += 1
     }
-    const groups = match.groups
-    for (let index = 0; index < groups.length; index += 1) {
-      const chosen = this.#pickMember(groups[index] as readonly Subscription[], echo ? undefined : from)
+    if (match.groups.size === 0) return delivered
+    for (const members of match.groups.values()) {
+      const chosen = this.#pickMember(members, echo ? undefined : from)
       if (chosen === undefined) continue
       chosen.connection.deliver(chosen, subject, replyTo, headerBlock, payload)
       delivered += 1
@@ -185,11 +187,15 @@ export class Router {
     return delivered
   }
 
-  /** One member of a queue group, round-robin from a rotating start, skipping inactive ones. */
+  /**
+   * One member of a queue group, uniformly at random among the eligible ones (the rule of
+   * data-plane/ephemeral/fanout.ts, inlined here so a delivery allocates nothing). Ineligible:
+   * removed (auto-unsubscribed during this fan-out), closing, or the publisher with echo off.
+   */
   #pickMember(members: readonly Subscription[], exclude: ClientConnection | undefined): Subscription | undefined {
     const count = members.length
     if (count === 0) return undefined
-    const start = this.#queueCursor++ % count
+    const start = pickIndex(this.#random, count)
     for (let step = 0; step < count; step += 1) {
       const member = members[(start + step) % count] as Subscription
       if (member.active && member.connection !== exclude && !member.connection.closing) return member
@@ -223,7 +229,7 @@ export class Router {
   #ownsInterest(connection: ClientConnection, subject: string): boolean {
     const match = this.index.match(subject)
     for (const subscription of match.plain) if (subscription.connection === connection) return true
-    for (const group of match.groups) for (const subscription of group) if (subscription.connection === connection) return true
+    for (const group of match.groups.values()) for (const subscription of group) if (subscription.connection === connection) return true
     return false
   }
 
@@ -235,7 +241,7 @@ export class Router {
     for (const subscription of match.plain) {
       if (subscription.connection === to && subscription.active) to.deliver(subscription, replyTo, undefined, block, emptyPayload)
     }
-    for (const group of match.groups) {
+    for (const group of match.groups.values()) {
       for (const subscription of group) {
         if (subscription.connection === to && subscription.active) {
           to.deliver(subscription, replyTo, undefined, block, emptyPayload)
