@@ -32,6 +32,8 @@ export interface ClientOptions {
   readonly inboundPayloadBytesMax?: number
   /** Concurrent handler calls per `respond`. Default 256. */
   readonly respondConcurrencyMax?: number
+  /** Longest `drain()` waits for the server before closing anyway. Default 10000. */
+  readonly drainTimeoutMs?: number
   /** Timers (request timeouts, pings, backoff). Default rxjs `asyncScheduler`. */
   readonly scheduler?: SchedulerLike
   /** Jitter source in [0, 1). Default `Math.random`. */
@@ -55,6 +57,7 @@ export interface ResolvedOptions {
   readonly reconnectBufferBytesMax: number
   readonly inboundPayloadBytesMax: number
   readonly respondConcurrencyMax: number
+  readonly drainTimeoutMs: number
   readonly scheduler: SchedulerLike
   readonly random: RandomSource
 }
@@ -68,6 +71,7 @@ export const clientDefaults = {
   reconnectBufferBytesMax: 8 * 1024 * 1024,
   inboundPayloadBytesMax: 64 * 1024 * 1024,
   respondConcurrencyMax: 256,
+  drainTimeoutMs: 10_000,
 } as const
 
 function positive(name: string, value: number | undefined, fallback: number): number {
@@ -102,6 +106,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     ),
     inboundPayloadBytesMax: positive('inboundPayloadBytesMax', options.inboundPayloadBytesMax, clientDefaults.inboundPayloadBytesMax),
     respondConcurrencyMax: positive('respondConcurrencyMax', options.respondConcurrencyMax, clientDefaults.respondConcurrencyMax),
+    drainTimeoutMs: positive('drainTimeoutMs', options.drainTimeoutMs, clientDefaults.drainTimeoutMs),
     scheduler: options.scheduler ?? asyncScheduler,
     random: options.random ?? Math.random,
   }

@@ -197,17 +197,29 @@ export class Session {
     this.emit({ type: 'error', error: error instanceof Error ? error : new Error(String(error)) })
   }
 
+  /**
+   * UNSUB everything, wait for the server to confirm, complete the subscriptions, flush, close.
+   * While disconnected there is nothing to drain from: it closes at once (buffered publishes are
+   * dropped). Bounded by `drainTimeoutMs`; past it the client closes anyway.
+   */
   drain(): Promise<void> {
     if (this.state === 'closed') return Promise.resolve()
-    this.drainPromise ??= (async () => {
-      this.state = 'draining'
-      const entries = this.subs.entries()
-      const transport = this.transport
-      if (transport !== undefined) for (const entry of entries) transport.send({ op: 'UNSUB', sid: entry.sid })
+    if (this.drainPromise !== undefined) return this.drainPromise
+    this.state = 'draining'
+    const transport = this.transport
+    if (transport === undefined) {
+      this.close(undefined)
+      return Promise.resolve()
+    }
+    const entries = this.subs.entries()
+    const deadline = this.options.scheduler.schedule(() => this.close(undefined), this.options.drainTimeoutMs)
+    this.drainPromise = (async () => {
+      for (const entry of entries) transport.send({ op: 'UNSUB', sid: entry.sid })
       // After this PONG no more MSG can arrive for the UNSUBed sids: the server answers in order.
       await this.flush().catch(noop)
       for (const entry of entries) if (this.subs.remove(entry)) entry.sink.complete()
       await this.flush().catch(noop)
+      deadline.unsubscribe()
       this.close(undefined)
     })()
     return this.drainPromise

@@ -131,10 +131,24 @@ for (const kind of serverKinds()) {
       const elapsedMs = Date.now() - started
       t.ok(error instanceof RequestTimeoutError, 'RequestTimeoutError')
       t.ok(elapsedMs >= 250 && elapsedMs < 3_000, `timed out after ${elapsedMs} ms`)
-      // Railgun answers 408 itself from Rg-Timeout-Ms; nats-server does not, so the client's timer does.
-      const expectedSource = kind.label === 'railgun' ? 'server' : 'client'
-      t.equal((error as RequestTimeoutError).source, expectedSource, `timeout reported by the ${expectedSource}`)
+      // Which timer wins (the server's 408 or the client's, 25 ms later) is a race under load.
+      t.comment(`timeout reported by the ${(error as RequestTimeoutError).source}`)
     })
+
+    if (kind.label === 'railgun') {
+      t.test('Railgun answers 408 itself from Rg-Timeout-Ms', async (t) => {
+        const client = await openClient(t, server.url)
+        const silent = client.subscribe('silent.rs').subscribe()
+        t.teardown(() => silent.unsubscribe())
+        const inbox = firstValueFrom(client.subscribe('my.inbox.1').pipe(timeout(5_000)))
+        await client.flush()
+        // A raw request (no client timer involved): only the server can produce this reply.
+        client.publish('silent.rs', 'x', { replyTo: 'my.inbox.1', headers: { 'Rg-Timeout-Ms': '100' } })
+        const reply = await inbox
+        t.equal(reply.status, 408, 'status 408 from the server')
+        t.equal(reply.data.length, 0)
+      })
+    }
 
     t.test('unsubscribing a request before the reply cancels it', async (t) => {
       const client = await openClient(t, server.url)

@@ -244,3 +244,18 @@ t.test('drain (real timers, mock transport): UNSUB everything, complete subscrip
   t.same(server.current.wire(), ['SUB a 1', 'SUB b 2', 'UNSUB 1', 'UNSUB 2'])
   t.ok(client.isClosed, 'closed after drain')
 })
+
+t.test('drain while disconnected closes at once instead of waiting for a reconnect', async (t) => {
+  const server = new MockServer()
+  const client = mockClient(server, { reconnect: { delayMsMin: 60_000, delayMsMax: 60_000, attemptsMax: 5 } })
+  t.teardown(() => client.close())
+  await client.flush()
+  const completed: string[] = []
+  client.subscribe('a').subscribe({ complete: () => completed.push('a') })
+  server.current.drop()
+  const started = Date.now()
+  await client.drain()
+  t.ok(Date.now() - started < 1_000, 'did not wait for the 60 s backoff')
+  t.ok(client.isClosed)
+  t.same(completed, ['a'], 'subscriptions complete')
+})
