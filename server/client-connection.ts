@@ -74,7 +74,7 @@ export class ClientConnection {
         return
       case 'PING':
         this.outbound.append(pongBytes)
-        this.#router.scheduleFlush(this)
+        this.#queued()
         return
       case 'PONG':
         this.pingsOutstanding = 0
@@ -108,7 +108,7 @@ export class ClientConnection {
   #ok(): void {
     if (!this.verbose) return
     this.outbound.append(okBytes)
-    this.#router.scheduleFlush(this)
+    this.#queued()
   }
 
   #publish(
@@ -200,7 +200,15 @@ export class ClientConnection {
     subscription.delivered += 1
     if (subscription.maxMsgs !== undefined && subscription.delivered >= subscription.maxMsgs) this.removeSubscription(subscription)
     this.#router.countOut(bytes)
-    if (outbound.pendingBytes > this.#router.config.limits.maxPendingBytes) {
+    return this.#queued()
+  }
+
+  /**
+   * After queueing anything: enforce `maxPendingBytes` (every reply counts, so a client that
+   * sends PINGs or verbose PUBs and never reads is bounded too), then schedule the flush.
+   */
+  #queued(): boolean {
+    if (this.outbound.pendingBytes > this.#router.config.limits.maxPendingBytes) {
       this.#router.countSlowConsumer()
       this.failWith('RG_ERR_SLOW_CONSUMER', true)
       return false
@@ -218,8 +226,7 @@ export class ClientConnection {
     }
     this.pingsOutstanding += 1
     this.outbound.append(pingBytes)
-    this.#router.scheduleFlush(this)
-    return true
+    return this.#queued()
   }
 
   /** A non-fatal `-ERR` (the connection stays open). */
@@ -231,7 +238,7 @@ export class ClientConnection {
       return
     }
     this.outbound.append(encodeErr(text))
-    this.#router.scheduleFlush(this)
+    this.#queued()
   }
 
   failWith(code: ErrorCode, dropQueued = false): void {

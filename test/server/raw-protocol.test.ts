@@ -141,6 +141,22 @@ t.test('Slow Consumer: pending bytes beyond the limit close the reader, memory s
   t.notOk(publisher.isClosed(), 'the publisher is not affected')
 })
 
+t.test('a client that sends PINGs and never reads is a Slow Consumer too (replies are bounded)', async (t) => {
+  const node = await startTestNode(t, { limits: { maxPendingBytes: 64 * 1024 } })
+  const client = await connectedRawClient(t, node.clientPort)
+  client.socket.pause()
+  const burst = 'PING\r\n'.repeat(100_000)
+  const deadline = Date.now() + 20_000
+  while (node.stats().slowConsumers === 0 && Date.now() < deadline && !client.isClosed()) {
+    client.write(burst)
+    await delay(5)
+  }
+  t.equal(node.stats().slowConsumers, 1)
+  client.socket.resume()
+  await client.closed
+  t.match(client.text().slice(-100), /-ERR 'Slow Consumer'\r\n$/)
+})
+
 t.test('Stale Connection after unanswered server PINGs; a real client stays', async (t) => {
   const node = await startTestNode(t, { limits: { pingIntervalMs: 100, maxPingsOutstanding: 2 } })
   const healthy = await connect({ servers: `127.0.0.1:${node.clientPort}`, reconnect: false })
