@@ -1,0 +1,37 @@
+// examples/request-reply.ts (the README's example) runs to completion against each server.
+import t from 'tap'
+import { spawn } from 'node:child_process'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { serverKinds } from './helpers/processes.js'
+
+const root = fileURLToPath(new URL('../../', import.meta.url))
+const runTimeoutMs = 30_000
+
+for (const kind of serverKinds()) {
+  t.test(`examples/request-reply.ts against ${kind.label}`, { timeout: 60_000 }, async (t) => {
+    if (kind.unavailableReason !== undefined) {
+      t.comment(`skipping ${kind.label}: ${kind.unavailableReason}`)
+      t.pass(`skipped: ${kind.unavailableReason}`)
+      return
+    }
+    const server = await kind.start()
+    t.teardown(() => server.dispose())
+    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'examples/request-reply.ts')], {
+      cwd: root,
+      env: { ...process.env, RAILGUN_SERVER: server.url },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let output = ''
+    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+    const timer = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs)
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+    clearTimeout(timer)
+    t.equal(code, 0, output)
+    t.match(output, /reply: \{ greeting: 'hello, ada', asked: 'how are you\?' \}/)
+    t.match(output, /reply: \{"greeting":"hello, grace","asked":"again"\}/)
+    t.match(output, /no responders: RG_ERR_NO_RESPONDERS/)
+    t.match(output, /\[status\] closed/)
+  })
+}
