@@ -4,6 +4,7 @@
 // (the entry was applied; its result is the error) and publishes nothing.
 import { decodeCommand } from './codec.js'
 import type { ApplyMeta, Command } from './commands.js'
+import { commandSchema } from './commands.js'
 import { applyAddToken, applyEnsureRole, applyEnsureUser, applyRemoveRole, applyRemoveUser, applyRevokeToken } from './apply-auth.js'
 import { applyEnsureConsumerGroup, applyEnsurePipeline, applyRemoveConsumerGroup, applyRemovePipeline } from './apply-consumers.js'
 import { applyEnsureNamespace, applyEnsureRegion, applyEnsureStream, applyRemoveNamespace, applyRemoveStream } from './apply-streams.js'
@@ -12,7 +13,7 @@ import type { ClusterEvent } from './events.js'
 import { applyEnsureBucket, applyKvCas, applyKvDelete, applyKvPut, applyRemoveBucket } from './kv.js'
 import { applyAddNode, applyDrainNode, applyMarkNodeDead, applyRemoveNode, applyReplicaCaughtUp, applySetNodeTags } from './membership.js'
 import type { ApplyResult } from './result.js'
-import { ok } from './result.js'
+import { fail, ok } from './result.js'
 import type { ClusterState } from './state.js'
 import type { Step } from './step.js'
 
@@ -88,15 +89,34 @@ function dispatch(state: ClusterState, command: Command, meta: ApplyMeta): Step 
   }
 }
 
-export function apply(state: ClusterState, command: Command, meta: ApplyMeta): ApplyOutput {
+function checkMeta(state: ClusterState, meta: ApplyMeta): void {
   // Invariant: entries are applied once, in log order. Anything else is a driver bug: crash.
   if (!Number.isSafeInteger(meta.index) || meta.index <= state.lastAppliedIndex) {
     throw new Error(`cluster apply: index ${meta.index} is not after the last applied index ${state.lastAppliedIndex}`)
   }
   if (!Number.isSafeInteger(meta.timeMs) || meta.timeMs < 0) throw new Error(`cluster apply: bad timeMs ${meta.timeMs}`)
+}
+
+function applyChecked(state: ClusterState, command: Command, meta: ApplyMeta): ApplyOutput {
   const step = dispatch(state, command, meta)
   if (!step.result.ok) return { state: { ...state, lastAppliedIndex: meta.index }, result: step.result, events: [] }
   return { state: { ...step.state, lastAppliedIndex: meta.index }, result: step.result, events: step.events }
+}
+
+/**
+ * Applies one command. The command is validated against the same schema as decoded entries
+ * (so an in-process caller cannot slip in a fractional replica count) and copied, so the state
+ * never aliases the caller's objects.
+ */
+export function apply(state: ClusterState, command: Command, meta: ApplyMeta): ApplyOutput {
+  checkMeta(state, meta)
+  const parsed = commandSchema.safeParse(command)
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = issue === undefined || issue.path.length === 0 ? '(root)' : issue.path.map(String).join('.')
+    return { state: { ...state, lastAppliedIndex: meta.index }, result: fail('RG_ERR_MALFORMED_COMMAND', `malformed command: ${where}: ${issue?.message ?? 'invalid'}`), events: [] }
+  }
+  return applyChecked(state, parsed.data, meta)
 }
 
 /**
@@ -105,18 +125,11 @@ export function apply(state: ClusterState, command: Command, meta: ApplyMeta): A
  * answers RG_ERR_MALFORMED_COMMAND (every replica decodes the same bytes the same way).
  */
 export function applyEntry(state: ClusterState, data: Uint8Array, meta: ApplyMeta): ApplyOutput {
+  checkMeta(state, meta)
   if (data.length === 0) {
-    if (!Number.isSafeInteger(meta.index) || meta.index <= state.lastAppliedIndex) {
-      throw new Error(`cluster apply: index ${meta.index} is not after the last applied index ${state.lastAppliedIndex}`)
-    }
     return { state: { ...state, lastAppliedIndex: meta.index }, result: ok('unchanged', { noop: true }), events: [] }
   }
   const decoded = decodeCommand(data)
-  if (!decoded.ok) {
-    if (!Number.isSafeInteger(meta.index) || meta.index <= state.lastAppliedIndex) {
-      throw new Error(`cluster apply: index ${meta.index} is not after the last applied index ${state.lastAppliedIndex}`)
-    }
-    return { state: { ...state, lastAppliedIndex: meta.index }, result: decoded, events: [] }
-  }
-  return apply(state, decoded.command, meta)
+  if (!decoded.ok) return { state: { ...state, lastAppliedIndex: meta.index }, result: decoded, events: [] }
+  return applyChecked(state, decoded.command, meta)
 }

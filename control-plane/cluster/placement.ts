@@ -2,9 +2,11 @@
 //   - candidates are the region's `active` nodes (draining, dead and removed nodes take no new
 //     replicas);
 //   - members are picked one at a time by the smallest tuple
-//       (replicas already in that node's zone, not a current member, load, hash, node id)
-//     so zones are spread first, current members are kept (no churn), then the least-loaded
-//     node wins, and FNV-1a of `stream␀node` (rendezvous hashing) balances ties;
+//       (replicas already in that node's zone, not a data holder, not a target member,
+//        load, hash, node id)
+//     so zones are spread first, nodes that hold the data are reused (a caught-up replica
+//     beats one still catching up), current target members are kept (no churn), then the
+//     least-loaded node wins, and FNV-1a of `stream␀node` (rendezvous hashing) breaks ties;
 //   - a node without a `zone` tag counts as zone "" (unknown zones are assumed shared).
 // A rebalance computes a target set and moves towards it without losing copies: new members
 // become `pending` (the data plane copies the stream to them and reports replicaCaughtUp);
@@ -25,7 +27,9 @@ export interface ChooseInput {
   readonly streamKey: string
   /** Replicas (and pending replicas) each node holds for other streams. */
   readonly load: ReadonlyMap<NodeId, number>
-  /** Current members: preferred over equally spread newcomers. */
+  /** Nodes holding the data (caught-up replicas, even retiring): preferred first, so a holder that came back is reused. */
+  readonly holders?: ReadonlySet<NodeId>
+  /** Current target members: preferred next over equally spread newcomers (no churn). */
   readonly keep: ReadonlySet<NodeId>
 }
 
@@ -38,7 +42,7 @@ export function chooseReplicas(input: ChooseInput): NodeId[] {
   // The static part of each rank (member?, load, hash) is computed once; only zone use changes.
   const remaining = [...input.candidates]
     .sort((a, b) => compareStrings(a.id, b.id))
-    .map((node) => ({ node, zone: zoneOf(node), fixed: [input.keep.has(node.id) ? 0 : 1, input.load.get(node.id) ?? 0, fnv1a32(`${input.streamKey}\u0000${node.id}`)] }))
+    .map((node) => ({ node, zone: zoneOf(node), fixed: [input.holders?.has(node.id) === true ? 0 : 1, input.keep.has(node.id) ? 0 : 1, input.load.get(node.id) ?? 0, fnv1a32(`${input.streamKey}\u0000${node.id}`)] }))
   const zoneUse = new Map<string, number>()
   const chosen: NodeId[] = []
   const rank = (c: (typeof remaining)[number]): number[] => [zoneUse.get(c.zone) ?? 0, ...c.fixed]
@@ -165,7 +169,8 @@ function placeInto(state: ClusterState, batch: PlacementBatch, streamKey: string
     }
     const current = old?.get(region)
     const keep = new Set(current === undefined ? [] : targetMembers(current))
-    const target = chooseReplicas({ candidates, count: record.spec.replicasPerRegion, streamKey, load: batch.load, keep })
+    const holders = new Set(current?.replicas ?? [])
+    const target = chooseReplicas({ candidates, count: record.spec.replicasPerRegion, streamKey, load: batch.load, keep, holders })
     const placed = reconcile(current, target, record.spec.replicasPerRegion)
     next.set(region, placed)
     if (!samePlacement(current, placed)) {

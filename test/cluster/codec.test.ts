@@ -1,6 +1,6 @@
 // The command codec: deterministic bytes, exact round trips, malformed entries rejected clearly.
 import t from 'tap'
-import { applyEntry, commandTypes, decodeCommand, emptyState, encodeCommand, parseCommand, stateToJson } from '../../control-plane/cluster/index.js'
+import { apply, applyEntry, commandTypes, decodeCommand, emptyState, encodeCommand, parseCommand, stateToJson } from '../../control-plane/cluster/index.js'
 import type { Command } from '../../control-plane/cluster/index.js'
 import { bytes, groupCommand, nodeCommand, pipelineCommand, streamCommand } from './helpers.js'
 
@@ -101,4 +101,12 @@ t.test('applyEntry: no-op and malformed entries advance the applied index and ch
   const good = applyEntry(bad.state, encodeCommand({ type: 'ensureNamespace', name: 'x' }), { index: 3, timeMs: 0 })
   t.equal(good.result.ok ? good.result.outcome : 'error', 'created')
   t.throws(() => applyEntry(good.state, new Uint8Array(0), { index: 3, timeMs: 0 }))
+})
+
+t.test('apply validates in-process commands against the same schema', async (t) => {
+  const output = apply(emptyState(), { type: 'ensureBucket', name: 'b', maxValueBytes: 2.5 }, { index: 1, timeMs: 0 })
+  t.equal(output.result.ok ? 'ok' : output.result.code, 'RG_ERR_MALFORMED_COMMAND')
+  if (!output.result.ok) t.match(output.result.message, 'maxValueBytes')
+  t.equal(output.state.lastAppliedIndex, 1)
+  t.equal(output.state.buckets.size, 0)
 })

@@ -142,3 +142,15 @@ t.test('reconcile never drops the last holders when no target node holds the dat
   const next = reconcile(current, ['n2'], 1)
   t.same(reconcile(next, ['n2'], 1), next, 'idempotent')
 })
+
+t.test('a sole holder that died and came back is reused rather than replaced', async (t) => {
+  const h = new Harness()
+  h.must(nodeCommand('n1'))
+  h.must(streamCommand({ replicasPerRegion: 1 }))
+  h.must({ type: 'markNodeDead', nodeId: 'n1' })
+  t.same(placementOf(h), { replicas: ['n1'], pending: [], retiring: ['n1'], underReplicated: true }, 'the dead holder is kept: the data lives nowhere else')
+  t.equal(h.state.nodes.get('n1')?.removingLosesData, true)
+  h.must(nodeCommand('n2'))
+  h.must(nodeCommand('n1'))
+  t.same(placementOf(h), { replicas: ['n1'], pending: [], retiring: [], underReplicated: false }, 'n1 holds the data: it is chosen again, n2 dropped from pending')
+})
