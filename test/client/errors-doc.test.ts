@@ -9,7 +9,7 @@ import { errorCodeList } from '../../shared/errors.js'
 
 const readme = readFileSync(fileURLToPath(new URL('../../client/README.md', import.meta.url)), 'utf8')
 const section = readme.slice(readme.indexOf('## Errors'), readme.indexOf('## CLI verbs'))
-const rows = [...section.matchAll(/^\| `(RG_ERR_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1], m[2]] as const)
+const rows = [...section.matchAll(/^\| `(RG_ERR_[A-Z_]+)` \| `(\w+)` \|/gm)].map((m) => [m[1] ?? "", m[2] ?? ""] as const)
 
 t.test('the README error table lists exactly the client codes', async (t) => {
   t.same(rows.map(([code]) => code).sort(), Object.values(clientErrorCodes).sort())
