@@ -2,7 +2,7 @@
 // the fatal/non-fatal error policy. Routing (who receives a PUB) lives in `router.ts`; this file
 // turns parsed ops into router calls and router deliveries into MSG/HMSG frames.
 import type { Socket } from 'node:net'
-import { createParser, encodeErr, encodeHeaders, crlf, okBytes, pingBytes, pongBytes, parserErrorTexts } from '../shared/protocol/index.js'
+import { createParser, encodeErr, encodeHeaders, okBytes, pingBytes, pongBytes, parserErrorTexts } from '../shared/protocol/index.js'
 import type { ConnectOptions, MsgHeaders, ProtocolOp, ProtocolParser } from '../shared/protocol/index.js'
 import { errorCodes } from '../shared/errors.js'
 import type { ErrorCode } from '../shared/errors.js'
@@ -195,8 +195,7 @@ export class ClientConnection {
       outbound.appendMsgLine(subject, subscription.sidBytes, replyTo, payload.length)
       bytes = payload.length
     }
-    outbound.appendPayload(payload)
-    outbound.append(crlf)
+    outbound.appendPayloadLine(payload)
     subscription.delivered += 1
     if (subscription.maxMsgs !== undefined && subscription.delivered >= subscription.maxMsgs) this.removeSubscription(subscription)
     this.#router.countOut(bytes)

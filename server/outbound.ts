@@ -14,6 +14,7 @@ const carriageReturn = 0x0d
 const lineFeed = 0x0a
 const msgVerb = Buffer.from('MSG ', 'latin1')
 const hmsgVerb = Buffer.from('HMSG ', 'latin1')
+const crlfBytes = Buffer.from('\r\n', 'latin1')
 /** Sizes are safe integers: at most 16 decimal digits. */
 const numberDigitsMax = 16
 
@@ -40,14 +41,20 @@ export class OutboundBuffer {
   #currentBytes = 0
   /** Bytes queued here (not yet handed to the socket). */
   #queuedBytes = 0
+  /**
+   * The socket's own backlog as of our last write. Reading `writableLength` per message is a
+   * stream getter on the hot path; the backlog only grows when we write, so this snapshot is
+   * an upper bound between flushes (the kernel can only drain it).
+   */
+  #socketBacklogBytes = 0
 
   constructor(socket: Socket) {
     this.#socket = socket
   }
 
-  /** Bytes not yet on the wire: ours plus what the socket still buffers. */
+  /** Bytes not yet on the wire: ours plus what the socket buffered at our last write. */
   get pendingBytes(): number {
-    return this.#queuedBytes + this.#socket.writableLength
+    return this.#queuedBytes + this.#socketBacklogBytes
   }
 
   get isEmpty(): boolean {
@@ -110,15 +117,28 @@ export class OutboundBuffer {
     this.#currentBytes = at
   }
 
-  /** Queue a payload: copied when small, referenced when large (the caller never mutates it). */
-  appendPayload(bytes: Uint8Array): void {
-    if (bytes.length < largeChunkBytesMin) {
-      this.append(bytes)
+  /**
+   * Queue a payload and the CRLF after it: copied when small, referenced when large (the
+   * caller never mutates it).
+   */
+  appendPayloadLine(bytes: Uint8Array): void {
+    const length = bytes.length
+    if (length >= largeChunkBytesMin) {
+      this.#seal()
+      this.#chunks.push(bytes)
+      this.#queuedBytes += length
+      this.append(crlfBytes)
       return
     }
-    this.#seal()
-    this.#chunks.push(bytes)
-    this.#queuedBytes += bytes.length
+    let current = this.#current
+    if (current === undefined || current.length - this.#currentBytes < length + 2) current = this.#grow(length + 2)
+    let at = this.#currentBytes
+    current.set(bytes, at)
+    at += length
+    current[at++] = carriageReturn
+    current[at++] = lineFeed
+    this.#queuedBytes += length + 2
+    this.#currentBytes = at
   }
 
   /** Hand everything queued to the socket. */
@@ -132,11 +152,12 @@ export class OutboundBuffer {
     if (socket.destroyed) return
     if (chunks.length === 1) {
       socket.write(chunks[0] as Uint8Array)
-      return
+    } else {
+      socket.cork()
+      for (const chunk of chunks) socket.write(chunk)
+      socket.uncork()
     }
-    socket.cork()
-    for (const chunk of chunks) socket.write(chunk)
-    socket.uncork()
+    this.#socketBacklogBytes = socket.writableLength
   }
 
   /** Drop everything queued (the connection is being destroyed). */
