@@ -4,9 +4,9 @@ import type { RaftSimResult } from './raft-cluster.js'
 import { SimViolation } from './raft-invariants.js'
 
 /** Run one seed; a broken invariant fails the test with the seed's reproduction line. */
-function run(seed: number, nodes: number): RaftSimResult | string {
+function run(seed: number, nodes: number, membershipChanges: boolean): RaftSimResult | string {
   try {
-    return runRaftSimulation({ seed, nodes })
+    return runRaftSimulation({ seed, nodes, membershipChanges })
   } catch (error) {
     if (error instanceof SimViolation) return error.message
     throw error
@@ -15,16 +15,17 @@ function run(seed: number, nodes: number): RaftSimResult | string {
 
 t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, faults on)', async (t) => {
   const plans = [
-    { nodes: 3, first: 1, count: 200 },
-    { nodes: 5, first: 1_001, count: 50 },
+    { nodes: 3, first: 1, count: 120, membership: false },
+    { nodes: 5, first: 1_001, count: 30, membership: false },
+    { nodes: 3, first: 2_001, count: 50, membership: true },
   ]
-  for (const { nodes, first, count } of plans) {
+  for (const { nodes, first, count, membership } of plans) {
     const failures: string[] = []
     let unchecked = 0
     let operationsOk = 0
     let committed = 0
     for (let seed = first; seed < first + count; seed++) {
-      const result = run(seed, nodes)
+      const result = run(seed, nodes, membership)
       if (typeof result === 'string') {
         failures.push(result)
         continue
@@ -37,7 +38,7 @@ t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, fau
         unchecked++
       }
     }
-    t.same(failures, [], `${count} seeds with ${nodes} nodes: no violations`)
+    t.same(failures, [], `${count} seeds, ${nodes} nodes${membership ? ', membership changes' : ''}: no violations`)
     t.equal(unchecked, 0, 'every history was fully checked')
     // The run must have done real work, or "no violations" means nothing.
     t.ok(operationsOk > count * 50, `clients completed ${operationsOk} operations`)
