@@ -247,6 +247,7 @@ export class ClientConnection {
   /** A fatal error: `-ERR '<text>'`, flush, close this connection only. */
   fail(text: string, dropQueued = false): void {
     if (this.closing) return
+    this.#router.logger.debug({ clientId: this.id, name: this.name, error: text }, 'closing client connection')
     if (dropQueued) this.outbound.discard()
     this.outbound.append(encodeErr(text))
     this.close()

@@ -70,7 +70,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const clock = options.clock ?? systemClock
   const serverId = nuid.next()
   const startedAtMs = clock.nowMs()
-  const router = new Router(config, clock)
+  const router = new Router(config, clock, logger)
   let storage: Storage | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''

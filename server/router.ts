@@ -3,6 +3,7 @@
 // PUB/HPUB/SUB/UNSUB; nothing here logs or allocates a Promise per message.
 import type { NodeConfig } from '../shared/config/index.js'
 import type { Clock } from '../shared/clock.js'
+import type { Logger } from '../shared/log.js'
 import { encodeHeaders } from '../shared/protocol/index.js'
 import type { MsgHeaders } from '../shared/protocol/index.js'
 import { ResponseTracker, requestTimeoutFromHeader } from '../data-plane/response/index.js'
@@ -49,8 +50,12 @@ export class Router {
   readonly #random: RandomSource
   #subjectBytes = new Map<string, Buffer>()
 
-  constructor(config: NodeConfig, clock: Clock, random: RandomSource = Math.random) {
+  /** Lifecycle logging only (connection errors, closes); never per message. */
+  readonly logger: Logger
+
+  constructor(config: NodeConfig, clock: Clock, logger: Logger, random: RandomSource = Math.random) {
     this.config = config
+    this.logger = logger
     this.#clock = clock
     this.#random = random
     this.responses = new ResponseTracker<ClientConnection>({
