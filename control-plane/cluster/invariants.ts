@@ -1,6 +1,7 @@
 // Debug check of the state's invariants. Tests run it after every apply; a driver may run it
 // after restoring a snapshot. A violation is a bug (house style: crash), so assertInvariants
 // throws; checkInvariants returns the list for tests to print.
+import { totalKeys } from './kv.js'
 import { clusterLimits } from './limits.js'
 import { streamsLosingData } from './membership.js'
 import { streamKey } from './names.js'
@@ -100,6 +101,7 @@ function checkDesignations(state: ClusterState, previous: ClusterState | undefin
 
 function checkKv(state: ClusterState, previous: ClusterState | undefined, problems: string[]): void {
   if (previous !== undefined && state.kvRevision < previous.kvRevision) problems.push(`kvRevision went back ${previous.kvRevision} → ${state.kvRevision}`)
+  if (totalKeys(state) > clusterLimits.kvKeysTotalMax) problems.push(`KV keys exceed ${clusterLimits.kvKeysTotalMax}`)
   for (const name of sortedKeys(state.buckets)) {
     const bucket = state.buckets.get(name)
     if (bucket === undefined) continue

@@ -16,6 +16,12 @@ import { compareStrings, mapDelete, mapSet } from './state.js'
 import type { Step } from './step.js'
 import { rejected } from './step.js'
 
+export function totalKeys(state: ClusterState): number {
+  let total = 0
+  for (const bucket of state.buckets.values()) total += bucket.entries.size
+  return total
+}
+
 export function kvGet(state: ClusterState, bucket: string, key: string): KvEntry | undefined {
   return state.buckets.get(bucket)?.entries.get(key)
 }
@@ -87,6 +93,9 @@ function write(state: ClusterState, record: BucketRecord, key: string, value: Ui
   const existing = record.entries.get(key)
   if (existing === undefined && record.entries.size >= clusterLimits.keysPerBucketMax) {
     return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `key: bucket ${record.name} holds the maximum ${clusterLimits.keysPerBucketMax} keys`, { limit: 'keysPerBucketMax' }))
+  }
+  if (existing === undefined && totalKeys(state) >= clusterLimits.kvKeysTotalMax) {
+    return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `key: the cluster holds the maximum ${clusterLimits.kvKeysTotalMax} KV keys`, { limit: 'kvKeysTotalMax' }))
   }
   const revision = state.kvRevision + 1
   const entry: KvEntry = { value: value.slice(), revision, createRevision: existing?.createRevision ?? revision }

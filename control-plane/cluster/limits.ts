@@ -30,7 +30,10 @@ export const clusterLimits = {
   designationsMax: 100_000,
   controllerNameLengthMax: 256,
   bucketsMax: 1_000,
-  keysPerBucketMax: 100_000,
+  /** A put copies its bucket's key map (copy-on-write), so a bucket stays small: O(keys) per write. */
+  keysPerBucketMax: 10_000,
+  /** Keys across all buckets: every replica holds them all in memory. */
+  kvKeysTotalMax: 100_000,
   kvKeyLengthMax: 1_024,
   /** Ceiling for any bucket's `maxValueBytes`. */
   kvValueBytesMax: 1024 * 1024,

@@ -197,3 +197,13 @@ t.test('limits: replicasPerRegion above the maximum is a clear error', async (t)
   t.equal(outcome(result), 'RG_ERR_LIMIT_EXCEEDED')
   if (!result.ok) t.match(result.message, 'replicasPerRegion')
 })
+
+t.test('limits: the namespace count is capped with a clear error', async (t) => {
+  const h = new Harness()
+  for (let i = 1; i < 1000; i++) h.must({ type: 'ensureNamespace', name: `ns${i}` })
+  t.equal(h.state.namespaces.size, 1000)
+  const result = h.run({ type: 'ensureNamespace', name: 'one-too-many' }).result
+  t.equal(outcome(result), 'RG_ERR_LIMIT_EXCEEDED')
+  if (!result.ok) t.equal(result.details.limit, 'namespacesMax')
+  t.equal(outcome(h.run({ type: 'ensureNamespace', name: 'ns1' }).result), 'unchanged', 'existing ones still answer')
+})

@@ -106,3 +106,17 @@ t.test("a bucket's maxValueBytes cannot shrink below a stored value", async (t) 
   if (!result.ok) t.same(result.details.keys, ['wide'])
   t.equal(code(h.run({ type: 'ensureBucket', name: 'flows', maxValueBytes: 10, update: true }).result), 'updated')
 })
+
+t.test('a bucket holds at most keysPerBucketMax keys; an overwrite still works at the limit', async (t) => {
+  const h = new Harness()
+  h.must({ type: 'ensureBucket', name: 'full', maxValueBytes: 4 })
+  // Fill through the state directly (10k applies with invariant checks would be slow), then apply at the edge.
+  const entries = new Map(Array.from({ length: clusterLimits.keysPerBucketMax }, (_, i) => [`k${i}`, { value: bytes('v'), revision: i + 1, createRevision: i + 1 }] as const))
+  const bucket = h.state.buckets.get('full')
+  if (bucket === undefined) throw new Error('no bucket')
+  h.state = { ...h.state, kvRevision: clusterLimits.keysPerBucketMax, buckets: new Map([['full', { ...bucket, entries }]]) }
+  const result = h.run({ type: 'kvPut', bucket: 'full', key: 'one-more', value: bytes('v') }).result
+  t.equal(code(result), 'RG_ERR_LIMIT_EXCEEDED')
+  if (!result.ok) t.equal(result.details.limit, 'keysPerBucketMax')
+  t.equal(code(h.run({ type: 'kvPut', bucket: 'full', key: 'k7', value: bytes('w') }).result), 'updated')
+})
