@@ -12,6 +12,7 @@ import {
   OutboundBufferFullError,
   PayloadTooLargeError,
   PermissionDeniedError,
+  RailgunClientError,
   StaleConnectionError,
 } from './errors.js'
 import { handshake$, type ConnectFields, type Established, type SessionHandlers } from './handshake.js'
@@ -123,7 +124,8 @@ export class Session {
           error: (error: unknown) => {
             if (index + 1 < this.servers.length) return tryServer(index + 1)
             const urls = this.servers.map((s) => s.url).join(', ')
-            const failure = error instanceof ConnectError ? error : new ConnectError(`cannot connect to ${urls}`, { cause: error })
+            // A typed refusal (e.g. AuthorizationError) is more useful than a generic wrapper.
+            const failure = error instanceof RailgunClientError ? error : new ConnectError(`cannot connect to ${urls}`, { cause: error })
             this.close(failure)
           },
         })

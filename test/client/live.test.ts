@@ -12,6 +12,7 @@ import {
   type Message,
   type Status,
 } from '../../client/index.js'
+import { connect as natsConnect } from '@nats-io/transport-node'
 import { nextStatus, openClient, sleep, WireCounter } from './helpers/live.js'
 import { serverKinds } from './helpers/processes.js'
 
@@ -77,6 +78,20 @@ for (const kind of serverKinds()) {
       t.equal(message.header('x-one'), '1')
       t.same(message.headerValues('X-Many'), ['a', 'b'])
       t.equal(message.string(), 'body')
+    })
+
+    t.test('interop with the official NATS client (@nats-io/transport-node)', async (t) => {
+      const client = await openClient(t, server.url)
+      const official = await natsConnect({ servers: server.url })
+      t.teardown(() => official.close())
+      // Official requester → our responder.
+      const responder = client.respond('interop.ours', (m) => `ours:${m.string()}`)
+      t.teardown(() => responder.unsubscribe())
+      // Our requester → official responder, with headers both ways.
+      official.subscribe('interop.theirs', { callback: (_error, m) => m.respond(`theirs:${m.string()}:${m.headers?.get('X-A') ?? ''}`) })
+      await Promise.all([client.flush(), official.flush()])
+      t.equal((await official.request('interop.ours', 'q', { timeout: 5_000 })).string(), 'ours:q')
+      t.equal((await client.requestPromise('interop.theirs', 'q', { headers: { 'X-A': 'b' } })).string(), 'theirs:q:b')
     })
 
     t.test('request/reply: respond answers, Rg-Timeout-Ms is sent', async (t) => {
