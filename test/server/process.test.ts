@@ -27,6 +27,19 @@ t.test('flags beat env in the server verb', async (t) => {
   t.throws(() => resolveServerConfig({ port: 99999 }, {}), { message: 'config flag --port: server.port: expected a port number (0-65535)' })
 })
 
+t.test('a bad configuration exits 2 with a message naming the source and field', async (t) => {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'server', '--port', '0'], {
+    cwd: root,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, RAILGUN_LIMITS_MAX_PAYLOAD_BYTES: 'lots' },
+  })
+  let errorOutput = ''
+  child.stderr.on('data', (chunk: Buffer) => (errorOutput += chunk.toString('utf8')))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)))
+  t.equal(code, 2)
+  t.match(errorOutput, 'railgun: config env RAILGUN_LIMITS_MAX_PAYLOAD_BYTES: limits.maxPayloadBytes: expected a positive integer')
+})
+
 t.test('SIGTERM drains and exits 0; the data directory is closed cleanly', async (t) => {
   const directory = mkdtempSync(join(tmpdir(), 'railgun-process-'))
   t.teardown(() => rmSync(directory, { recursive: true, force: true }))
@@ -42,7 +55,7 @@ t.test('SIGTERM drains and exits 0; the data directory is closed cleanly', async
   t.teardown(() => {
     if (child.exitCode === null) child.kill('SIGKILL')
   })
-  await until(() => /railgun ready client=nats:\/\/127\.0\.0\.1:\d+ admin=http:\/\/127\.0\.0\.1:\d+/.test(output), 30_000, () => `ready line in ${output}`)
+  await until(() => /railgun ready client=nats:\/\/127\.0\.0\.1:\d+ admin=http:\/\/127\.0\.0\.1:\d+/.test(output), 60_000, () => `ready line in ${output}`)
   const clientPort = Number(/client=nats:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1])
   const adminPort = Number(/admin=http:\/\/127\.0\.0\.1:(\d+)/.exec(output)?.[1])
   const readyLine = output.split('\n').find((line) => line.includes('railgun ready')) ?? ''
