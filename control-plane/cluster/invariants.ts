@@ -3,7 +3,7 @@
 // throws; checkInvariants returns the list for tests to print.
 import { totalKeys } from './kv.js'
 import { clusterLimits } from './limits.js'
-import { streamsLosingData } from './membership.js'
+import { countNodes, streamsLosingData } from './membership.js'
 import { streamKey } from './names.js'
 import { findCycle, stageGraph } from './pipeline-dag.js'
 import type { ClusterState, NodeId } from './state.js'
@@ -121,7 +121,8 @@ export function checkInvariants(state: ClusterState, previous?: ClusterState): s
   if (!state.namespaces.has(defaultNamespace)) problems.push('the default namespace is missing')
   if (previous !== undefined && state.lastAppliedIndex < previous.lastAppliedIndex) problems.push('lastAppliedIndex went back')
   const sizes: [number, number, string][] = [
-    [state.nodes.size, clusterLimits.nodesMax, 'nodes'],
+    [countNodes(state, false), clusterLimits.nodesMax, 'nodes'],
+    [countNodes(state, true), clusterLimits.removedNodesKeptMax, 'removed nodes'],
     [state.regions.size, clusterLimits.regionsMax, 'regions'],
     [state.namespaces.size, clusterLimits.namespacesMax, 'namespaces'],
     [state.streams.size, clusterLimits.streamsMax, 'streams'],

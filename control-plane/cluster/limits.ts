@@ -5,7 +5,10 @@
 export const clusterLimits = {
   /** Longest name of any object (namespace, stream, group, stage, bucket, user, role, tag key). */
   nameLengthMax: 64,
+  /** Nodes that are not removed. */
   nodesMax: 1_000,
+  /** Tombstones of removed nodes kept (oldest joined dropped first), so churn cannot fill the state. */
+  removedNodesKeptMax: 1_000,
   regionsMax: 64,
   namespacesMax: 1_000,
   streamsMax: 10_000,

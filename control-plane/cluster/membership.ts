@@ -51,6 +51,26 @@ function checkTags(tags: Readonly<Record<string, string>>): ReturnType<typeof fa
   return undefined
 }
 
+/** Nodes that are (`removed` true) or are not (false) tombstones. */
+export function countNodes(state: ClusterState, removed: boolean): number {
+  let count = 0
+  for (const node of state.nodes.values()) if ((node.state === 'removed') === removed) count++
+  return count
+}
+
+/** Drops the oldest tombstones (smallest joinedIndex, then id) beyond removedNodesKeptMax. */
+function trimTombstones(state: ClusterState): ClusterState {
+  const excess = countNodes(state, true) - clusterLimits.removedNodesKeptMax
+  if (excess <= 0) return state
+  const oldest = [...state.nodes.values()]
+    .filter((node) => node.state === 'removed')
+    .sort((a, b) => a.joinedIndex - b.joinedIndex || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+    .slice(0, excess)
+  const nodes = new Map(state.nodes)
+  for (const node of oldest) nodes.delete(node.id)
+  return { ...state, nodes }
+}
+
 /** `stream@region` of every replica set where `nodeId` holds the last live copy. */
 export function streamsLosingData(state: ClusterState, nodeId: NodeId): string[] {
   const losing: string[] = []
@@ -128,7 +148,7 @@ export function applyAddNode(state: ClusterState, command: CommandOf<'addNode'>,
     }
     if (existing.state !== 'dead') return { state, result: ok('unchanged', nodeJson(existing)), events: [] }
   }
-  if (existing === undefined && state.nodes.size >= clusterLimits.nodesMax) {
+  if ((existing === undefined || existing.state === 'removed') && countNodes(state, false) >= clusterLimits.nodesMax) {
     return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `nodes: at most ${clusterLimits.nodesMax}`, { limit: 'nodesMax' }))
   }
   const events: ClusterEvent[] = []
@@ -196,7 +216,7 @@ export function applyRemoveNode(state: ClusterState, command: CommandOf<'removeN
   events.push(...moved.events)
   next = forgetNode(moved.state, node.id)
   events.push(nodeEvent('left', node.id, meta, nodeJson(removed)))
-  next = afterNodeChange(next, node.region, meta, events)
+  next = trimTombstones(afterNodeChange(next, node.region, meta, events))
   return { state: next, result: ok('removed', { ...nodeJson(removed), lostStreams: losing }), events }
 }
 

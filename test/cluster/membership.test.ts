@@ -2,6 +2,7 @@
 // will only be pruned if all of its data under management is replicated elsewhere. Else, Hadron
 // will just mark the node with a specific tag indicating that data will be lost if removed").
 import t from 'tap'
+import { clusterLimits } from '../../control-plane/cluster/index.js'
 import type { ApplyResult } from '../../control-plane/cluster/index.js'
 import { Harness, nodeCommand, streamCommand } from './helpers.js'
 
@@ -91,4 +92,18 @@ t.test('tags: setNodeTags updates and rebalances; unchanged when equal', async (
   t.ok(tagged.events.some((e) => e.subject === '$RG.events.node.updated'))
   t.same(h.state.placements.get('default/orders')?.get('us-east')?.pending, [outsider], 'a new zone appeared: rebalance proposed')
   t.equal(code(h.run({ type: 'setNodeTags', nodeId: outsider, tags: { rack: 'r7', zone: 'b' } }).result), 'unchanged')
+})
+
+t.test('node churn: tombstones are capped, the oldest dropped first', async (t) => {
+  const h = new Harness()
+  const cycles = clusterLimits.removedNodesKeptMax + 5
+  for (let i = 0; i < cycles; i++) {
+    h.must(nodeCommand(`c${i}`))
+    h.must({ type: 'drainNode', nodeId: `c${i}` })
+    h.must({ type: 'removeNode', nodeId: `c${i}` })
+  }
+  t.equal(h.state.nodes.size, clusterLimits.removedNodesKeptMax)
+  t.notOk(h.state.nodes.has('c0'), 'the oldest tombstone is gone')
+  t.equal(h.state.nodes.get(`c${cycles - 1}`)?.state, 'removed')
+  t.equal(code(h.run(nodeCommand('fresh')).result), 'created', 'churn does not exhaust nodesMax')
 })
