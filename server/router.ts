@@ -142,14 +142,14 @@ export class Router {
     counters.inMsgs += 1
     counters.inBytes += payload.length + (headerBlock === undefined ? 0 : headerBlock.length)
     // A publish to an open RS is its response: the RS ends; the message is delivered as usual.
-    if (this.responses.size > 0) this.responses.respond(subject)
+    const isResponse = this.responses.size > 0 && this.responses.respond(subject) !== undefined
     let opened = false
     if (replyTo !== undefined) {
       const verdict = this.#openResponseStream(from, subject, replyTo, headers)
       if (verdict === 'refused') return
       opened = verdict === 'opened'
     }
-    const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload)
+    const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload, isResponse)
     if (delivered === 0 && replyTo !== undefined) {
       if (opened) this.responses.respond(replyTo)
       if (from.noResponders) this.#sendStatus(from, replyTo, statusBlocks.noResponders)
@@ -167,10 +167,18 @@ export class Router {
     return bytes
   }
 
-  #fanOut(from: ClientConnection, subjectText: string, replyText: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+  #fanOut(
+    from: ClientConnection,
+    subjectText: string,
+    replyText: string | undefined,
+    headerBlock: Uint8Array | undefined,
+    payload: Uint8Array,
+    isResponse: boolean,
+  ): number {
     const match = this.index.match(subjectText)
     if (match.plain.length === 0 && match.groups.size === 0) return 0
-    const subject = this.#bytesOf(subjectText)
+    // A response goes to a one-off inbox subject: caching its bytes would only churn the cache.
+    const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)
     // Reply subjects are mostly unique (one inbox token per request): encode, do not cache.
     const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
     const echo = from.echo
