@@ -88,7 +88,11 @@ for (const kind of serverKinds()) {
       const responder = client.respond('interop.ours', (m) => `ours:${m.string()}`)
       t.teardown(() => responder.unsubscribe())
       // Our requester → official responder, with headers both ways.
-      official.subscribe('interop.theirs', { callback: (_error, m) => m.respond(`theirs:${m.string()}:${m.headers?.get('X-A') ?? ''}`) })
+      official.subscribe('interop.theirs', {
+        callback: (_error, m) => {
+          m.respond(`theirs:${m.string()}:${m.headers?.get('X-A') ?? ''}`)
+        },
+      })
       await Promise.all([client.flush(), official.flush()])
       t.equal((await official.request('interop.ours', 'q', { timeout: 5_000 })).string(), 'ours:q')
       t.equal((await client.requestPromise('interop.theirs', 'q', { headers: { 'X-A': 'b' } })).string(), 'theirs:q:b')
