@@ -6,8 +6,13 @@ import type { Socket } from 'node:net'
 
 /** Payloads at least this large are queued by reference instead of copied. */
 const largeChunkBytesMin = 16 * 1024
-/** First size of the contiguous buffer; it doubles as needed. */
-const initialBufferBytes = 16 * 1024
+/**
+ * Smallest contiguous buffer. Below 4 KiB `Buffer.allocUnsafe` carves from Node's shared pool,
+ * so a request/reply turn (a few hundred bytes) allocates no fresh backing store.
+ */
+const bufferBytesMin = 4000
+/** Largest first buffer of a turn; within a turn buffers still double as needed. */
+const bufferBytesHintMax = 256 * 1024
 
 const space = 0x20
 const carriageReturn = 0x0d
@@ -47,6 +52,8 @@ export class OutboundBuffer {
    * an upper bound between flushes (the kernel can only drain it).
    */
   #socketBacklogBytes = 0
+  /** Bytes of the last flush: the first buffer of the next turn is sized like it. */
+  #lastFlushBytes = 0
 
   constructor(socket: Socket) {
     this.#socket = socket
@@ -144,6 +151,7 @@ export class OutboundBuffer {
   /** Hand everything queued to the socket. */
   flush(): void {
     if (this.#queuedBytes === 0) return
+    this.#lastFlushBytes = this.#queuedBytes
     this.#seal()
     const chunks = this.#chunks
     this.#chunks = []
@@ -180,7 +188,8 @@ export class OutboundBuffer {
   #grow(needBytes: number): Buffer {
     const previousSize = this.#current?.length ?? 0
     this.#seal()
-    const size = Math.max(initialBufferBytes, previousSize * 2, needBytes)
+    const firstSize = Math.min(bufferBytesHintMax, Math.max(bufferBytesMin, this.#lastFlushBytes))
+    const size = Math.max(firstSize, previousSize * 2, needBytes)
     this.#current = Buffer.allocUnsafe(size)
     return this.#current
   }
