@@ -95,6 +95,11 @@ export class RawNode {
   step(m: Message): void {
     if (isLocalMessage(m.type)) throw new RaftUsageError(`cannot step local message type ${m.type} from the network`)
     if (m.to !== this.raft.id) throw new RaftUsageError(`message for ${m.to} stepped into node ${this.raft.id}`)
+    // Only forwarded proposals and reads travel without a term; anything else would bypass the
+    // term rules.
+    if (m.term === 0 && m.type !== 'prop' && m.type !== 'readIndex') {
+      throw new RaftUsageError(`message ${m.type} from ${m.from} carries no term`)
+    }
     this.guard(() => {
       // Responses from nodes we do not track (e.g. removed ones) are ignored.
       if (isResponseMessage(m.type) && !this.raft.tracker.progress.has(m.from) && this.raft.role === 'leader') return

@@ -75,6 +75,7 @@ t.test('misuse throws RaftUsageError without stopping the node', (t) => {
   t.throws(() => node.step(makeMessage({ type: 'hup', to: '1', from: '2' })), RaftUsageError)
   t.throws(() => node.step(makeMessage({ type: 'heartbeat', to: '9', from: '2', term: 1 })), RaftUsageError)
   t.throws(() => node.readIndex(new Uint8Array()), RaftUsageError)
+  t.throws(() => node.step(makeMessage({ type: 'app', to: '1', from: '2' })), /carries no term/)
   node.campaign()
   node.ready()
   t.throws(() => node.ready(), /ready\(\) called again before advance\(\)/)
