@@ -63,12 +63,23 @@ export function applyAddToken(state: ClusterState, command: CommandOf<'addToken'
     if (same) return { state, result: ok('unchanged', { id: command.id, user: command.user, expiresAtMs: command.expiresAtMs }), events: [] }
     return rejected(state, fail('RG_ERR_CONFLICT', `id: token ${command.id} already exists${existing.revoked ? ' (revoked)' : ''}; tokens are immutable, add a new id`, { id: command.id }))
   }
-  if (state.tokens.size >= clusterLimits.tokensMax) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `tokens: at most ${clusterLimits.tokensMax}`, { limit: 'tokensMax' }))
+  // At the limit, revoked and expired tokens (by the entry's time, not a local clock) make room.
+  let tokens = state.tokens
+  const dropped: string[] = []
+  if (tokens.size >= clusterLimits.tokensMax) {
+    for (const id of sortedKeys(tokens)) {
+      const token = tokens.get(id) as TokenRecord
+      if (token.revoked || (token.expiresAtMs !== 0 && token.expiresAtMs <= meta.timeMs)) dropped.push(id)
+    }
+    if (dropped.length === 0) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `tokens: at most ${clusterLimits.tokensMax} live tokens`, { limit: 'tokensMax' }))
+    const droppedSet = new Set(dropped)
+    tokens = new Map([...tokens].filter(([id]) => !droppedSet.has(id)))
+  }
   const record: TokenRecord = { id: command.id, hash: command.hash, user: command.user, expiresAtMs: command.expiresAtMs, revoked: false, createdIndex: meta.index }
   return {
-    state: { ...state, tokens: mapSet(state.tokens, command.id, record) },
+    state: { ...state, tokens: mapSet(tokens, command.id, record) },
     result: ok('created', { id: command.id, user: command.user, expiresAtMs: command.expiresAtMs }),
-    events: [objectEvent('token', 'created', { id: command.id }, meta, { user: command.user, expiresAtMs: command.expiresAtMs })],
+    events: [objectEvent('token', 'created', { id: command.id }, meta, { user: command.user, expiresAtMs: command.expiresAtMs }), ...dropped.map((id) => objectEvent('token', 'removed', { id }, meta))],
   }
 }
 

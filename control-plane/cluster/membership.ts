@@ -8,7 +8,7 @@
 // An active node must be drained (or declared dead) before it can be removed.
 import type { ApplyMeta, CommandOf } from './commands.js'
 import type { ClusterEvent } from './events.js'
-import { nodeEvent, objectEvent } from './events.js'
+import { nodeEvent, objectEvent, placementEvent } from './events.js'
 import { fillVacantDesignations, moveDesignationsFrom } from './designations.js'
 import { clusterLimits } from './limits.js'
 import { checkName } from './names.js'
@@ -19,7 +19,6 @@ import type { ClusterState, NodeId, NodeRecord, RegionPlacement } from './state.
 import { isLive, mapSet, sortedKeys, sortedUnique } from './state.js'
 import type { Step } from './step.js'
 import { rejected } from './step.js'
-import { placementEvent } from './events.js'
 
 /** The node as published and compared: no internal bookkeeping. */
 export function nodeJson(node: NodeRecord): JsonObject {

@@ -1,6 +1,7 @@
 // Declarative ensure (DESIGN §3.1: "the same request twice is a no-op; a conflicting one
 // reports the difference"): created → unchanged → conflict with diff → updated with update:true.
 import t from 'tap'
+import { clusterLimits } from '../../control-plane/cluster/index.js'
 import type { ApplyResult, Command } from '../../control-plane/cluster/index.js'
 import { Harness, groupCommand, nodeCommand, pipelineCommand, streamCommand, threeNodeCluster } from './helpers.js'
 
@@ -206,4 +207,23 @@ t.test('limits: the namespace count is capped with a clear error', async (t) => 
   t.equal(outcome(result), 'RG_ERR_LIMIT_EXCEEDED')
   if (!result.ok) t.equal(result.details.limit, 'namespacesMax')
   t.equal(outcome(h.run({ type: 'ensureNamespace', name: 'ns1' }).result), 'unchanged', 'existing ones still answer')
+})
+
+t.test('tokens at the limit: revoked and expired ones (by entry time) make room, live ones do not', async (t) => {
+  const h = new Harness()
+  h.must({ type: 'ensureUser', name: 'svc', passwordHash: 'h', roles: [] })
+  const tokens = new Map(
+    Array.from({ length: clusterLimits.tokensMax }, (_, i) => [`t${i}`, { id: `t${i}`, hash: 'x', user: 'svc', expiresAtMs: 0, revoked: false, createdIndex: 1 }] as const),
+  )
+  h.state = { ...h.state, tokens }
+  const full = h.run({ type: 'addToken', id: 'new', hash: 'y', user: 'svc', expiresAtMs: 0 }).result
+  t.equal(outcome(full), 'RG_ERR_LIMIT_EXCEEDED')
+  h.must({ type: 'revokeToken', id: 't5' })
+  h.state = { ...h.state, tokens: new Map(h.state.tokens).set('t9', { id: 't9', hash: 'x', user: 'svc', expiresAtMs: h.timeMs, revoked: false, createdIndex: 1 }) }
+  const added = h.run({ type: 'addToken', id: 'new', hash: 'y', user: 'svc', expiresAtMs: 0 })
+  t.equal(outcome(added.result), 'created')
+  t.notOk(h.state.tokens.has('t5'), 'revoked token dropped')
+  t.notOk(h.state.tokens.has('t9'), 'expired token dropped')
+  t.ok(h.state.tokens.has('t6'))
+  t.same(added.events.map((e) => e.subject), ['$RG.events.token.created', '$RG.events.token.removed', '$RG.events.token.removed'])
 })
