@@ -35,6 +35,7 @@ export class RailgunClient {
   private readonly options: ResolvedOptions
   private mux: RequestMux | undefined
   private muxEntry: SubscriptionEntry | undefined
+  private subjectCheckedLast = ''
 
   /** @internal Use `connect()`. */
   constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {
@@ -67,8 +68,12 @@ export class RailgunClient {
    * `OutboundBufferFullError` (slow down: await `flush()`), `ConnectionClosedError`.
    */
   publish(subject: string, data: Uint8Array | string, options?: PublishOptions): void {
-    const problem = subjectFramingProblem(subject)
-    if (problem !== undefined) throw new InvalidSubjectError(subject, problem)
+    // Hot path: a loop publishing to one subject checks it once.
+    if (subject !== this.subjectCheckedLast) {
+      const problem = subjectFramingProblem(subject)
+      if (problem !== undefined) throw new InvalidSubjectError(subject, problem)
+      this.subjectCheckedLast = subject
+    }
     const payload = typeof data === 'string' ? toBytes(data) : data
     const max = this.session.payloadBytesMax
     const replyTo = options?.replyTo

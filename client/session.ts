@@ -400,7 +400,11 @@ export class Session {
         if (event.type === 'reconnecting') this.emit({ type: 'reconnecting', attempt: event.attempt, delayMs: event.delayMs })
         else this.onEstablished(event.value, 'reconnected')
       },
-      error: (failure: unknown) => this.close(failure instanceof Error ? failure : new Error(String(failure))),
+      error: (failure: unknown) => {
+        const last = failure instanceof Error && failure.cause !== undefined ? failure.cause : failure
+        const message = failure instanceof Error ? failure.message : String(failure)
+        this.close(new ConnectError(`reconnect failed: ${message}`, { cause: last }))
+      },
     })
   }
 

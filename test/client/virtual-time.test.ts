@@ -259,3 +259,25 @@ t.test('drain while disconnected closes at once instead of waiting for a reconne
   t.ok(client.isClosed)
   t.same(completed, ['a'], 'subscriptions complete')
 })
+
+t.test('reconnect gives up after attemptsMax: closed with RG_ERR_CONNECT, subscriptions error', async (t) => {
+  const scheduler = newScheduler(t)
+  const server = new MockServer()
+  scheduler.run(({ expectObservable }) => {
+    const client = mockClient(server, { reconnect: { delayMsMin: 10, delayMsMax: 10, attemptsMax: 2 } })
+    const render = (s: Status): string => `${s.type}${s.type === 'closed' ? `:${(s.error as { code?: string } | undefined)?.code}` : ''}`
+    // drop@5; attempt 1 at 15 refused; attempt 2 at 25 refused → closed at 25.
+    expectObservable(client.status$.pipe(map(render))).toBe('a 4ms (bc) 6ms d 9ms (e|)', {
+      a: 'connected',
+      b: 'disconnected',
+      c: 'reconnecting',
+      d: 'reconnecting',
+      e: 'closed:RG_ERR_CONNECT',
+    })
+    expectObservable(codeOrText(client.subscribe('a')), '1ms ^').toBe('25ms (e|)', { e: 'RG_ERR_CONNECTION_CLOSED' })
+    scheduler.schedule(() => {
+      server.refuseDials = 10
+      server.current.drop()
+    }, 5)
+  })
+})
