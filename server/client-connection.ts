@@ -119,7 +119,7 @@ export class ClientConnection {
     rawHeaders?: Uint8Array,
   ): void {
     const rules = this.#router.subjects
-    if (!rules.isValidPublishSubject(subject) || (replyTo !== undefined && !rules.isValidPublishSubject(replyTo))) {
+    if (!rules.isValidPublishSubject(subject) || (replyTo !== undefined && !rules.isValidReplySubject(replyTo))) {
       this.sendError('RG_ERR_INVALID_SUBJECT')
       return
     }

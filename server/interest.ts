@@ -18,6 +18,8 @@ export interface InterestIndex {
 
 export interface SubjectRules {
   isValidPublishSubject(subject: string): boolean
+  /** Reply subjects are mostly one-off inboxes: validated without the cache. */
+  isValidReplySubject(subject: string): boolean
   isValidSubscribeSubject(subject: string): boolean
   isValidQueueName(queue: string): boolean
 }
@@ -36,6 +38,7 @@ function createSubjectRules(): SubjectRules {
       publishCache.set(subject, verdict)
       return verdict
     },
+    isValidReplySubject: (subject) => isValidPublishSubject(subject),
     isValidSubscribeSubject: (subject) => isValidSubscribeSubject(subject),
     isValidQueueName: (queue) => checkQueueName(queue).valid,
   }
