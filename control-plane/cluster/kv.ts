@@ -22,8 +22,14 @@ export function totalKeys(state: ClusterState): number {
   return total
 }
 
+/** Reads hand out copies of the value bytes: a reader can never change the replicated state. */
+function copyEntry(entry: KvEntry): KvEntry {
+  return { value: entry.value.slice(), revision: entry.revision, createRevision: entry.createRevision }
+}
+
 export function kvGet(state: ClusterState, bucket: string, key: string): KvEntry | undefined {
-  return state.buckets.get(bucket)?.entries.get(key)
+  const entry = state.buckets.get(bucket)?.entries.get(key)
+  return entry === undefined ? undefined : copyEntry(entry)
 }
 
 /** Entries whose key starts with `prefix`, in key order. */
@@ -33,7 +39,7 @@ export function kvList(state: ClusterState, bucket: string, prefix = ''): [strin
   return [...entries.keys()]
     .filter((key) => key.startsWith(prefix))
     .sort(compareStrings)
-    .map((key) => [key, entries.get(key) as KvEntry])
+    .map((key) => [key, copyEntry(entries.get(key) as KvEntry)])
 }
 
 export function applyEnsureBucket(state: ClusterState, command: CommandOf<'ensureBucket'>, meta: ApplyMeta): Step {

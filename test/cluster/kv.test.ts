@@ -120,3 +120,13 @@ t.test('a bucket holds at most keysPerBucketMax keys; an overwrite still works a
   if (!result.ok) t.equal(result.details.limit, 'keysPerBucketMax')
   t.equal(code(h.run({ type: 'kvPut', bucket: 'full', key: 'k7', value: bytes('w') }).result), 'updated')
 })
+
+t.test('reads return copies: mutating a read value does not change the state', async (t) => {
+  const h = withBuckets()
+  h.must({ type: 'kvPut', bucket: 'flows', key: 'k', value: bytes('abc') })
+  const read = kvGet(h.state, 'flows', 'k')
+  if (read !== undefined) read.value[0] = 0x7a
+  const listed = kvList(h.state, 'flows')[0]?.[1]
+  if (listed !== undefined) listed.value[1] = 0x7a
+  t.equal(text(kvGet(h.state, 'flows', 'k')?.value), 'abc')
+})
