@@ -10,6 +10,10 @@ export const clientErrorCodes = {
   noResponders: 'RG_ERR_NO_RESPONDERS',
   /** A request got no reply in time (server status 408, or the client's own timer). */
   timeout: 'RG_ERR_REQUEST_TIMEOUT',
+  /** The server refused the request: its reply subject is already an open response stream (409). */
+  responseStreamInUse: 'RG_ERR_RESPONSE_STREAM_IN_USE',
+  /** The server refused the request: too many open requests for this connection (429). */
+  responseStreamsExceeded: 'RG_ERR_RESPONSE_STREAMS_EXCEEDED',
   /** The responder's handler failed (status 500 reply from `respond`). */
   responder: 'RG_ERR_RESPONDER',
   /** Could not open a connection (refused, unreachable, handshake timed out). */
@@ -46,6 +50,8 @@ export const sharedClientErrorCodes = [
   clientErrorCodes.invalidSubject,
   clientErrorCodes.payloadTooLarge,
   clientErrorCodes.staleConnection,
+  clientErrorCodes.responseStreamInUse,
+  clientErrorCodes.responseStreamsExceeded,
 ] as const satisfies readonly SharedErrorCode[]
 
 /** Base class: `instanceof RailgunClientError` catches every client error. */
@@ -76,6 +82,24 @@ export class RequestTimeoutError extends RailgunClientError {
     this.subject = subject
     this.timeoutMs = timeoutMs
     this.source = source
+  }
+}
+
+/** Status 409 from a Railgun server: the reply subject is in use by another open request. */
+export class ResponseStreamInUseError extends RailgunClientError {
+  readonly subject: string
+  constructor(subject: string) {
+    super(clientErrorCodes.responseStreamInUse, `request on "${subject}" refused: reply subject already in use (409)`)
+    this.subject = subject
+  }
+}
+
+/** Status 429 from a Railgun server: this connection has too many requests open. */
+export class ResponseStreamsExceededError extends RailgunClientError {
+  readonly subject: string
+  constructor(subject: string) {
+    super(clientErrorCodes.responseStreamsExceeded, `request on "${subject}" refused: too many open requests (429)`)
+    this.subject = subject
   }
 }
 

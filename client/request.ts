@@ -1,9 +1,16 @@
 // Request/reply over one muxed inbox: the client subscribes once to `_INBOX.<nuid>.*` and gives
 // each request its own last token. Replies are routed by that token; a status reply maps to a
-// typed error (503 → NoRespondersError, 408 → RequestTimeoutError, other ≥ 400 → ResponderError).
+// typed error (503 → NoRespondersError, 408 → RequestTimeoutError, 409/429 → the Railgun
+// response-stream refusals, other ≥ 400 → ResponderError).
 import { nuid } from '@nats-io/nuid'
 import { Observable, type SchedulerLike } from 'rxjs'
-import { NoRespondersError, RequestTimeoutError, ResponderError } from './errors.js'
+import {
+  NoRespondersError,
+  RequestTimeoutError,
+  ResponderError,
+  ResponseStreamInUseError,
+  ResponseStreamsExceededError,
+} from './errors.js'
 import type { HeadersInit, Message } from './message.js'
 
 /** The header that tells a Railgun server how long the requester waits (it answers 408 itself). */
@@ -19,6 +26,10 @@ export const clientTimeoutGraceMs = 25
 export const replyStatus = {
   noResponders: 503,
   timeout: 408,
+  /** Railgun: the reply subject is already an open response stream. */
+  responseStreamInUse: 409,
+  /** Railgun: too many open requests on this connection. */
+  responseStreamsExceeded: 429,
   /** What `respond` sends when the handler fails. */
   responderError: 500,
 } as const
@@ -68,6 +79,10 @@ export class RequestMux {
       waiter.fail(new NoRespondersError(waiter.subject))
     } else if (status === replyStatus.timeout) {
       waiter.fail(new RequestTimeoutError(waiter.subject, waiter.timeoutMs, 'server'))
+    } else if (status === replyStatus.responseStreamInUse) {
+      waiter.fail(new ResponseStreamInUseError(waiter.subject))
+    } else if (status === replyStatus.responseStreamsExceeded) {
+      waiter.fail(new ResponseStreamsExceededError(waiter.subject))
     } else {
       waiter.fail(new ResponderError(waiter.subject, status, message.headers?.description ?? ''))
     }

@@ -105,7 +105,7 @@ t.test('server -ERR for a subscription reaches only that subscription', async (t
   })
 })
 
-t.test('request: client-side timeout, 503, 408, reply, cancel', async (t) => {
+t.test('request: client-side timeout, 503, 408, 429, 409, 500, reply, cancel', async (t) => {
   const scheduler = newScheduler(t)
   const server = new MockServer()
   scheduler.run(({ expectObservable }) => {
@@ -121,6 +121,18 @@ t.test('request: client-side timeout, 503, 408, reply, cancel', async (t) => {
       server.current.msg(inboxSid(server.current), lastReplyTo(server.current), '', undefined, status(408))
     }, 201)
     expectObservable(codeOrText(client.request('slow', 'x')), '200ms ^').toBe('201ms (e|)', { e: 'RG_ERR_REQUEST_TIMEOUT' })
+    scheduler.schedule(() => {
+      server.current.msg(inboxSid(server.current), lastReplyTo(server.current), '', undefined, status(429))
+    }, 251)
+    expectObservable(codeOrText(client.request('busy', 'x')), '250ms ^').toBe('251ms (e|)', { e: 'RG_ERR_RESPONSE_STREAMS_EXCEEDED' })
+    scheduler.schedule(() => {
+      server.current.msg(inboxSid(server.current), lastReplyTo(server.current), '', undefined, status(409))
+    }, 261)
+    expectObservable(codeOrText(client.request('clash', 'x')), '260ms ^').toBe('261ms (e|)', { e: 'RG_ERR_RESPONSE_STREAM_IN_USE' })
+    scheduler.schedule(() => {
+      server.current.msg(inboxSid(server.current), lastReplyTo(server.current), '', undefined, status(500))
+    }, 271)
+    expectObservable(codeOrText(client.request('broken', 'x')), '270ms ^').toBe('271ms (e|)', { e: 'RG_ERR_RESPONDER' })
     scheduler.schedule(() => server.current.msg(inboxSid(server.current), lastReplyTo(server.current), 'pong'), 305)
     expectObservable(codeOrText(client.request('ok', 'ping')), '300ms ^').toBe('305ms (p|)', { p: 'pong' })
     // Cancelled at 402; the reply at 405 is dropped and no timeout fires later.
@@ -128,7 +140,7 @@ t.test('request: client-side timeout, 503, 408, reply, cancel', async (t) => {
     expectObservable(codeOrText(client.request('cancel', 'x', { timeoutMs: 20 })), '400ms ^ 1ms !').toBe('')
     scheduler.schedule(() => {
       const requests = server.current.sent.filter((op) => op.op === 'HPUB')
-      t.equal(requests.length, 5, 'every request is an HPUB')
+      t.equal(requests.length, 8, 'every request is an HPUB')
       const first = requests[0]
       t.same(first?.op === 'HPUB' ? first.headers.entries : [], [['Rg-Timeout-Ms', '50']], 'Rg-Timeout-Ms sent')
       t.equal(server.current.sent.filter((op) => op.op === 'SUB').length, 1, 'one muxed inbox subscription')
