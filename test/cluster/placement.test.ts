@@ -1,9 +1,11 @@
 // Replica placement (placement.ts; founding note 004: "If the cluster master detects that all
 // replicas of a partition are in the same AZ, then a new replica will be selected and data will
 // be moved to the new replica").
+import fc from 'fast-check'
 import t from 'tap'
-import { chooseReplicas, reconcile } from '../../control-plane/cluster/index.js'
+import { apply, chooseReplicas, emptyState, reconcile, targetMembers } from '../../control-plane/cluster/index.js'
 import type { NodeRecord, RegionPlacement } from '../../control-plane/cluster/index.js'
+import { commandSequenceArb, resolveCommand } from './arbitraries.js'
 import { Harness, nodeCommand, streamCommand } from './helpers.js'
 
 const placementOf = (h: Harness, stream = 'default/orders', region = 'us-east'): RegionPlacement | undefined => h.state.placements.get(stream)?.get(region)
@@ -153,4 +155,31 @@ t.test('a sole holder that died and came back is reused rather than replaced', a
   h.must(nodeCommand('n2'))
   h.must(nodeCommand('n1'))
   t.same(placementOf(h), { replicas: ['n1'], pending: [], retiring: [], underReplicated: false }, 'n1 holds the data: it is chosen again, n2 dropped from pending')
+})
+
+t.test('property: after every step, each target set is as large and as zone-spread as the active nodes allow', async (t) => {
+  let checked = 0
+  fc.assert(
+    fc.property(commandSequenceArb, (commands) => {
+      let state = emptyState()
+      for (const [i, raw] of commands.entries()) {
+        state = apply(state, resolveCommand(state, raw), { index: i + 1, timeMs: i }).state
+        for (const [key, placement] of state.placements) {
+          const wanted = state.streams.get(key)?.spec.replicasPerRegion ?? 0
+          for (const [region, placed] of placement) {
+            const active = [...state.nodes.values()].filter((n) => n.region === region && n.state === 'active')
+            const target = targetMembers(placed)
+            const zones = (ids: readonly string[]): number => new Set(ids.map((id) => state.nodes.get(id)?.tags.zone ?? '')).size
+            if (target.length !== Math.min(wanted, active.length)) return false
+            if (zones(target) !== Math.min(target.length, zones(active.map((n) => n.id)))) return false
+            if (placed.underReplicated !== target.length < wanted) return false
+            checked++
+          }
+        }
+      }
+      return true
+    }),
+    { numRuns: 100, seed: 23 },
+  )
+  t.ok(checked > 1000, `${checked} replica sets checked`)
 })
