@@ -68,6 +68,7 @@ for (const matchCacheEntriesMax of [4096, 2, 0]) {
             const [sub] = live.splice(step.pick % live.length, 1)
             if (sub === undefined || !index.remove(sub) || index.remove(sub)) return false
           } else {
+            index.match(step.subject) // seen twice: the cache admits it, so later steps can hit it
             const got = canonical(index.match(step.subject))
             const expected = naive(live, step.subject)
             if (JSON.stringify(got) !== JSON.stringify(expected)) {
@@ -107,8 +108,11 @@ t.test('cache: a cached result is reused and invalidated by insert and remove', 
   const index = new SubscriptionIndex<Sub>()
   const wide: Sub = { id: 1, subject: 'orders.>' }
   index.insert(wide)
-  const first = index.match('orders.eu.created')
-  t.equal(index.match('orders.eu.created'), first, 'same object from the cache')
+  index.match('orders.eu.created')
+  t.equal(index.cachedSubjects, 0, 'a subject seen once is not cached (admission filter)')
+  const second = index.match('orders.eu.created')
+  t.equal(index.cachedSubjects, 1, 'seen twice: cached')
+  t.equal(index.match('orders.eu.created'), second, 'same object from the cache')
   const narrow: Sub = { id: 2, subject: 'orders.*.created' }
   index.insert(narrow)
   t.strictSame(canonical(index.match('orders.eu.created')), { plain: [1, 2], groups: [] }, 'insert invalidates')
@@ -116,8 +120,9 @@ t.test('cache: a cached result is reused and invalidated by insert and remove', 
   t.strictSame(canonical(index.match('orders.eu.created')), { plain: [2], groups: [] }, 'remove invalidates')
   const bounded = new SubscriptionIndex<Sub>({ matchCacheEntriesMax: 3 })
   bounded.insert(wide)
-  for (let i = 0; i < 10; i++) bounded.match(`orders.${i}`)
-  t.equal(bounded.cachedSubjects, 3, 'the cache stays within its bound')
+  for (let i = 0; i < 10; i++) for (let seen = 0; seen < 3; seen++) bounded.match(`orders.${i}`)
+  t.ok(bounded.cachedSubjects > 0 && bounded.cachedSubjects <= 3, 'the cache stays within its bound')
+  t.throws(() => new SubscriptionIndex<Sub>({ matchCacheEntriesMax: 1 }), RangeError)
 })
 
 t.test('queue members under different patterns share one group; # paths deduplicate', async (t) => {
