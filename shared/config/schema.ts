@@ -73,6 +73,17 @@ export const nodeConfigSchema = z
     log: z.object(sectionShapes.log).strict(),
   })
   .strict()
+  .superRefine((config, context) => {
+    // One message must fit in a connection's outbound budget, or every delivery of a large
+    // message would be a slow consumer.
+    if (config.limits.maxPayloadBytes > config.limits.maxPendingBytes) {
+      context.addIssue({
+        code: 'custom',
+        path: ['limits', 'maxPayloadBytes'],
+        message: `must not exceed limits.maxPendingBytes (${config.limits.maxPendingBytes})`,
+      })
+    }
+  })
 
 export type NodeConfig = z.infer<typeof nodeConfigSchema>
 

@@ -80,6 +80,12 @@ t.test('errors name the source and the field', async (t) => {
   t.throws(() => loadConfig({ env: { RAILGUN_LOG_LEVEL: 'loud' } }), /config env RAILGUN_LOG_LEVEL: log.level: expected one of/)
 })
 
+t.test('cross-field rule: a message must fit in the pending budget', async (t) => {
+  t.throws(() => loadConfig({ env: { RAILGUN_LIMITS_MAX_PAYLOAD_BYTES: '2000', RAILGUN_LIMITS_MAX_PENDING_BYTES: '1000' } }), {
+    message: 'config merged: limits.maxPayloadBytes: must not exceed limits.maxPendingBytes (1000)',
+  })
+})
+
 t.test('file problems are config errors too', async (t) => {
   const missing = join(directory, 'missing.yaml')
   const error = t.throws(() => loadConfig({ configPath: missing, env: {} }))

@@ -120,7 +120,7 @@ t.test('Maximum Connections Exceeded', async (t) => {
 
 t.test('Slow Consumer: pending bytes beyond the limit close the reader, memory stays bounded', async (t) => {
   const maxPendingBytes = 256 * 1024
-  const node = await startTestNode(t, { limits: { maxPendingBytes } })
+  const node = await startTestNode(t, { limits: { maxPendingBytes, maxPayloadBytes: 128 * 1024 } })
   const slow = await connectedRawClient(t, node.clientPort)
   slow.write('SUB flood 1\r\nPING\r\n')
   await slow.waitFor('PONG\r\nPONG\r\n')
@@ -142,7 +142,7 @@ t.test('Slow Consumer: pending bytes beyond the limit close the reader, memory s
 })
 
 t.test('a client that sends PINGs and never reads is a Slow Consumer too (replies are bounded)', async (t) => {
-  const node = await startTestNode(t, { limits: { maxPendingBytes: 64 * 1024 } })
+  const node = await startTestNode(t, { limits: { maxPendingBytes: 64 * 1024, maxPayloadBytes: 16 * 1024 } })
   const client = await connectedRawClient(t, node.clientPort)
   client.socket.pause()
   const burst = 'PING\r\n'.repeat(100_000)
