@@ -21,7 +21,42 @@ const command = fc.oneof(
   fc.constant('heal'),
   nodeId.map((id) => `restart ${id}`),
   fc.integer({ min: 1, max: 5 }).map((n) => `run ${n}`),
+  fc.tuple(nodeId, nodeId).map(([a, b]) => `transfer-leader ${a} ${b}`),
+  fc.tuple(nodeId, fc.integer({ min: 0, max: 99 })).map(([id, n]) => `read-index ${id} r${n}`),
+  nodeId.map((id) => `compact ${id} applied`),
+  fc.tuple(nodeId, nodeId).map(([a, b]) => `report-unreachable ${a} ${b}`),
 )
+
+const membershipCommand = fc.oneof(
+  command,
+  fc.tuple(nodeId, fc.constantFrom('add-voter', 'add-learner', 'remove'), nodeId).map(([at, kind, id]) => `propose-conf-change ${at} ${kind} ${id} dropped=maybe`),
+)
+
+function runRandom(commands: string[], preVote: boolean, seed: number): void {
+  const script = [
+    `add-nodes ${nodeCount} prevote=${preVote} checkquorum=${preVote} seed=${seed}`,
+    ...commands,
+    'heal',
+    'stabilize',
+    'run 60',
+    'expect leader-count 1',
+    'run 5',
+    'expect converged',
+  ].join('\n')
+  const result = runScenario(script, 'random')
+  if (result.failures.length > 0) throw new Error(`${result.failures.join('\n')}\nscript:\n${script}`)
+}
+
+t.test('random membership changes keep Raft safe and live', (t) => {
+  fc.assert(
+    fc.property(fc.array(membershipCommand, { minLength: 5, maxLength: 60 }), fc.boolean(), fc.integer({ min: 1, max: 1000 }), (commands, preVote, seed) => {
+      runRandom(commands, preVote, seed)
+    }),
+    { numRuns: 150 },
+  )
+  t.pass('150 random scripts with membership changes ran without a safety or liveness failure')
+  t.end()
+})
 
 t.test('random interleavings keep Raft safe and live', (t) => {
   fc.assert(

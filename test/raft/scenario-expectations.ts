@@ -58,8 +58,12 @@ export function expectFact(env: ScenarioView, tokens: string[]): void {
       return
     }
     case 'converged': {
-      // expect converged: every running node has applied the same entries to the same index.
-      const running = [...env.nodes.values()].filter((node) => node.raw !== undefined)
+      // expect converged: every running member of the leader's configuration (all running nodes
+      // when there is no leader) has applied the same entries to the same index.
+      const leader = [...env.nodes.values()].find((node) => node.raw?.status().role === 'leader')
+      const confState = leader?.raw?.status().confState
+      const members = confState === undefined ? undefined : new Set([...confState.voters, ...confState.learners])
+      const running = [...env.nodes.values()].filter((node) => node.raw !== undefined && (members === undefined || members.has(node.id)))
       const first = running[0]
       check(first !== undefined, 'no running nodes')
       if (first === undefined) return

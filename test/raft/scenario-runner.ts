@@ -169,8 +169,15 @@ class ScenarioEnvironment implements ScenarioView {
         return this.stopNode(this.node(p[0]), 'stopped by script')
       case 'fail-storage':
         return this.node(p[0]).storage.failNext(this.storageOperation(p[1]), parseInteger(args.named.get('count') ?? '1', 'count'))
-      case 'compact':
-        return this.compact(this.node(p[0]), parseInteger(p[1], 'compact index'))
+      case 'compact': {
+        // compact 1 5, or compact 1 applied (at the applied index; a no-op if nothing new)
+        const node = this.node(p[0])
+        if (p[1] !== 'applied') return this.compact(node, parseInteger(p[1], 'compact index'))
+        if (node.raw === undefined) return
+        const applied = node.raw.status().applied
+        if (applied > node.storage.snapshot().metadata.index && applied <= node.storage.lastIndex()) this.compact(node, applied)
+        return
+      }
       case 'read-index':
         return this.onNode(this.node(p[0]), (raw) => raw.readIndex(textEncoder.encode(this.requireString(p[1], 'context'))))
       case 'transfer-leader':
