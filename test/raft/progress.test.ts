@@ -1,0 +1,87 @@
+import t from 'tap'
+import { Inflights, Progress } from '../../control-plane/raft/progress.js'
+import { ReadOnly } from '../../control-plane/raft/read-only.js'
+import { makeMessage } from '../../control-plane/raft/messages.js'
+
+t.test('inflights: bounded by count and by bytes, freed up to an index', (t) => {
+  const window = new Inflights(3, 100)
+  window.add(5, 10)
+  window.add(7, 10)
+  t.notOk(window.full())
+  window.add(9, 10)
+  t.ok(window.full(), 'three messages')
+  t.throws(() => window.add(11, 1), /full in-flight window/)
+  window.freeLE(7)
+  t.equal(window.count, 1)
+  t.equal(window.bytes, 10)
+  window.add(12, 95)
+  t.ok(window.full(), '105 bytes >= 100')
+  window.freeLE(100)
+  t.equal(window.count, 0)
+  t.equal(window.bytes, 0)
+  t.throws(() => {
+    window.add(4, 1)
+    window.add(3, 1)
+  }, /must increase/)
+  t.end()
+})
+
+t.test('progress: probe pauses after one send, replicate streams within the window', (t) => {
+  const pr = new Progress(5, 2, 1000, false)
+  t.equal(pr.state, 'probe')
+  t.notOk(pr.isPaused())
+  pr.probeSent = true
+  t.ok(pr.isPaused())
+  t.ok(pr.maybeUpdate(4), 'an ack advances match')
+  t.notOk(pr.isPaused(), 'and unpauses the probe')
+  pr.becomeReplicate()
+  t.equal(pr.next, 5)
+  pr.optimisticUpdate(6)
+  pr.inflights.add(6, 1)
+  pr.optimisticUpdate(8)
+  pr.inflights.add(8, 1)
+  t.ok(pr.isPaused(), 'window of two is full')
+  t.equal(pr.next, 9)
+  t.end()
+})
+
+t.test('progress: rejections back off, stale ones are ignored', (t) => {
+  const pr = new Progress(11, 10, 1000, false)
+  t.notOk(pr.maybeDecrTo(7, 3), 'probe at next-1 = 10 only; 7 is stale')
+  t.ok(pr.maybeDecrTo(10, 3))
+  t.equal(pr.next, 4, 'jumps to hint + 1')
+  pr.maybeUpdate(3)
+  pr.becomeReplicate()
+  pr.optimisticUpdate(9)
+  t.notOk(pr.maybeDecrTo(2, 0), 'replicate: a rejection at or below match is stale')
+  t.ok(pr.maybeDecrTo(6, 0))
+  t.equal(pr.next, 4, 'replicate: back to match + 1')
+  t.end()
+})
+
+t.test('progress: snapshot state pauses; probing resumes after the snapshot', (t) => {
+  const pr = new Progress(3, 10, 1000, false)
+  pr.becomeSnapshot(20)
+  t.ok(pr.isPaused())
+  pr.becomeProbe()
+  t.equal(pr.next, 21)
+  t.equal(pr.pendingSnapshot, 0)
+  t.end()
+})
+
+t.test('read-only: a quorum-acked context releases it and every earlier request', (t) => {
+  const ro = new ReadOnly(2)
+  const ctx = (s: string): Uint8Array => new TextEncoder().encode(s)
+  t.ok(ro.addRequest(5, makeMessage({ type: 'readIndex', context: ctx('a') })))
+  t.notOk(ro.addRequest(5, makeMessage({ type: 'readIndex', context: ctx('a') })), 'duplicate context')
+  ro.addRequest(6, makeMessage({ type: 'readIndex', context: ctx('b') }))
+  t.throws(() => ro.addRequest(7, makeMessage({ type: 'readIndex', context: ctx('c') })), /too many pending/)
+  t.same([...(ro.recvAck('2', ctx('b')) ?? [])], ['2'])
+  t.equal(ro.recvAck('2', ctx('zzz')), undefined)
+  t.same(ro.lastPendingRequestContext(), ctx('b'))
+  const released = ro.advance(ctx('b'))
+  t.same(released.map((s) => s.index), [5, 6])
+  t.equal(ro.size, 0)
+  t.same(ro.advance(ctx('b')), [])
+  t.end()
+})
