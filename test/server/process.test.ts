@@ -2,7 +2,7 @@
 // (closes clients, closes storage) and exits 0. Also the CLI's flag handling.
 import t from 'tap'
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -38,6 +38,32 @@ t.test('a bad configuration exits 2 with a message naming the source and field',
   const code = await new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode)))
   t.equal(code, 2)
   t.match(errorOutput, 'railgun: config env RAILGUN_LIMITS_MAX_PAYLOAD_BYTES: limits.maxPayloadBytes: expected a positive integer')
+})
+
+t.test('a storage that cannot open stops the node with exit 1', async (t) => {
+  const directory = mkdtempSync(join(tmpdir(), 'railgun-process-'))
+  t.teardown(() => rmSync(directory, { recursive: true, force: true }))
+  // `<data>/db` is a regular file: RocksDB cannot create its directory there.
+  mkdirSync(join(directory, 'data'))
+  writeFileSync(join(directory, 'data', 'db'), 'not a directory')
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'server/cli.ts', 'server', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data', join(directory, 'data')],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAILGUN_LOG_LEVEL: 'info' } },
+  )
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  t.teardown(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  const code = await Promise.race([
+    new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode))),
+    new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 60_000)),
+  ])
+  t.equal(code, 1)
+  t.match(output, /storage failed to open/)
+  t.notMatch(output, /railgun ready/)
 })
 
 t.test('SIGTERM drains and exits 0; the data directory is closed cleanly', async (t) => {
