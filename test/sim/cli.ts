@@ -1,7 +1,8 @@
 // The simulator's command line:
 //   npm run sim -- --seed N [--trace]                 replay one seed exactly
 //   npm run sim -- --seeds 10000 [--nodes 5] [--start S]  run many seeds
-// Options: --duration-ms, --membership, --bug-follower-stale-reads, --no-faults.
+// Options: --duration-ms, --membership, --no-snapshot-after-conf-change, --bug-follower-stale-reads,
+// --no-faults.
 // Exits non-zero on any violation (a broken Raft invariant, a non-linearizable history, or an
 // exception inside the simulation). Wall-clock time is read here only, for the speed report.
 
@@ -21,6 +22,7 @@ const { values } = parseArgs({
     'bug-follower-stale-reads': { type: 'boolean', default: false },
     'no-faults': { type: 'boolean', default: false },
     membership: { type: 'boolean', default: false },
+    'no-snapshot-after-conf-change': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -29,7 +31,7 @@ const { values } = parseArgs({
 const usage = `usage:
   npm run sim -- --seed N [--trace]
   npm run sim -- --seeds COUNT [--start S] [--nodes 3|5]
-options: --duration-ms MS  --membership  --bug-follower-stale-reads  --no-faults`
+options: --duration-ms MS  --membership  --no-snapshot-after-conf-change  --bug-follower-stale-reads  --no-faults`
 
 function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
@@ -54,6 +56,7 @@ const shared: Omit<RaftSimOptions, 'seed'> = {
   ...(durationMs === undefined ? {} : { durationMs }),
   faults: !values['no-faults'],
   membershipChanges: values.membership,
+  snapshotAfterConfChange: !values['no-snapshot-after-conf-change'],
   bugs: { followerStaleReads: values['bug-follower-stale-reads'] },
 }
 
@@ -64,6 +67,7 @@ function reproduction(seed: number): string {
     values['bug-follower-stale-reads'] ? ' --bug-follower-stale-reads' : '',
     values['no-faults'] ? ' --no-faults' : '',
     values.membership ? ' --membership' : '',
+    values['no-snapshot-after-conf-change'] ? ' --no-snapshot-after-conf-change' : '',
   ].join('')
   return `npm run sim -- --seed ${seed}${extra}`
 }
@@ -86,7 +90,7 @@ function runOne(seed: number, keepTrace: boolean): Outcome {
 
 function describeStats(result: RaftSimResult): string {
   const s = result.stats
-  return `ops ok=${s.operationsOk} unknown=${s.operationsUnknown} committed=${s.committedEntries} leaderTerms=${s.leaderTerms} crashes=${s.crashes} partitions=${s.partitions} lincheck=${result.linearizability.result}`
+  return `ops ok=${s.operationsOk} unknown=${s.operationsUnknown} committed=${s.committedEntries} leaderTerms=${s.leaderTerms} crashes=${s.crashes} partitions=${s.partitions} converged=${s.converged} lincheck=${result.linearizability.result}`
 }
 
 if (values.seed !== undefined) {

@@ -30,6 +30,16 @@ export type DropReason = (typeof dropReasons)[number]
 
 export type MessageHandler<M> = (from: string, message: M) => void
 
+export interface SendOptions {
+  /** A stream connection (TCP): may lose messages (drop, partition, crash), never duplicates. */
+  readonly connection?: boolean
+  /**
+   * Told what became of the message (each copy): `null` once handed to the receiver, or the
+   * drop reason. Models what a real transport learns (a stream finished, a connection broke).
+   */
+  readonly onOutcome?: (dropped: DropReason | null) => void
+}
+
 export class SimNetwork<M> {
   private config: NetworkConfig
   private readonly handlers = new Map<string, MessageHandler<M>>()
@@ -96,44 +106,43 @@ export class SimNetwork<M> {
     return null
   }
 
-  /**
-   * Send one message. `options.connection` models a stream connection (TCP): it may lose
-   * messages (drop, partition, crash) but never duplicates them.
-   */
-  send(from: string, to: string, message: M, options: { readonly connection?: boolean } = {}): void {
+  /** Send one message; see SendOptions for connection semantics and outcome reports. */
+  send(from: string, to: string, message: M, options: SendOptions = {}): void {
     const blocked = this.blockedReason(from, to)
-    if (blocked !== null) return this.drop(from, to, message, blocked)
-    if (this.random.chance(this.config.dropProbability)) return this.drop(from, to, message, 'random')
+    if (blocked !== null) return this.drop(from, to, message, blocked, options.onOutcome)
+    if (this.random.chance(this.config.dropProbability)) return this.drop(from, to, message, 'random', options.onOutcome)
     const copies = !options.connection && this.random.chance(this.config.duplicateProbability) ? 2 : 1
     for (let copy = 0; copy < copies; copy++) {
       const link = `${from}>${to}`
       const inFlight = this.inFlight.get(link) ?? 0
       if (inFlight >= this.config.inFlightPerLinkMax) {
-        this.drop(from, to, message, 'queueFull')
+        this.drop(from, to, message, 'queueFull', options.onOutcome)
         continue
       }
       this.inFlight.set(link, inFlight + 1)
       const delayMs = this.random.intBetween(this.config.delayMsMin, this.config.delayMsMax)
       this.clock.schedule(delayMs, () => {
         this.inFlight.set(link, (this.inFlight.get(link) ?? 1) - 1)
-        this.arrive(from, to, message)
+        this.arrive(from, to, message, options.onOutcome)
       })
     }
   }
 
-  private arrive(from: string, to: string, message: M): void {
+  private arrive(from: string, to: string, message: M, onOutcome: SendOptions['onOutcome']): void {
     const blocked = this.blockedReason(from, to)
-    if (blocked !== null) return this.drop(from, to, message, blocked)
+    if (blocked !== null) return this.drop(from, to, message, blocked, onOutcome)
     const handler = this.handlers.get(to)
-    if (handler === undefined) return this.drop(from, to, message, 'nodeDown')
+    if (handler === undefined) return this.drop(from, to, message, 'nodeDown', onOutcome)
     this.delivered++
     this.trace.record(this.clock.nowMs, 'deliver', `${from}>${to} ${this.describe(message)}`)
     handler(from, message)
+    onOutcome?.(null)
   }
 
-  private drop(from: string, to: string, message: M, reason: DropReason): void {
+  private drop(from: string, to: string, message: M, reason: DropReason, onOutcome?: SendOptions['onOutcome']): void {
     this.dropCounts.set(reason, (this.dropCounts.get(reason) ?? 0) + 1)
     this.trace.record(this.clock.nowMs, 'drop', `${reason} ${from}>${to} ${this.describe(message)}`)
+    onOutcome?.(reason)
   }
 
   stats(): { delivered: number; dropped: Readonly<Record<DropReason, number>> } {

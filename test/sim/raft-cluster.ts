@@ -31,6 +31,8 @@ export interface RaftSimOptions {
   readonly keys?: number
   readonly faults?: boolean
   readonly snapshotEveryEntries?: number
+  /** Snapshot right after applying a conf change (default true; false shows a catch-up livelock). */
+  readonly snapshotAfterConfChange?: boolean
   readonly bugs?: { readonly followerStaleReads?: boolean; readonly sendBeforeSync?: boolean }
   /** Add and remove voters one at a time (spare servers start outside the configuration). */
   readonly membershipChanges?: boolean
@@ -56,6 +58,8 @@ export interface RaftSimResult {
     readonly leaderTerms: number
     readonly crashes: number
     readonly partitions: number
+    /** At the end (after healing): every voter up, one leader, all applied up to its commit. */
+    readonly converged: boolean
   }
 }
 
@@ -85,6 +89,7 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
     heartbeatTicks: 2,
     syncDelayMsMax: 3,
     snapshotEveryEntries: options.snapshotEveryEntries ?? 25,
+    snapshotAfterConfChange: options.snapshotAfterConfChange ?? true,
     inboxMax: 10_000,
     pendingRequestsMax: 1_000,
     bugs: {
@@ -151,13 +156,20 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
       }
     } else if (roll < 20 && votersDown < maxVotersDown) {
       const victim = nemesisRandom.pick(up)
-      // Half the crashes strike mid-fsync, so unsynced writes are lost or torn.
-      if (nemesisRandom.chance(0.5)) victim.crashAtNextSync()
-      else victim.crash()
+      const downtimeMs = nemesisRandom.intBetween(50, 1_500)
+      const restartLater = (): void => {
+        clock.schedule(downtimeMs, () => {
+          if (!victim.isUp) victim.start()
+        })
+      }
       stats.crashes++
-      clock.schedule(nemesisRandom.intBetween(50, 1_500), () => {
-        if (!victim.isUp) victim.start()
-      })
+      // Half the crashes strike mid-fsync, so unsynced writes are lost or torn.
+      if (nemesisRandom.chance(0.5)) {
+        victim.crashAtNextSync(restartLater)
+      } else {
+        victim.crash()
+        restartLater()
+      }
     } else if (roll < 30 && down.length > 0) {
       nemesisRandom.pick(down).start()
     } else if (roll < 50) {
@@ -204,7 +216,10 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
     trace.record(clock.nowMs, 'settle', 'heal, restart all, stop clients')
     network.heal()
     network.configure({ dropProbability: 0, duplicateProbability: 0, delayMsMax: 10 })
-    for (const node of nodes) if (!node.isUp) node.start()
+    for (const node of nodes) {
+      node.disarm()
+      if (!node.isUp) node.start()
+    }
   })
   // Clients keep going a while after the heal, so reads also run against the settled cluster.
   clock.schedule(durationMs - clientsStopBeforeEndMs, () => {
@@ -212,6 +227,11 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
   })
   clock.runUntil(durationMs)
   checkDurability()
+  const finalVoters = invariants.latestCommittedConfig.voters.map((id) => nodes.find((node) => node.id === id))
+  const statuses = finalVoters.map((node) => node?.status() ?? null)
+  const leaders = statuses.filter((status) => status?.role === 'leader')
+  const converged =
+    leaders.length === 1 && statuses.every((status) => status !== null && status.applied === leaders[0]!.commit)
   for (const client of clients) client.abandon()
 
   const history = clients.flatMap((client) => client.history)
@@ -233,6 +253,7 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
       committedEntries: invariants.committedCount,
       leaderTerms: invariants.leaderTermsCount,
       ...stats,
+      converged,
     },
   }
 }

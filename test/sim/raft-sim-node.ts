@@ -14,7 +14,7 @@ import type { KvInput, KvOutput } from '../lincheck/index.js'
 import type { VirtualClock } from './clock.js'
 import { SimDisk } from './disk.js'
 import { KvStateMachine, decodeCommand, encodeCommand } from './kv-state-machine.js'
-import type { SimNetwork } from './network.js'
+import type { DropReason, SimNetwork } from './network.js'
 import type { SimRandom } from './random.js'
 import type { DurableLogView, RaftInvariants } from './raft-invariants.js'
 import { SimViolation } from './raft-invariants.js'
@@ -38,6 +38,9 @@ type InboxItem =
   | { readonly kind: 'request'; readonly clientId: string; readonly requestId: number; readonly op: KvInput }
   | { readonly kind: 'transferLeadership'; readonly to: NodeId }
   | { readonly kind: 'confChange'; readonly change: ConfChange }
+  /** What the transport learned about a message this node sent (etcd's ReportSnapshot / ReportUnreachable). */
+  | { readonly kind: 'reportSnapshot'; readonly to: NodeId; readonly ok: boolean }
+  | { readonly kind: 'reportUnreachable'; readonly to: NodeId }
 
 export interface SimNodeConfig {
   readonly tickMs: number
@@ -46,6 +49,8 @@ export interface SimNodeConfig {
   readonly syncDelayMsMax: number
   /** Take a snapshot and compact the log every this many applied entries (0 = never). */
   readonly snapshotEveryEntries: number
+  /** Also snapshot right after applying a conf change (if snapshots are on). */
+  readonly snapshotAfterConfChange: boolean
   readonly inboxMax: number
   readonly pendingRequestsMax: number
   readonly bugs: {
@@ -114,7 +119,9 @@ export class SimRaftNode {
   private readonly pendingWrites = new Map<string, { clientId: string; requestId: number }>()
   private readonly pendingReads = new Map<string, { clientId: string; requestId: number; key: string; readIndex: number | null }>()
   private lastRole = ''
-  private crashAtSync = false
+  /** Armed by crashAtNextSync: called once the crash has happened. */
+  private crashAtSync: (() => void) | null = null
+  private appliedConfChange = false
 
   constructor(
     readonly id: NodeId,
@@ -186,15 +193,19 @@ export class SimRaftNode {
   }
 
   /** Crash at the next fsync, with that Ready's records written but not synced (torn-tail bait). */
-  crashAtNextSync(): void {
-    this.crashAtSync = true
+  crashAtNextSync(onCrashed: () => void): void {
+    this.crashAtSync = onCrashed
+  }
+
+  /** Cancel a pending crashAtNextSync. */
+  disarm(): void {
+    this.crashAtSync = null
   }
 
   /** Power loss: all volatile state goes; the disk keeps what was synced. */
   crash(): void {
     if (this.raw === null) return
     this.raw = null
-    this.crashAtSync = false
     this.incarnation++
     this.busy = false
     this.inbox = []
@@ -267,6 +278,12 @@ export class SimRaftNode {
         return
       case 'transferLeadership':
         this.guard(() => raw.transferLeadership(item.to))
+        return
+      case 'reportSnapshot':
+        this.guard(() => raw.reportSnapshot(item.to, item.ok))
+        return
+      case 'reportUnreachable':
+        this.guard(() => raw.reportUnreachable(item.to))
         return
       case 'confChange':
         try {
@@ -342,9 +359,12 @@ export class SimRaftNode {
     if (records.length === 0) return this.finishReady(raw, ready, becameLeaderInTerm)
     this.disk.write(records)
     if (this.config.bugs.sendBeforeSync) this.send(ready.messages)
-    if (this.crashAtSync) {
+    const onCrashed = this.crashAtSync
+    if (onCrashed !== null) {
+      this.crashAtSync = null
       this.env.trace.record(clock.nowMs, 'crashAtSync', `${this.id} unsynced=${this.disk.unsyncedCount}`)
       this.crash()
+      onCrashed()
       return
     }
     this.busy = true
@@ -404,7 +424,24 @@ export class SimRaftNode {
   }
 
   private send(messages: readonly Message[]): void {
-    for (const message of messages) this.env.network.send(this.id, message.to, { kind: 'raft', message })
+    const incarnation = this.incarnation
+    const report = (item: InboxItem): void => {
+      if (incarnation === this.incarnation && this.raw !== null) this.enqueue(item)
+    }
+    for (const message of messages) {
+      const to = message.to
+      let onOutcome: ((dropped: DropReason | null) => void) | undefined
+      if (message.type === 'snap') {
+        // A snapshot streams over its own connection: the sender learns whether it arrived.
+        onOutcome = (dropped) => report({ kind: 'reportSnapshot', to, ok: dropped === null })
+      } else if (message.type === 'app') {
+        // A broken connection (not a lost packet) is noticed: the peer is unreachable.
+        onOutcome = (dropped) => {
+          if (dropped === 'nodeDown' || dropped === 'partition' || dropped === 'linkCut') report({ kind: 'reportUnreachable', to })
+        }
+      }
+      this.env.network.send(this.id, to, { kind: 'raft', message }, onOutcome === undefined ? {} : { onOutcome })
+    }
   }
 
   /** Whether handleReady sent this Ready's messages before syncing (it does when it wrote records). */
@@ -417,6 +454,7 @@ export class SimRaftNode {
     invariants.observeApply(this.id, entry)
     this.appliedIndex = entry.index
     if (entry.type === 'confChange') {
+      this.appliedConfChange = true
       const change = decodeConfChange(entry.data)
       trace.record(clock.nowMs, 'apply', `${this.id} ${entry.index}/${entry.term} confChange ${change.kind} ${change.nodeId}`)
       return
@@ -446,7 +484,14 @@ export class SimRaftNode {
   /** Snapshot the KV state and compact the log; rewrite the journal atomically to match. */
   private maybeSnapshot(raw: RawNode): void {
     const every = this.config.snapshotEveryEntries
-    if (every <= 0 || this.appliedIndex - this.snapshotIndex < every) return
+    const confChanged = this.appliedConfChange
+    this.appliedConfChange = false
+    if (every <= 0 || this.appliedIndex === this.snapshotIndex) return
+    // After a conf change, snapshot at once (when enabled): the core refuses a snapshot whose
+    // ConfState does not list the receiver, so a voter added after the latest snapshot could
+    // never catch up from a compacted log (see README, "Findings").
+    const dueToConfChange = confChanged && this.config.snapshotAfterConfChange
+    if (!dueToConfChange && this.appliedIndex - this.snapshotIndex < every) return
     const index = this.appliedIndex
     this.guard(() => {
       this.storage.createSnapshot(index, raw.status().confState, this.kv.snapshot())
