@@ -91,7 +91,10 @@ export function serverInfoFrom(json: unknown): ServerInfo | string {
   if (!isRecord(json)) return 'INFO argument is not a JSON object'
   const fields = typedFields(json, infoFieldTypes)
   if (typeof fields === 'string') return `INFO ${fields}`
-  return { ...infoDefaults, ...json, ...fields } as ServerInfo
+  // Unknown fields pass through as sent; known ones only as typed (so a null never replaces a default).
+  const extras: Record<string, unknown> = { ...json }
+  for (const key of Object.keys(infoFieldTypes)) delete extras[key]
+  return { ...infoDefaults, ...extras, ...fields } as ServerInfo
 }
 
 /** The JSON object CONNECT writes: `raw` overlaid with the typed fields (which win). */
