@@ -42,6 +42,11 @@ export interface Transport {
   readonly nodeId: string
   /** Opens the listener (if any). Resolves with the address peers should dial. */
   start(): Promise<ListenAddress>
+  /**
+   * The node is ready (storage open and checked): from now on handshakes are accepted and
+   * peers dialed. Until then (when constructed not ready) handshakes are refused `notReady`.
+   */
+  markReady(): void
   /** Closes every connection and the listener, cancels timers, completes both Observables. */
   stop(): Promise<void>
   /**

@@ -6,6 +6,7 @@ import type { Test } from 'tap'
 import { TcpTransport } from '../../shared/transport/index.js'
 import type { TcpTransportOptions } from '../../shared/transport/index.js'
 import { encodeFrame } from '../../shared/transport/frame-codec.js'
+import { createLogger } from '../../shared/log.js'
 import { helloFor, openRawPeer } from './raw-peer.js'
 import { collectFrames, delay, waitForStatus } from './wait.js'
 
@@ -93,7 +94,9 @@ t.test('a node that is not ready does not dial either', async (t) => {
 })
 
 t.test('an oversized frame from a peer closes its connection with a logged reason', async (t) => {
-  const server = makeTransport(t, 'server', { frameBytesMax: 1024 })
+  const logLines: string[] = []
+  const logger = createLogger({ nodeName: 'server', level: 'warn', destination: { write: (line: string) => void logLines.push(line) } })
+  const server = makeTransport(t, 'server', { frameBytesMax: 1024, logger })
   const { port } = await server.start()
   const raw = await openRawPeer(port)
   const down = waitForStatus(server, 'big', 'down')
@@ -102,6 +105,7 @@ t.test('an oversized frame from a peer closes its connection with a logged reaso
   raw.socket.write(Uint8Array.of(0, 0x10, 0, 0, 1)) // announces a 1 MiB frame
   t.match((await down).reason, /frame error: frame of 1048576 bytes exceeds the limit of 1024/)
   await raw.closed
+  t.ok(logLines.some((line) => /peer connection closed/.test(line) && /exceeds the limit of 1024/.test(line)), 'the reason is logged')
 })
 
 t.test('a hello larger than the handshake limit is refused before decoding', async (t) => {
@@ -111,6 +115,16 @@ t.test('a hello larger than the handshake limit is refused before decoding', asy
   raw.socket.write(encodeFrame(0, new Uint8Array(10_000)))
   await raw.closed
   t.pass('closed')
+})
+
+t.test('a connection that never sends its hello is closed after handshakeTimeoutMs', async (t) => {
+  const server = makeTransport(t, 'server', { handshakeTimeoutMs: 200 })
+  const { port } = await server.start()
+  const raw = await openRawPeer(port)
+  const startMs = performance.now()
+  await raw.closed
+  const closedAfterMs = performance.now() - startMs
+  t.ok(closedAfterMs >= 150, `closed after ${Math.round(closedAfterMs)}ms, not at once`)
 })
 
 t.test('a silent peer is declared down within about deadAfterMs', async (t) => {
