@@ -211,3 +211,45 @@ t.test('the outbound queue is bounded in frames and bytes', async (t) => {
   t.equal(client.send('server', 'data', new Uint8Array(990)), true, 'after the flush there is room again')
   t.equal(client.send('server', 'data', new Uint8Array(10)), false, 'the byte bound refuses the next')
 })
+
+t.test('protocol errors close the connection with the reason: unknown channel, data before hello', async (t) => {
+  const server = makeTransport(t, 'server')
+  const { port } = await server.start()
+  const raw = await openRawPeer(port)
+  const down = waitForStatus(server, 'odd', 'down')
+  raw.sendHello(helloFor('odd'))
+  t.match(await raw.nextControl(), { kind: 'hello' })
+  raw.socket.write(encodeFrame(200, Uint8Array.of(1)))
+  t.match((await down).reason, /protocol error: unknown channel byte 200/)
+  await raw.closed
+
+  const early = await openRawPeer(port)
+  early.socket.write(encodeFrame(1, Uint8Array.of(1)))
+  await early.closed
+  t.pass('a data frame before the handshake closes the connection')
+})
+
+t.test('re-dials an unreachable peer with growing, bounded delays (injected random)', async (t) => {
+  const deadPort = await new Promise<number>((resolve) => {
+    const probe = makeTransport(t, 'probe')
+    void probe.start().then(async (address) => {
+      await probe.stop()
+      resolve(address.port)
+    })
+  })
+  const attemptsAtMs: number[] = []
+  const client = makeTransport(t, 'client', {
+    backoff: { initialDelayMs: 20, maxDelayMs: 160, multiplier: 2, jitterRatio: 0.5 },
+    random: () => 0.999,
+  })
+  await client.start()
+  client.status$.subscribe((s) => s.state === 'connecting' && attemptsAtMs.push(performance.now()))
+  client.connect({ id: 'ghost', host: '127.0.0.1', port: deadPort })
+  await delay(1_000)
+  client.disconnect('ghost')
+  const gapsMs = attemptsAtMs.slice(1).map((at, i) => at - attemptsAtMs[i]!)
+  t.ok(attemptsAtMs.length >= 3, `several attempts (${attemptsAtMs.length})`)
+  t.ok(attemptsAtMs.length <= 12, `but bounded by the backoff (${attemptsAtMs.length} in 1s)`)
+  t.ok(gapsMs.every((gapMs) => gapMs >= 19), `no gap below the initial delay: ${gapsMs.map(Math.round).join(', ')}`)
+  if (gapsMs.length >= 3) t.ok(gapsMs[2]! >= 70, `the third gap has grown (${Math.round(gapsMs[2]!)}ms)`)
+})
