@@ -10,6 +10,13 @@ import { OutboundBuffer } from './outbound.js'
 import { Subscription } from './subscription.js'
 import type { Router } from './router.js'
 
+/**
+ * Queued bytes at which a connection is written at once instead of at the end of the turn: a
+ * publisher's burst can fill many reads in one event-loop turn, and holding every delivery until
+ * the turn ends would stop the reader from working in parallel (no pipelining).
+ */
+export const eagerFlushBytes = 64 * 1024
+
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 export const closeLingerMs = 2_000
 
@@ -212,7 +219,8 @@ export class ClientConnection {
       this.failWith('RG_ERR_SLOW_CONSUMER', true)
       return false
     }
-    this.#router.scheduleFlush(this)
+    if (this.outbound.queuedBytes >= eagerFlushBytes) this.outbound.flush()
+    else this.#router.scheduleFlush(this)
     return true
   }
 

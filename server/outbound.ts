@@ -68,6 +68,11 @@ export class OutboundBuffer {
     return this.#queuedBytes === 0
   }
 
+  /** Bytes queued here, not yet handed to the socket. */
+  get queuedBytes(): number {
+    return this.#queuedBytes
+  }
+
   /** Queue a small frame piece (control line, CRLF); always copied. */
   append(bytes: Uint8Array): void {
     const length = bytes.length
