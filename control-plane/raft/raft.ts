@@ -73,7 +73,9 @@ export class Raft {
       // Conf changes the application already applied are replayed into the configuration.
       const replay = this.raftLog.slice(this.raftLog.applied + 1, this.config.applied + 1, Number.POSITIVE_INFINITY)
       for (const entry of replay) {
-        if (entry.type === 'confChange') this.tracker.setConfig(nextConfState(this.tracker.confState(), decodeConfChange(entry.data)), this.raftLog.lastIndex() + 1)
+        if (entry.type !== 'confChange') continue
+        const next = nextConfState(this.tracker.confState(), decodeConfChange(entry.data))
+        this.tracker.setConfig(next, this.raftLog.lastIndex() + 1)
       }
       this.raftLog.appliedTo(this.config.applied)
     }
