@@ -4,6 +4,7 @@
 import { from, Observable, type SchedulerLike, type Subscription } from 'rxjs'
 import type { ConnectOptions, ProtocolOp, ServerInfo } from '../shared/protocol/types.js'
 import { ConnectError, errorFromServerText, ProtocolError } from './errors.js'
+import type { ResolvedOptions } from './options.js'
 import type { Dialer, DialOptions, ServerAddress, Transport, TransportHandlers } from './transport.js'
 
 export interface Established {
@@ -19,6 +20,27 @@ export interface SessionHandlers {
 }
 
 export type ConnectFields = Omit<ConnectOptions, 'raw'>
+
+export const clientVersion = '0.1.0'
+
+/** CONNECT as this client sends it: never verbose, headers and no-responders on, protocol 1. */
+export function connectFieldsFrom(options: ResolvedOptions): ConnectFields {
+  return {
+    verbose: false,
+    pedantic: false,
+    tls_required: false,
+    name: options.name,
+    lang: 'typescript-railgun',
+    version: clientVersion,
+    protocol: 1,
+    echo: !options.noEcho,
+    headers: true,
+    no_responders: true,
+    auth_token: options.token,
+    user: options.user,
+    pass: options.pass,
+  }
+}
 
 export function handshake$(
   dialer: Dialer,

@@ -1,40 +1,21 @@
 // The life of the client's logical connection: first connect, inbound dispatch, keep-alive,
 // loss, reconnect with backoff (re-sending every live SUB and remaining max), drain and close.
-// Invariant: every PING written pushes exactly one PongWaiter and every PONG shifts one, so
-// waiters resolve in wire order.
-import { defer, interval, Observable, Subject, type Subscriber, type Subscription } from 'rxjs'
+import { defer, interval, type Observable, type Subscriber, type Subscription } from 'rxjs'
 import { protocolLimits, type ProtocolOp, type ServerInfo } from '../shared/protocol/types.js'
-import {
-  ConnectError,
-  ConnectionClosedError,
-  errorFromServerText,
-  InvalidSubjectError,
-  OutboundBufferFullError,
-  PayloadTooLargeError,
-  PermissionDeniedError,
-  RailgunClientError,
-  StaleConnectionError,
-} from './errors.js'
-import { handshake$, type ConnectFields, type Established, type SessionHandlers } from './handshake.js'
+import { ConnectError, ConnectionClosedError, PayloadTooLargeError, RailgunClientError, StaleConnectionError } from './errors.js'
+import { connectFieldsFrom, handshake$, type ConnectFields, type Established, type SessionHandlers } from './handshake.js'
 import { Message, toBytes, toMsgHeaders, type ReplySender } from './message.js'
 import type { ResolvedOptions } from './options.js'
+import { Pings } from './pings.js'
 import { reconnectLoop$ } from './reconnect.js'
-import type { Status } from './status.js'
-import { looksLikeValidSubscribeSubject } from './subject-check.js'
-import { SubscriptionTable, type SubscriptionEntry, type SubscriptionSink } from './subscriptions.js'
+import { ReconnectBuffer } from './reconnect-buffer.js'
+import { StatusStream, type Status } from './status.js'
+import { routeServerError, SubscriptionTable, type SubscriptionEntry, type SubscriptionSink } from './subscriptions.js'
 import type { Dialer, DialOptions, ServerAddress, Transport } from './transport.js'
 
 export type SessionState = 'connecting' | 'connected' | 'reconnecting' | 'draining' | 'closed'
 
-interface PongWaiter {
-  resolve(): void
-  reject(error: Error): void
-  /** A caller's flush: re-sent after a reconnect rather than failed. */
-  readonly resend: boolean
-}
-
 const noop = (): void => {}
-export const clientVersion = '0.1.0'
 
 export class Session {
   state: SessionState = 'connecting'
@@ -42,20 +23,16 @@ export class Session {
   readonly status$: Observable<Status>
   private transport: Transport | undefined
   private readonly subs = new SubscriptionTable()
-  private pongWaiters: PongWaiter[] = []
-  private deferredFlushes: PongWaiter[] = []
-  private reconnectBuffer: ProtocolOp[] = []
-  private reconnectBufferBytes = 0
-  private keepAlivePingsOutstanding = 0
+  private readonly pings = new Pings()
+  private readonly reconnectBuffer: ReconnectBuffer
   private keepAlive: Subscription | undefined
   private connecting: Subscription | undefined
   private reconnecting: Subscription | undefined
   private startFailed: ((error: Error) => void) | undefined
   private serverIndex = 0
   private lastServerError: Error | undefined
-  private lastState: Status | undefined
   private drainPromise: Promise<void> | undefined
-  private readonly statusSubject = new Subject<Status>()
+  private readonly status = new StatusStream()
   private readonly connectFields: ConnectFields
   private readonly dialOptions: DialOptions
   private readonly handlers: SessionHandlers
@@ -66,21 +43,7 @@ export class Session {
     private readonly dialer: Dialer,
   ) {
     if (servers.length === 0) throw new ConnectError('no server URL given')
-    this.connectFields = {
-      verbose: false,
-      pedantic: false,
-      tls_required: false,
-      name: options.name,
-      lang: 'typescript-railgun',
-      version: clientVersion,
-      protocol: 1,
-      echo: !options.noEcho,
-      headers: true,
-      no_responders: true,
-      auth_token: options.token,
-      user: options.user,
-      pass: options.pass,
-    }
+    this.connectFields = connectFieldsFrom(options)
     this.dialOptions = {
       timeoutMs: options.timeoutMs,
       outboundBytesMax: options.outboundBytesMax,
@@ -94,14 +57,8 @@ export class Session {
         if (transport === this.transport) this.onLost(error)
       },
     }
-    this.status$ = new Observable<Status>((subscriber) => {
-      if (this.lastState !== undefined) subscriber.next(this.lastState)
-      if (this.state === 'closed') {
-        subscriber.complete()
-        return
-      }
-      return this.statusSubject.subscribe(subscriber)
-    })
+    this.status$ = this.status.status$
+    this.reconnectBuffer = new ReconnectBuffer(options.reconnectBufferBytesMax)
   }
 
   get payloadBytesMax(): number {
@@ -142,12 +99,7 @@ export class Session {
       return
     }
     if (this.state === 'reconnecting' || this.state === 'draining') {
-      const bytes = estimateBytes(op)
-      if (this.reconnectBufferBytes + bytes > this.options.reconnectBufferBytesMax) {
-        throw new OutboundBufferFullError('reconnect buffer', this.options.reconnectBufferBytesMax)
-      }
       this.reconnectBuffer.push(op)
-      this.reconnectBufferBytes += bytes
       return
     }
     throw new ConnectionClosedError(`cannot send: connection is ${this.state}`)
@@ -155,11 +107,7 @@ export class Session {
 
   flush(): Promise<void> {
     if (this.state === 'closed') return Promise.reject(new ConnectionClosedError('cannot flush: connection is closed'))
-    return new Promise<void>((resolve, reject) => {
-      const waiter: PongWaiter = { resolve, reject, resend: true }
-      if (this.transport !== undefined) this.sendPing(waiter)
-      else this.deferredFlushes.push(waiter)
-    })
+    return new Promise<void>((resolve, reject) => this.pings.send(this.transport, { resolve, reject, resend: true }))
   }
 
   addSubscription(
@@ -172,7 +120,7 @@ export class Session {
     if (this.transport !== undefined) {
       try {
         this.writeSub(this.transport, entry)
-        this.sendPing({ resolve: this.subs.sealBatch(), reject: noop, resend: false })
+        this.pings.sendInternal(this.transport, this.subs.sealBatch())
       } catch (error) {
         this.subs.remove(entry)
         throw error
@@ -237,18 +185,15 @@ export class Session {
     this.transport = undefined
     transport?.close()
     const closedError = new ConnectionClosedError('connection closed', { cause: error })
-    for (const waiter of [...this.pongWaiters, ...this.deferredFlushes]) waiter.reject(closedError)
-    this.pongWaiters = []
-    this.deferredFlushes = []
-    this.reconnectBuffer = []
-    this.reconnectBufferBytes = 0
+    this.pings.rejectAll(closedError)
+    this.reconnectBuffer.take()
     for (const entry of this.subs.entries()) {
       this.subs.remove(entry)
       if (error === undefined) entry.sink.complete()
       else entry.sink.error(closedError)
     }
     this.emit(error === undefined ? { type: 'closed' } : { type: 'closed', error })
-    this.statusSubject.complete()
+    this.status.complete()
     this.startFailed?.(error ?? closedError)
     this.startFailed = undefined
   }
@@ -262,20 +207,14 @@ export class Session {
     this.transport = transport
     this.info = established.info
     this.lastServerError = undefined
-    this.keepAlivePingsOutstanding = 0
     if (this.state !== 'draining') {
       this.state = 'connected'
       const entries = this.subs.entries()
       for (const entry of entries) this.writeSub(transport, entry)
-      if (entries.length > 0) this.sendPing({ resolve: this.subs.sealBatch(), reject: noop, resend: false })
+      if (entries.length > 0) this.pings.sendInternal(transport, this.subs.sealBatch())
     }
-    const buffered = this.reconnectBuffer
-    this.reconnectBuffer = []
-    this.reconnectBufferBytes = 0
-    for (const op of buffered) transport.send(op)
-    const flushes = this.deferredFlushes
-    this.deferredFlushes = []
-    for (const waiter of flushes) this.sendPing(waiter)
+    for (const op of this.reconnectBuffer.take()) transport.send(op)
+    this.pings.resendDeferred(transport)
     this.startKeepAlive()
     this.emit({ type: kind, server: established.address.url })
   }
@@ -285,22 +224,6 @@ export class Session {
     const remaining = SubscriptionTable.remaining(entry)
     if (remaining !== undefined) transport.send({ op: 'UNSUB', sid: entry.sid, maxMsgs: remaining })
     this.subs.markSent(entry)
-  }
-
-  private sendPing(waiter: PongWaiter): void {
-    const transport = this.transport
-    if (transport === undefined) {
-      if (waiter.resend) this.deferredFlushes.push(waiter)
-      else waiter.resolve()
-      return
-    }
-    try {
-      transport.send({ op: 'PING' })
-    } catch (error) {
-      waiter.reject(error instanceof Error ? error : new Error(String(error)))
-      return
-    }
-    this.pongWaiters.push(waiter)
   }
 
   private readonly replySender: ReplySender = (replyTo, data, options) => {
@@ -333,8 +256,7 @@ export class Session {
           this.transport?.send({ op: 'PONG' })
           break
         case 'PONG':
-          this.keepAlivePingsOutstanding = 0
-          this.pongWaiters.shift()?.resolve()
+          this.pings.onPong()
           break
         case 'ERR':
           this.onServerError(op.message)
@@ -351,19 +273,11 @@ export class Session {
   }
 
   private onServerError(text: string): void {
-    const error = errorFromServerText(text)
-    if (error instanceof PermissionDeniedError && /subscription/i.test(text)) {
-      const entry = this.subs.blame(() => true, error.subject)
-      if (entry !== undefined) return this.failSubscription(entry, error)
-    }
-    if (error instanceof InvalidSubjectError) {
-      const entry = this.subs.blame((e) => !looksLikeValidSubscribeSubject(e.subject))
-      if (entry !== undefined) return this.failSubscription(entry, new InvalidSubjectError(entry.subject, `server: ${text}`))
-    }
-    if (error instanceof PermissionDeniedError || error instanceof InvalidSubjectError) return this.reportError(error)
-    // Anything else: the server closes the connection after it; the loss carries this reason.
-    this.lastServerError = error
-    this.reportError(error)
+    const route = routeServerError(text, this.subs)
+    if (route.to === 'subscription') return this.failSubscription(route.entry, route.error)
+    // A fatal one: the server closes the connection next; the loss carries this reason.
+    if (route.to === 'connection') this.lastServerError = route.error
+    this.reportError(route.error)
   }
 
   private failSubscription(entry: SubscriptionEntry, error: Error): void {
@@ -375,9 +289,7 @@ export class Session {
     this.transport = undefined
     this.stopKeepAlive()
     this.subs.resetConfirmations()
-    const waiters = this.pongWaiters
-    this.pongWaiters = []
-    for (const waiter of waiters) if (waiter.resend) this.deferredFlushes.push(waiter)
+    this.pings.onLost()
     const cause = this.lastServerError ?? error
     this.lastServerError = undefined
     this.emit(cause === undefined ? { type: 'disconnected' } : { type: 'disconnected', error: cause })
@@ -413,12 +325,12 @@ export class Session {
     this.keepAlive = interval(this.options.pingIntervalMs, this.options.scheduler).subscribe(() => {
       const transport = this.transport
       if (transport === undefined) return
-      if (this.keepAlivePingsOutstanding >= this.options.maxPingsOutstanding) {
-        transport.close(new StaleConnectionError(`no PONG for ${this.keepAlivePingsOutstanding} PINGs`))
+      if (this.pings.keepAliveOutstanding >= this.options.maxPingsOutstanding) {
+        transport.close(new StaleConnectionError(`no PONG for ${this.pings.keepAliveOutstanding} PINGs`))
         return
       }
-      this.keepAlivePingsOutstanding++
-      this.sendPing({ resolve: noop, reject: noop, resend: false })
+      this.pings.keepAliveOutstanding++
+      this.pings.sendInternal(transport)
     })
   }
 
@@ -428,13 +340,6 @@ export class Session {
   }
 
   private emit(status: Status): void {
-    if (status.type !== 'error') this.lastState = status
-    this.statusSubject.next(status)
+    this.status.emit(status)
   }
-}
-
-function estimateBytes(op: ProtocolOp): number {
-  const controlLineBytesEstimate = 64
-  if (op.op === 'PUB' || op.op === 'HPUB') return op.payload.length + op.subject.length * 3 + controlLineBytesEstimate
-  return controlLineBytesEstimate
 }

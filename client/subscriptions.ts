@@ -2,7 +2,9 @@
 // lifetime (they survive reconnects: the same sid is re-sent on the new connection). The table
 // also remembers which SUBs the server has not yet confirmed, so a `-ERR` that names no sid
 // ('Invalid Subject', 'Permissions Violation for Subscription to "x"') reaches the right one.
+import { errorFromServerText, InvalidSubjectError, PermissionDeniedError } from './errors.js'
 import type { Message } from './message.js'
+import { looksLikeValidSubscribeSubject } from './subject-check.js'
 
 export interface SubscriptionSink {
   next(message: Message): void
@@ -95,4 +97,26 @@ export class SubscriptionTable {
     }
     return pending.find(isSuspect) ?? pending[0]
   }
+}
+
+/** Where a server `-ERR` goes: one subscription's `error()`, or the connection. */
+export type ServerErrorRoute =
+  | { readonly to: 'subscription'; readonly entry: SubscriptionEntry; readonly error: Error }
+  /** Non-fatal for the connection (a refused publish, say): report it. */
+  | { readonly to: 'report'; readonly error: Error }
+  /** The server closes the connection after it: it explains the coming loss. */
+  | { readonly to: 'connection'; readonly error: Error }
+
+export function routeServerError(text: string, table: SubscriptionTable): ServerErrorRoute {
+  const error = errorFromServerText(text)
+  if (error instanceof PermissionDeniedError && /subscription/i.test(text)) {
+    const entry = table.blame(() => true, error.subject)
+    if (entry !== undefined) return { to: 'subscription', entry, error }
+  }
+  if (error instanceof InvalidSubjectError) {
+    const entry = table.blame((e) => !looksLikeValidSubscribeSubject(e.subject))
+    if (entry !== undefined) return { to: 'subscription', entry, error: new InvalidSubjectError(entry.subject, `server: ${text}`) }
+  }
+  if (error instanceof PermissionDeniedError || error instanceof InvalidSubjectError) return { to: 'report', error }
+  return { to: 'connection', error }
 }
