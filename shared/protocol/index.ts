@@ -1,7 +1,7 @@
 // Public entry of the protocol codec: the contract types, parser, encoder and headers.
 export * from './types.js'
 export { createParser, bufferedBytesBound } from './parser.js'
-export type { ParserLimits, ParserOptionsWithHeaders } from './parser.js'
+export type { ParserLimits } from './parser.js'
 export {
   encodeOp,
   encodeMsgHeader,

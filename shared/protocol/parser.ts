@@ -33,9 +33,6 @@ export interface ParserLimits {
   readonly headerBytesMax: number
 }
 
-/** Kept for callers that imported it; ParserOptions now carries `headerBytesMax` itself. */
-export type ParserOptionsWithHeaders = ParserOptions
-
 /**
  * The most `bufferedBytes` can ever reach under these limits: a control line (plus its CR) or
  * one payload, never both.
