@@ -236,10 +236,10 @@ for (const kind of serverKinds()) {
       await t.rejects(client.flush(), ConnectionClosedError)
     })
 
-    t.test('reconnect: kill and restart on the same port', { timeout: 30_000 }, async (t) => {
+    t.test('reconnect: kill and restart on the same port', { timeout: 60_000 }, async (t) => {
       const own = await kind.start()
       t.teardown(() => own.dispose())
-      const client = await openClient(t, own.url, { reconnect: { delayMsMin: 50, delayMsMax: 250, attemptsMax: 200 } })
+      const client = await openClient(t, own.url, { reconnect: { delayMsMin: 50, delayMsMax: 250, attemptsMax: 400 } })
       const statuses: Status['type'][] = []
       client.status$.subscribe((s) => statuses.push(s.type))
       const messages: string[] = []
@@ -254,7 +254,7 @@ for (const kind of serverKinds()) {
       await own.stop(true)
       await disconnected
       client.publish('survives', 'buffered while down')
-      const reconnected = nextStatus(client.status$, 'reconnected', 20_000)
+      const reconnected = nextStatus(client.status$, 'reconnected', 50_000)
       await own.restart()
       await reconnected
       client.publish('survives', 'after')
