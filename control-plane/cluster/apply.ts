@@ -120,16 +120,17 @@ export function apply(state: ClusterState, command: Command, meta: ApplyMeta): A
 }
 
 /**
- * Applies one Raft entry's data: decodes it and applies the command. An empty entry (the
- * leader's no-op) and a malformed one still advance `lastAppliedIndex`; the malformed one
- * answers RG_ERR_MALFORMED_COMMAND (every replica decodes the same bytes the same way).
+ * Applies one Raft entry: decodes it and applies the command at the time the proposer stamped
+ * into it. An empty entry (the leader's no-op) and a malformed one still advance
+ * `lastAppliedIndex`; the malformed one answers RG_ERR_MALFORMED_COMMAND (every replica
+ * decodes the same bytes the same way).
  */
-export function applyEntry(state: ClusterState, data: Uint8Array, meta: ApplyMeta): ApplyOutput {
-  checkMeta(state, meta)
-  if (data.length === 0) {
-    return { state: { ...state, lastAppliedIndex: meta.index }, result: ok('unchanged', { noop: true }), events: [] }
+export function applyEntry(state: ClusterState, entry: { readonly index: number; readonly data: Uint8Array }): ApplyOutput {
+  checkMeta(state, { index: entry.index, timeMs: 0 })
+  if (entry.data.length === 0) {
+    return { state: { ...state, lastAppliedIndex: entry.index }, result: ok('unchanged', { noop: true }), events: [] }
   }
-  const decoded = decodeCommand(data)
-  if (!decoded.ok) return { state: { ...state, lastAppliedIndex: meta.index }, result: decoded, events: [] }
-  return applyChecked(state, decoded.command, meta)
+  const decoded = decodeCommand(entry.data)
+  if (!decoded.ok) return { state: { ...state, lastAppliedIndex: entry.index }, result: decoded, events: [] }
+  return applyChecked(state, decoded.command, { index: entry.index, timeMs: decoded.timeMs })
 }

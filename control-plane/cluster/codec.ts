@@ -1,6 +1,7 @@
 // The log-entry codec for commands: UTF-8 JSON with sorted keys (canonical: the same command
-// always encodes to the same bytes), in an envelope `{"command":{…},"v":1}`. KV values travel
-// as base64 strings. decodeCommand validates everything with the zod schemas in commands.ts,
+// always encodes to the same bytes), in an envelope `{"command":{…},"timeMs":…,"v":1}`. The
+// proposer stamps `timeMs` (its clock) into the entry, so every replica applies with the same
+// time and none reads its own clock. KV values travel as base64 strings. decodeCommand validates everything with the zod schemas in commands.ts,
 // so a malformed entry is rejected with RG_ERR_MALFORMED_COMMAND and the path of the bad field.
 import { decodeBase64, encodeBase64 } from './bytes.js'
 import type { Command } from './commands.js'
@@ -11,7 +12,8 @@ import { canonicalJson, fail } from './result.js'
 
 export const commandCodecVersion = 1
 
-export type DecodeResult = { readonly ok: true; readonly command: Command } | ApplyError
+export type ParseResult = { readonly ok: true; readonly command: Command } | ApplyError
+export type DecodeResult = { readonly ok: true; readonly command: Command; readonly timeMs: number } | ApplyError
 
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
@@ -25,11 +27,16 @@ function toJson(command: Command): JsonValue {
   return plain
 }
 
-/** Canonical bytes of a command. Throws if the command does not satisfy the schema (a caller bug). */
-export function encodeCommand(command: Command): Uint8Array {
+/**
+ * Canonical bytes of a log entry holding `command`, stamped with the proposer's `timeMs`.
+ * Throws if the command does not satisfy the schema or the time is not a non-negative
+ * integer (caller bugs: API layers validate input with parseCommand first).
+ */
+export function encodeCommand(command: Command, timeMs = 0): Uint8Array {
   const checked = commandSchema.safeParse(command)
   if (!checked.success) throw new Error(`encodeCommand: invalid command: ${describeIssues(checked.error.issues)}`)
-  return textEncoder.encode(canonicalJson({ command: toJson(command), v: commandCodecVersion }))
+  if (!Number.isSafeInteger(timeMs) || timeMs < 0) throw new Error(`encodeCommand: bad timeMs ${timeMs}`)
+  return textEncoder.encode(canonicalJson({ command: toJson(command), timeMs, v: commandCodecVersion }))
 }
 
 function describeIssues(issues: readonly { path: readonly PropertyKey[]; message: string }[]): string {
@@ -47,7 +54,7 @@ function malformed(message: string): ApplyError {
  * Validates a command given as plain JSON (e.g. an admin API body), with KV values as base64.
  * Used by decodeCommand and by request handlers that build commands from client input.
  */
-export function parseCommand(input: unknown): DecodeResult {
+export function parseCommand(input: unknown): ParseResult {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) return malformed('not an object')
   const record = { ...(input as Record<string, unknown>) }
   if ((record.type === 'kvPut' || record.type === 'kvCas') && typeof record.value === 'string') {
@@ -75,8 +82,10 @@ export function decodeCommand(bytes: Uint8Array): DecodeResult {
     return malformed(`not JSON (${error instanceof Error ? error.message : String(error)})`)
   }
   if (typeof envelope !== 'object' || envelope === null || Array.isArray(envelope)) return malformed('the envelope is not an object')
-  const { v, command, ...rest } = envelope as Record<string, unknown>
+  const { v, command, timeMs, ...rest } = envelope as Record<string, unknown>
   if (v !== commandCodecVersion) return malformed(`unsupported version ${JSON.stringify(v)} (expected ${commandCodecVersion})`)
   if (Object.keys(rest).length > 0) return malformed(`unknown envelope fields ${Object.keys(rest).sort().join(', ')}`)
-  return parseCommand(command)
+  if (typeof timeMs !== 'number' || !Number.isSafeInteger(timeMs) || timeMs < 0) return malformed('timeMs: expected a non-negative integer')
+  const parsed = parseCommand(command)
+  return parsed.ok ? { ok: true, command: parsed.command, timeMs } : parsed
 }

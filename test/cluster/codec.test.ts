@@ -42,12 +42,13 @@ t.test('every command type has a sample', async (t) => {
 
 t.test('round trip: decode(encode(c)) equals c, and re-encoding gives the same bytes', async (t) => {
   for (const command of samples) {
-    const encoded = encodeCommand(command)
+    const encoded = encodeCommand(command, 1_700_000_000_123)
     const decoded = decodeCommand(encoded)
     t.ok(decoded.ok, command.type)
     if (!decoded.ok) continue
     t.same(decoded.command, command, `${command.type} round-trips`)
-    t.same(encodeCommand(decoded.command), encoded, `${command.type} re-encodes byte for byte`)
+    t.equal(decoded.timeMs, 1_700_000_000_123)
+    t.same(encodeCommand(decoded.command, decoded.timeMs), encoded, `${command.type} re-encodes byte for byte`)
   }
 })
 
@@ -55,7 +56,8 @@ t.test('encoding is canonical: key order in the input does not matter', async (t
   const a = encodeCommand({ type: 'ensureBucket', name: 'b', maxValueBytes: 10 })
   const b = encodeCommand({ maxValueBytes: 10, name: 'b', type: 'ensureBucket' } as Command)
   t.same(a, b)
-  t.equal(new TextDecoder().decode(a), '{"command":{"maxValueBytes":10,"name":"b","type":"ensureBucket"},"v":1}')
+  t.equal(new TextDecoder().decode(a), '{"command":{"maxValueBytes":10,"name":"b","type":"ensureBucket"},"timeMs":0,"v":1}')
+  t.equal(new TextDecoder().decode(encodeCommand({ type: 'removeBucket', name: 'b' }, 42)), '{"command":{"name":"b","type":"removeBucket"},"timeMs":42,"v":1}')
 })
 
 t.test('malformed entries are rejected with the reason', async (t) => {
@@ -65,13 +67,15 @@ t.test('malformed entries are rejected with the reason', async (t) => {
     [enc('{'), 'not JSON'],
     [enc('[]'), 'envelope is not an object'],
     [enc('{"v":2,"command":{}}'), 'unsupported version 2'],
-    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1},"x":1}'), 'unknown envelope fields x'],
-    [enc('{"v":1,"command":{"type":"launchMissiles"}}'), 'type'],
-    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b"}}'), 'maxValueBytes'],
-    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":-1}}'), 'maxValueBytes'],
-    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1,"extra":true}}'), 'extra'],
-    [enc('{"v":1,"command":{"type":"kvPut","bucket":"b","key":"k","value":"not base64!"}}'), 'value: not canonical base64'],
-    [enc('{"v":1,"command":{"type":"designate","controller":"c","holder":"n","controllerTerm":1.5}}'), 'controllerTerm'],
+    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1},"timeMs":0,"x":1}'), 'unknown envelope fields x'],
+    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1}}'), 'timeMs'],
+    [enc('{"v":1,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1},"timeMs":-5}'), 'timeMs'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"launchMissiles"}}'), 'type'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"ensureBucket","name":"b"}}'), 'maxValueBytes'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"ensureBucket","name":"b","maxValueBytes":-1}}'), 'maxValueBytes'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"ensureBucket","name":"b","maxValueBytes":1,"extra":true}}'), 'extra'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"kvPut","bucket":"b","key":"k","value":"not base64!"}}'), 'value: not canonical base64'],
+    [enc('{"v":1,"timeMs":0,"command":{"type":"designate","controller":"c","holder":"n","controllerTerm":1.5}}'), 'controllerTerm'],
   ]
   for (const [input, reason] of cases) {
     const result = decodeCommand(input)
@@ -92,15 +96,16 @@ t.test('parseCommand accepts API-style JSON with base64 values', async (t) => {
 
 t.test('applyEntry: no-op and malformed entries advance the applied index and change nothing else', async (t) => {
   const state = emptyState()
-  const noop = applyEntry(state, new Uint8Array(0), { index: 1, timeMs: 0 })
+  const noop = applyEntry(state, { index: 1, data: new Uint8Array(0) })
   t.same(noop.result, { ok: true, outcome: 'unchanged', details: { noop: true } })
   t.equal(noop.state.lastAppliedIndex, 1)
-  const bad = applyEntry(noop.state, new TextEncoder().encode('garbage'), { index: 2, timeMs: 0 })
+  const bad = applyEntry(noop.state, { index: 2, data: new TextEncoder().encode('garbage') })
   t.equal(bad.result.ok ? 'ok' : bad.result.code, 'RG_ERR_MALFORMED_COMMAND')
   t.same(stateToJson(bad.state), stateToJson({ ...state, lastAppliedIndex: 2 }))
-  const good = applyEntry(bad.state, encodeCommand({ type: 'ensureNamespace', name: 'x' }), { index: 3, timeMs: 0 })
+  const good = applyEntry(bad.state, { index: 3, data: encodeCommand({ type: 'ensureNamespace', name: 'x' }, 1234) })
   t.equal(good.result.ok ? good.result.outcome : 'error', 'created')
-  t.throws(() => applyEntry(good.state, new Uint8Array(0), { index: 3, timeMs: 0 }))
+  t.same(good.events[0]?.payload.timeMs, 1234, 'the time stamped by the proposer is the time applied')
+  t.throws(() => applyEntry(good.state, { index: 3, data: new Uint8Array(0) }))
 })
 
 t.test('apply validates in-process commands against the same schema', async (t) => {
