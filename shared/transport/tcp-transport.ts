@@ -50,6 +50,8 @@ export interface TcpTransportOptions {
   readonly clock?: Clock
   readonly random?: UnitRandom
   readonly logger?: Logger
+  /** Identifies this run of the node in handshakes; default 8 random bytes (hex). */
+  readonly incarnation?: string
 }
 
 export const defaultTcpTimings = { heartbeatIntervalMs: 500, deadAfterMs: 3_000, handshakeTimeoutMs: 5_000 } as const
@@ -98,7 +100,7 @@ export class TcpTransport implements Transport {
       clusterName: options.clusterName,
       nodeId: options.nodeId,
       region: options.region,
-      incarnation: randomBytes(8).toString('hex'),
+      incarnation: options.incarnation ?? randomBytes(8).toString('hex'),
       credentials,
     }
     this.hello = { ...this.identity, protocolVersion: peerProtocolVersion }
@@ -176,8 +178,9 @@ export class TcpTransport implements Transport {
     const dial = this.dials.get(peerId)
     this.dials.delete(peerId)
     if (dial?.timer !== undefined) clearTimeout(dial.timer)
-    dial?.connection?.close(reason, reason)
-    this.established.get(peerId)?.close(reason, reason)
+    const goodbye = `${this.nodeId} disconnected: ${reason}`
+    dial?.connection?.close(reason, goodbye)
+    this.established.get(peerId)?.close(reason, goodbye)
     this.board.set(peerId, 'down', reason)
   }
 
