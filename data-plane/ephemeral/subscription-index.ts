@@ -61,8 +61,6 @@ class TrieNode<S> {
 }
 
 const emptyGroups: ReadonlyMap<string, readonly never[]> = new Map()
-/** Tokens per subject stay below this (subjectLimits.subjectTokensMax is 128), for memo keys. */
-const positionsPerNode = 1024
 
 export class SubscriptionIndex<S extends IndexedSubscription> {
   readonly matchCacheEntriesMax: number
@@ -266,7 +264,7 @@ function collect<S>(walk: Walk<S>, node: TrieNode<S>): void {
 
 function visit<S>(walk: Walk<S>, node: TrieNode<S>, position: number): void {
   if (walk.visited !== undefined) {
-    const key = node.id * positionsPerNode + position
+    const key = node.id * (walk.tokens.length + 1) + position // unique per (node, position)
     if (walk.visited.has(key)) return
     walk.visited.add(key)
   }
