@@ -69,6 +69,19 @@ for (const kind of serverKinds()) {
       t.same(all, Array.from({ length: total }, (_, i) => i), 'every message once across the group')
     })
 
+    t.test('noEcho: a connection does not receive its own publishes', async (t) => {
+      const quiet = await openClient(t, server.url, { noEcho: true })
+      const other = await openClient(t, server.url)
+      const received: string[] = []
+      quiet.subscribe('echo.test').subscribe((m) => received.push(m.string()))
+      await quiet.flush()
+      quiet.publish('echo.test', 'own')
+      other.publish('echo.test', 'other')
+      await Promise.all([quiet.flush(), other.flush()])
+      await sleep(50)
+      t.same(received, ['other'])
+    })
+
     t.test('headers round trip, repeated keys kept', async (t) => {
       const client = await openClient(t, server.url)
       const received = firstValueFrom(client.subscribe('h').pipe(timeout(5_000)))
