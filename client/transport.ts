@@ -56,7 +56,8 @@ export function parseServerUrl(url: string): ServerAddress {
   }
   const scheme = parsed.protocol.replace(/:$/, '')
   if (!['nats', 'railgun', 'tcp'].includes(scheme)) throw new RangeError(`unsupported scheme in ${url} (TLS is not supported yet)`)
-  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1'
+  const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1')
+  if (host === '') throw new RangeError(`no host in server URL: ${url}`)
   const port = parsed.port === '' ? 4222 : Number(parsed.port)
   return { host, port, url }
 }
