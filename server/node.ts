@@ -126,6 +126,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   }, config.limits.pingIntervalMs)
   pingTimer.unref()
 
+  logger.info(
+    { serverId, version: railgunVersion, dataDir: config.storage.dataDir, clientPort: listener.port, httpPort: admin.port },
+    'railgun starting: opening storage',
+  )
   const open = options.openStorage ?? defaultOpenStorage
   const ready = open(config).then(
     async (opened) => {
