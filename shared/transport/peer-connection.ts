@@ -162,7 +162,9 @@ export class PeerConnection {
   private onControl(payload: Uint8Array): void {
     const decoded = decodeControl(payload)
     if (!decoded.ok) {
-      this.close(`protocol error: ${decoded.error}`)
+      // During the handshake the remote may be a different program or version: tell it why.
+      if (this.state === 'handshaking') this.refuse('malformed', decoded.error)
+      else this.close(`protocol error: ${decoded.error}`)
       return
     }
     const message = decoded.message

@@ -223,6 +223,11 @@ t.test('protocol errors close the connection with the reason: unknown channel, d
   t.match((await down).reason, /protocol error: unknown channel byte 200/)
   await raw.closed
 
+  const garbled = await openRawPeer(port)
+  garbled.socket.write(encodeFrame(0, Uint8Array.of(1, 0)))
+  t.match(await garbled.nextControl(), { kind: 'reject', reason: 'malformed', detail: /truncated protocol version/ }, 'an undecodable hello is refused as malformed')
+  await garbled.closed
+
   const early = await openRawPeer(port)
   early.socket.write(encodeFrame(1, Uint8Array.of(1)))
   await early.closed
