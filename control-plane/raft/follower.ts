@@ -41,8 +41,8 @@ function restore(r: Raft, m: Message): boolean {
   assert(r.role === 'follower', `snapshot restored in role ${r.role}`)
   const { index, term, confState } = snapshot.metadata
   if (index <= r.raftLog.committed) return false
-  const member = [...confState.voters, ...confState.learners, ...confState.votersOutgoing].includes(r.id)
-  if (!member) return false
+  // A snapshot whose configuration lacks us is accepted: it predates our addition (the leader only
+  // sends to current members), and the conf change adding us follows in the log.
   if (r.raftLog.matchTerm(index, term)) {
     // We already hold that prefix: just fast-forward the commit index.
     r.raftLog.commitTo(index)
