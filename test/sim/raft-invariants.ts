@@ -7,11 +7,12 @@
 // - state machine safety: no two nodes apply different entries at one index;
 // - applied index never goes back within one incarnation of a node;
 // - durability: every committed entry stays on a majority of the voters' disks (or inside
-//   their snapshots), through crashes.
+//   their snapshots), through crashes;
+// - persist before send: no message promises a term, vote or log entry not yet durable.
 // A violation throws SimViolation carrying the seed.
 
 import { decodeConfChange, nextConfState } from '../../control-plane/raft/index.js'
-import type { ConfState, Entry, NodeId, Snapshot } from '../../control-plane/raft/index.js'
+import type { ConfState, Entry, Message, NodeId, Snapshot } from '../../control-plane/raft/index.js'
 
 export class SimViolation extends Error {
   override readonly name = 'SimViolation'
@@ -118,6 +119,27 @@ export class RaftInvariants {
         }
       }
       before = entry.term
+    }
+  }
+
+  /**
+   * The Ready contract: a message may only promise what is durable. Checked as each message
+   * leaves, against the sender's synced state: its term (pre-vote traffic excepted: it carries
+   * a term not yet adopted), a granted vote, and the log an append acknowledgement vouches for.
+   */
+  checkMessagePersisted(
+    node: NodeId,
+    message: Message,
+    durable: { readonly term: number; readonly vote: NodeId | null; readonly lastIndex: number },
+  ): void {
+    if (message.type === 'preVote' || message.type === 'preVoteResp' || message.term === 0) return
+    const what = `${message.type} term ${message.term} index ${message.index} to ${message.to}`
+    if (message.term > durable.term) this.fail('persist before send', `${node} sent ${what} with durable term ${durable.term}`)
+    if (message.type === 'voteResp' && !message.reject && message.term === durable.term && durable.vote !== message.to) {
+      this.fail('persist before send', `${node} granted its vote (${what}) with durable vote ${String(durable.vote)}`)
+    }
+    if (message.type === 'appResp' && !message.reject && message.term === durable.term && message.index > durable.lastIndex) {
+      this.fail('persist before send', `${node} acknowledged ${what} with durable last index ${durable.lastIndex}`)
     }
   }
 

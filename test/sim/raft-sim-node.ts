@@ -428,7 +428,10 @@ export class SimRaftNode {
     const report = (item: InboxItem): void => {
       if (incarnation === this.incarnation && this.raw !== null) this.enqueue(item)
     }
+    const hardState = this.storage.initialState().hardState
+    const durable = { term: hardState.term, vote: hardState.vote, lastIndex: this.storage.lastIndex() }
     for (const message of messages) {
+      this.env.invariants.checkMessagePersisted(this.id, message, durable)
       const to = message.to
       let onOutcome: ((dropped: DropReason | null) => void) | undefined
       if (message.type === 'snap') {

@@ -22,6 +22,7 @@ t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, fau
   for (const { nodes, first, count, membership } of plans) {
     const failures: string[] = []
     let unchecked = 0
+    const notConverged: number[] = []
     let operationsOk = 0
     let committed = 0
     for (let seed = first; seed < first + count; seed++) {
@@ -30,6 +31,7 @@ t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, fau
         failures.push(result)
         continue
       }
+      if (!result.stats.converged) notConverged.push(seed)
       operationsOk += result.stats.operationsOk
       committed += result.stats.committedEntries
       if (result.linearizability.result === 'illegal') {
@@ -40,6 +42,8 @@ t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, fau
     }
     t.same(failures, [], `${count} seeds, ${nodes} nodes${membership ? ', membership changes' : ''}: no violations`)
     t.equal(unchecked, 0, 'every history was fully checked')
+    // Liveness after the heal: one leader, every voter applied up to its commit.
+    t.same(notConverged, [], 'every run converged after the network healed')
     // The run must have done real work, or "no violations" means nothing.
     t.ok(operationsOk > count * 50, `clients completed ${operationsOk} operations`)
     t.ok(committed > count * 30, `${committed} entries committed`)
@@ -89,7 +93,7 @@ t.test('bug injection: follower reads without ReadIndex are caught by the checke
 t.test('bug injection: sending before fsync is caught by the Raft invariants', async (t) => {
   // Acknowledging entries before they are durable lets a crash lose committed entries. The
   // simulator's own invariants (not only the core's assertions) must notice within some seeds.
-  const ours = /committed entries are durable|state machine safety|leader completeness|log matching/
+  const ours = /persist before send|committed entries are durable|state machine safety|leader completeness|log matching/
   let caught: SimViolation | null = null
   let coreAssertions = 0
   for (let seed = 1; seed <= 150 && caught === null; seed++) {
