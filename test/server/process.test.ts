@@ -12,6 +12,9 @@ import { railgunVersion } from '../../server/version.js'
 import { connectedRawClient, until } from './helpers.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
+// Four child processes each compile the server through tsx; on a busy 2-core machine that alone
+// can take tens of seconds, so this file gets more than the default 120 s.
+t.setTimeout(300_000)
 
 t.test('the version reported is package.json version', async (t) => {
   const manifest = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }
