@@ -7,7 +7,7 @@ import type { KvInput, KvOutput, Operation } from '../lincheck/index.js'
 import type { VirtualClock } from './clock.js'
 import type { SimNetwork } from './network.js'
 import type { SimRandom } from './random.js'
-import type { SimWireMessage } from './raft-sim-node.js'
+import type { SimWireMessage } from './raft-wire.js'
 import type { TraceRecorder } from './trace.js'
 
 export interface ClientConfig {

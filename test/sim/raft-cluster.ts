@@ -17,8 +17,10 @@ import { SimNetwork } from './network.js'
 import { SimRandom } from './random.js'
 import { RaftInvariants } from './raft-invariants.js'
 import type { DurableLogView } from './raft-invariants.js'
-import { SimRaftNode, describeWire } from './raft-sim-node.js'
-import type { SimNodeConfig, SimWireMessage } from './raft-sim-node.js'
+import { SimRaftNode } from './raft-sim-node.js'
+import type { SimNodeConfig } from './raft-sim-node.js'
+import { describeWire } from './raft-wire.js'
+import type { SimWireMessage } from './raft-wire.js'
 import { TraceRecorder } from './trace.js'
 
 export interface RaftSimOptions {

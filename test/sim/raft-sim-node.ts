@@ -9,7 +9,7 @@
 // replays the journal into a fresh MemoryStorage and builds a new RawNode from it.
 
 import { MemoryStorage, ProposalDropped, RawNode, StorageError, decodeConfChange } from '../../control-plane/raft/index.js'
-import type { ConfChange, ConfState, Entry, HardState, Message, NodeId, RaftStatus, Ready, Snapshot } from '../../control-plane/raft/index.js'
+import type { ConfChange, ConfState, Entry, Message, NodeId, RaftStatus, Ready, Snapshot } from '../../control-plane/raft/index.js'
 import type { KvInput, KvOutput } from '../lincheck/index.js'
 import type { VirtualClock } from './clock.js'
 import { SimDisk } from './disk.js'
@@ -17,20 +17,13 @@ import { KvStateMachine, decodeCommand, encodeCommand } from './kv-state-machine
 import type { DropReason, SimNetwork } from './network.js'
 import type { SimRandom } from './random.js'
 import type { DurableLogView, RaftInvariants } from './raft-invariants.js'
+import { journalOf, logView, replayJournal } from './raft-journal.js'
+import type { WalRecord } from './raft-journal.js'
+import type { SimWireMessage } from './raft-wire.js'
 import { SimViolation } from './raft-invariants.js'
 import type { TraceRecorder } from './trace.js'
 
-export type SimWireMessage =
-  | { readonly kind: 'raft'; readonly message: Message }
-  | { readonly kind: 'request'; readonly requestId: number; readonly op: KvInput }
-  | { readonly kind: 'response'; readonly requestId: number; readonly output: KvOutput }
-  /** The server refused before appending anything (no leader...): the operation did not happen. */
-  | { readonly kind: 'rejected'; readonly requestId: number; readonly reason: string }
 
-export type WalRecord =
-  | { readonly kind: 'snapshot'; readonly snapshot: Snapshot }
-  | { readonly kind: 'entries'; readonly entries: readonly Entry[] }
-  | { readonly kind: 'hardState'; readonly hardState: HardState }
 
 type InboxItem =
   | { readonly kind: 'tick' }
@@ -74,37 +67,7 @@ export interface SimNodeEnvironment {
 const encoder = new TextEncoder()
 const decoder = new TextDecoder()
 
-export function describeWire(wire: SimWireMessage): string {
-  switch (wire.kind) {
-    case 'raft': {
-      const m = wire.message
-      const entries = m.entries.length > 0 ? ` e${m.entries[0]!.index}+${m.entries.length}` : ''
-      const snapshot = m.snapshot ? ` s${m.snapshot.metadata.index}` : ''
-      return `${m.type} t${m.term} i${m.index} lt${m.logTerm} c${m.commit}${entries}${snapshot}${m.reject ? ` R${m.rejectHint}` : ''}`
-    }
-    case 'request':
-      return `req#${wire.requestId} ${JSON.stringify(wire.op)}`
-    case 'response':
-      return `resp#${wire.requestId} ${JSON.stringify(wire.output)}`
-    case 'rejected':
-      return `rejected#${wire.requestId} ${wire.reason}`
-  }
-}
 
-function logView(storage: MemoryStorage): DurableLogView {
-  const snapshot = storage.snapshot().metadata
-  const first = storage.firstIndex()
-  const last = storage.lastIndex()
-  return {
-    snapshotIndex: Math.max(snapshot.index, first - 1),
-    snapshotTerm: snapshot.term,
-    lastIndex: () => last,
-    termAt(index) {
-      if (index < first || index > last) return undefined
-      return storage.term(index)
-    },
-  }
-}
 
 export class SimRaftNode {
   private readonly disk: SimDisk<WalRecord>
@@ -214,18 +177,9 @@ export class SimRaftNode {
     this.env.network.unregister(this.id)
     this.env.trace.record(this.env.clock.nowMs, 'crash', this.id)
     this.disk.crash()
-    this.storage = this.replayJournal(this.disk.read())
+    this.storage = replayJournal(this.disk.read(), this.env.initialConfState)
   }
 
-  private replayJournal(records: readonly WalRecord[]): MemoryStorage {
-    const storage = new MemoryStorage(this.env.initialConfState)
-    for (const record of records) {
-      if (record.kind === 'snapshot') storage.applySnapshot(record.snapshot)
-      else if (record.kind === 'entries') storage.append(record.entries)
-      else storage.setHardState(record.hardState)
-    }
-    return storage
-  }
 
   private onWire(from: string, wire: SimWireMessage): void {
     if (wire.kind === 'raft') this.enqueue({ kind: 'raft', message: wire.message })
@@ -501,12 +455,7 @@ export class SimRaftNode {
       this.storage.compact(index)
     })
     this.snapshotIndex = index
-    const first = this.storage.firstIndex()
-    const last = this.storage.lastIndex()
-    const records: WalRecord[] = [{ kind: 'snapshot', snapshot: this.storage.snapshot() }]
-    if (last >= first) records.push({ kind: 'entries', entries: this.storage.entries(first, last + 1, Number.MAX_SAFE_INTEGER) })
-    records.push({ kind: 'hardState', hardState: this.storage.initialState().hardState })
-    this.disk.replaceDurably(records)
-    this.env.trace.record(this.env.clock.nowMs, 'snapshot', `${this.id} index=${index} first=${first} last=${last}`)
+    this.disk.replaceDurably(journalOf(this.storage))
+    this.env.trace.record(this.env.clock.nowMs, 'snapshot', `${this.id} index=${index} first=${this.storage.firstIndex()} last=${this.storage.lastIndex()}`)
   }
 }
