@@ -1,7 +1,22 @@
 // RailgunClient: the public API over one logical connection that survives reconnects.
 // Connection life (handshake, reconnect, keep-alive, inbound dispatch) lives in `session.ts`;
 // this file holds what callers call: publish, subscribe, request, respond, flush, drain, close.
-import { catchError, defer, EMPTY, from, ignoreElements, isObservable, mergeMap, Observable, of, take, tap, type ObservableInput, type Subscription } from 'rxjs'
+import {
+  catchError,
+  defer,
+  EMPTY,
+  finalize,
+  from,
+  ignoreElements,
+  isObservable,
+  mergeMap,
+  Observable,
+  of,
+  take,
+  tap,
+  type ObservableInput,
+  type Subscription,
+} from 'rxjs'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
@@ -161,14 +176,32 @@ export class RailgunClient {
    */
   respond(subject: string, handler: RespondHandler, options: RespondOptions = {}): Subscription {
     const subscribeOptions: SubscribeOptions = options.group === undefined ? {} : { group: options.group }
+    // Requests count as in flight from arrival (even while queued behind the concurrency bound)
+    // until answered, so `drain()` can wait for them; whatever is left when the stream ends is
+    // released at once.
+    let pending = 0
+    const release = (): void => {
+      pending--
+      this.session.handlerFinished()
+    }
     return this.subscribe(subject, subscribeOptions)
-      .pipe(mergeMap((message) => this.answer(message, handler), this.options.respondConcurrencyMax))
+      .pipe(
+        tap(() => {
+          pending++
+          this.session.handlerStarted()
+        }),
+        mergeMap((message) => this.answer(message, handler).pipe(finalize(release)), this.options.respondConcurrencyMax),
+        finalize(() => {
+          while (pending > 0) release()
+        }),
+      )
       .subscribe({ error: (error: unknown) => this.session.reportError(error) })
   }
 
   /**
    * Graceful stop: UNSUB every subscription, wait until the server confirms (messages already
-   * sent are still delivered), complete the subscriptions, flush pending publishes, close.
+   * sent are still delivered), complete the subscriptions, let `respond` handlers answer what
+   * they already received, flush pending publishes, close. Bounded by `drainTimeoutMs`.
    */
   async drain(): Promise<void> {
     await this.session.drain()

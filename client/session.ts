@@ -32,6 +32,9 @@ export class Session {
   private serverIndex = 0
   private lastServerError: Error | undefined
   private drainPromise: Promise<void> | undefined
+  /** `respond` requests received and not yet answered; drain waits for them. */
+  private handlersInFlight = 0
+  private handlersIdle: Array<() => void> = []
   private readonly status = new StatusStream()
   private readonly connectFields: ConnectFields
   private readonly dialOptions: DialOptions
@@ -148,7 +151,8 @@ export class Session {
   }
 
   /**
-   * UNSUB everything, wait for the server to confirm, complete the subscriptions, flush, close.
+   * UNSUB everything, wait for the server to confirm, complete the subscriptions, wait for
+   * `respond` handlers still running, flush, close.
    * While disconnected there is nothing to drain from: it closes at once (buffered publishes are
    * dropped). Bounded by `drainTimeoutMs`; past it the client closes anyway.
    */
@@ -168,6 +172,8 @@ export class Session {
       // After this PONG no more MSG can arrive for the UNSUBed sids: the server answers in order.
       await this.flush().catch(noop)
       for (const entry of entries) if (this.subs.remove(entry)) entry.sink.complete()
+      // Requests already received by `respond` handlers still get their replies.
+      await this.handlersSettled()
       await this.flush().catch(noop)
       deadline.unsubscribe()
       this.close(undefined)
@@ -175,9 +181,29 @@ export class Session {
     return this.drainPromise
   }
 
+  /** A `respond` request arrived; `handlerFinished` when it is answered (or dropped). */
+  handlerStarted(): void {
+    this.handlersInFlight++
+  }
+
+  handlerFinished(): void {
+    this.handlersInFlight--
+    if (this.handlersInFlight > 0) return
+    const idle = this.handlersIdle
+    this.handlersIdle = []
+    for (const resolve of idle) resolve()
+  }
+
+  private handlersSettled(): Promise<void> {
+    if (this.handlersInFlight <= 0) return Promise.resolve()
+    return new Promise((resolve) => this.handlersIdle.push(resolve))
+  }
+
   close(error: Error | undefined): void {
     if (this.state === 'closed') return
     this.state = 'closed'
+    // A drain waiting on handlers stops waiting: nothing can be sent any more.
+    for (const resolve of this.handlersIdle.splice(0)) resolve()
     this.connecting?.unsubscribe()
     this.reconnecting?.unsubscribe()
     this.stopKeepAlive()

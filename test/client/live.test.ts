@@ -249,6 +249,24 @@ for (const kind of serverKinds()) {
       await t.rejects(client.flush(), ConnectionClosedError)
     })
 
+    t.test('drain lets respond handlers answer what they already received', async (t) => {
+      const service = await openClient(t, server.url)
+      const caller = await openClient(t, server.url)
+      let started: () => void = () => undefined
+      const handlerStarted = new Promise<void>((resolve) => (started = resolve))
+      service.respond('slow.drain', async (m) => {
+        started()
+        await sleep(200)
+        return `done ${m.string()}`
+      })
+      await service.flush()
+      const reply = caller.requestPromise('slow.drain', 'x', { timeoutMs: 5_000 })
+      await handlerStarted
+      await service.drain()
+      t.equal((await reply).string(), 'done x', 'the reply went out before the close')
+      t.ok(service.isClosed)
+    })
+
     t.test('reconnect: kill and restart on the same port', { timeout: 60_000 }, async (t) => {
       const own = await kind.start()
       t.teardown(() => own.dispose())
