@@ -17,6 +17,7 @@ import {
   type ObservableInput,
   type Subscription,
 } from 'rxjs'
+import type { ServerInfo } from '../shared/protocol/types.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
@@ -69,7 +70,7 @@ export class RailgunClient {
   }
 
   /** INFO of the server currently connected (undefined while disconnected). */
-  get serverInfo(): Readonly<Record<string, unknown>> | undefined {
+  get serverInfo(): ServerInfo | undefined {
     return this.session.info
   }
 
