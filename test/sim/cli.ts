@@ -1,7 +1,7 @@
 // The simulator's command line:
 //   npm run sim -- --seed N [--trace]                 replay one seed exactly
 //   npm run sim -- --seeds 10000 [--nodes 5] [--start S]  run many seeds
-// Options: --duration-ms, --membership, --no-snapshot-after-conf-change, --bug-follower-stale-reads,
+// Options: --duration-ms, --membership, --snapshot-after-conf-change, --bug-follower-stale-reads,
 // --no-faults.
 // Exits non-zero on any violation (a broken Raft invariant, a non-linearizable history, or an
 // exception inside the simulation). Wall-clock time is read here only, for the speed report.
@@ -22,7 +22,7 @@ const { values } = parseArgs({
     'bug-follower-stale-reads': { type: 'boolean', default: false },
     'no-faults': { type: 'boolean', default: false },
     membership: { type: 'boolean', default: false },
-    'no-snapshot-after-conf-change': { type: 'boolean', default: false },
+    'snapshot-after-conf-change': { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -31,7 +31,7 @@ const { values } = parseArgs({
 const usage = `usage:
   npm run sim -- --seed N [--trace]
   npm run sim -- --seeds COUNT [--start S] [--nodes 3|5]
-options: --duration-ms MS  --membership  --no-snapshot-after-conf-change  --bug-follower-stale-reads  --no-faults`
+options: --duration-ms MS  --membership  --snapshot-after-conf-change  --bug-follower-stale-reads  --no-faults`
 
 function integer(name: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback
@@ -56,7 +56,7 @@ const shared: Omit<RaftSimOptions, 'seed'> = {
   ...(durationMs === undefined ? {} : { durationMs }),
   faults: !values['no-faults'],
   membershipChanges: values.membership,
-  snapshotAfterConfChange: !values['no-snapshot-after-conf-change'],
+  snapshotAfterConfChange: values['snapshot-after-conf-change'],
   bugs: { followerStaleReads: values['bug-follower-stale-reads'] },
 }
 
@@ -67,7 +67,7 @@ function reproduction(seed: number): string {
     values['bug-follower-stale-reads'] ? ' --bug-follower-stale-reads' : '',
     values['no-faults'] ? ' --no-faults' : '',
     values.membership ? ' --membership' : '',
-    values['no-snapshot-after-conf-change'] ? ' --no-snapshot-after-conf-change' : '',
+    values['snapshot-after-conf-change'] ? ' --snapshot-after-conf-change' : '',
   ].join('')
   return `npm run sim -- --seed ${seed}${extra}`
 }
@@ -113,6 +113,7 @@ const startedMs = performance.now()
 let simulatedMs = 0
 let violations = 0
 let uncheckable = 0
+const notConverged: number[] = []
 const progressEvery = Math.max(1, Math.floor(count / 20))
 for (let i = 0; i < count; i++) {
   const seed = start + i
@@ -121,7 +122,11 @@ for (let i = 0; i < count; i++) {
   if (outcome.kind === 'violation') {
     violations++
     console.error(`VIOLATION ${outcome.message}\n  reproduce: ${reproduction(seed)}`)
-  } else if (outcome.result.linearizability.result === 'unknown') {
+  } else if (!outcome.result.stats.converged) {
+    notConverged.push(seed)
+    console.warn(`seed ${seed}: did not converge after the heal (liveness): ${reproduction(seed)}`)
+  }
+  if (outcome.kind === 'ok' && outcome.result.linearizability.result === 'unknown') {
     uncheckable++
     console.warn(`seed ${seed}: linearizability check ran out of budget (${outcome.result.linearizability.reason})`)
   }
@@ -133,7 +138,8 @@ for (let i = 0; i < count; i++) {
 const realS = (performance.now() - startedMs) / 1000
 const simulatedS = simulatedMs / 1000
 console.log(
-  `done: ${count} seeds from ${start}, ${nodes} nodes: ${violations} violation(s), ${uncheckable} unchecked (budget); ` +
+  `done: ${count} seeds from ${start}, ${nodes} nodes: ${violations} violation(s), ${uncheckable} unchecked (budget), ` +
+    `${notConverged.length} not converged; ` +
     `${simulatedS.toFixed(0)} simulated s in ${realS.toFixed(1)} real s = ${(simulatedS / realS).toFixed(1)} simulated s per real s`,
 )
 process.exit(violations > 0 ? 1 : 0)

@@ -444,9 +444,9 @@ export class SimRaftNode {
     const confChanged = this.appliedConfChange
     this.appliedConfChange = false
     if (every <= 0 || this.appliedIndex === this.snapshotIndex) return
-    // After a conf change, snapshot at once (when enabled): the core refuses a snapshot whose
-    // ConfState does not list the receiver, so a voter added after the latest snapshot could
-    // never catch up from a compacted log (see README, "Findings").
+    // After a conf change, snapshot at once (when enabled): before ec79b13 the core refused a
+    // snapshot whose ConfState did not list the receiver, so a voter added after the latest
+    // snapshot could never catch up from a compacted log (see README, "Findings").
     const dueToConfChange = confChanged && this.config.snapshotAfterConfChange
     if (!dueToConfChange && this.appliedIndex - this.snapshotIndex < every) return
     const index = this.appliedIndex
