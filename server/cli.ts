@@ -11,6 +11,7 @@ import type { ConfigSource, NodeConfig } from '../shared/config/index.js'
 import { ConfigError } from '../shared/errors.js'
 import { createLogger, logLevels } from '../shared/log.js'
 import type { LogLevel } from '../shared/log.js'
+import { registerClientCommands } from './commands/client-verbs.js'
 import { startNode } from './node.js'
 import { railgunVersion } from './version.js'
 
@@ -120,8 +121,8 @@ export function registerServerCommand(program: Command): void {
     })
 }
 
-/** Every verb of the `railgun` command; other modules' verbs are added here by the integrator. */
-export const commandRegistrars: CommandRegistrar[] = [registerServerCommand]
+/** Every verb of the `railgun` command: the node itself, then the client verbs (pub, sub, req, reply). */
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands]
 
 export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
   const program = new Command('railgun')
