@@ -68,7 +68,11 @@ async function requestReplyLatency(url: string): Promise<LatencySummary> {
   const responder = await connect({ servers: url })
   const requester = await connect({ servers: url })
   const payload = new Uint8Array(payloadBytes).fill(121)
-  responder.subscribe('bench.echo', { callback: (_error, msg) => msg.respond(msg.data) })
+  responder.subscribe('bench.echo', {
+    callback: (_error, msg) => {
+      msg.respond(msg.data)
+    },
+  })
   await responder.flush()
   for (let i = 0; i < 500; i++) await requester.request('bench.echo', payload, { timeout: 5000 })
   const samplesMs: number[] = []
