@@ -76,7 +76,8 @@ export class SimKvClient {
     const requestId = this.nextRequestId
     if (roll < 0.45) return { kind: 'get', key }
     const value = `${this.id}.${requestId}`
-    if (roll < 0.8) return { kind: 'put', key, value }
+    if (roll < 0.75) return { kind: 'put', key, value }
+    if (roll < 0.8) return { kind: 'delete', key }
     const seen = this.lastSeen.get(key)
     const expected = seen !== undefined && this.random.chance(0.7) ? seen : null
     return { kind: 'cas', key, expected, value }
@@ -124,6 +125,7 @@ export class SimKvClient {
     if (output !== undefined) {
       if (output.kind === 'get') this.lastSeen.set(input.key, output.value)
       if (input.kind === 'put') this.lastSeen.set(input.key, input.value)
+      if (input.kind === 'delete') this.lastSeen.set(input.key, null)
       if (input.kind === 'cas' && output.kind === 'cas' && output.ok) this.lastSeen.set(input.key, input.value)
     }
     this.scheduleNext()
