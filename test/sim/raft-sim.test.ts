@@ -15,9 +15,9 @@ function run(seed: number, nodes: number, membershipChanges: boolean): RaftSimRe
 
 t.test('Raft safety and KV linearizability hold across seeds (3 and 5 nodes, faults on)', async (t) => {
   const plans = [
-    { nodes: 3, first: 1, count: 120, membership: false },
-    { nodes: 5, first: 1_001, count: 30, membership: false },
-    { nodes: 3, first: 2_001, count: 50, membership: true },
+    { nodes: 3, first: 1, count: 200, membership: false },
+    { nodes: 5, first: 1_001, count: 40, membership: false },
+    { nodes: 3, first: 2_001, count: 60, membership: true },
   ]
   for (const { nodes, first, count, membership } of plans) {
     const failures: string[] = []
