@@ -1,9 +1,10 @@
 // Every error the client hands to a caller: a named Error subclass with a stable `code`
-// (`RG_ERR_*`) and an optional `cause`. The list `clientErrorCodes` is the single source of
-// truth; `client/README.md` documents each code and a test checks that the two agree.
-// Where `shared/errors.ts` (the server's list) has a code for the same condition, the client
-// reuses that exact code (checked by the `satisfies` below); the rest are client-only.
-import type { ErrorCode as SharedErrorCode } from '../shared/errors.js'
+// (`RG_ERR_*`) and an optional `cause`. Every code comes from the project's one list,
+// `shared/errors.ts` (documented in docs/errors.md; `satisfies` below makes the compiler check
+// each one is listed). `clientErrorCodes` is the subset the client raises; `client/README.md`
+// maps each code to its class and a test checks that the two agree. Where the server's list has
+// a code for the same condition (wire errors, status replies), the client reuses that exact code.
+import type { ErrorCode } from '../shared/errors.js'
 
 export const clientErrorCodes = {
   /** A request found no subscriber on its subject (server status 503). */
@@ -38,10 +39,11 @@ export const clientErrorCodes = {
   staleConnection: 'RG_ERR_STALE_CONNECTION',
   /** An argument is out of range (bad option, bad count). */
   invalidArgument: 'RG_ERR_INVALID_ARGUMENT',
-} as const
+} as const satisfies Record<string, ErrorCode>
+/** A code the client raises; a subset of the project-wide `ErrorCode`. */
 export type ClientErrorCode = (typeof clientErrorCodes)[keyof typeof clientErrorCodes]
 
-/** The codes shared with the server's list; the compiler checks each exists there. */
+/** The codes the server also sends (wire errors and status replies), spelled the same. */
 export const sharedClientErrorCodes = [
   clientErrorCodes.noResponders,
   clientErrorCodes.timeout,
@@ -52,7 +54,7 @@ export const sharedClientErrorCodes = [
   clientErrorCodes.staleConnection,
   clientErrorCodes.responseStreamInUse,
   clientErrorCodes.responseStreamsExceeded,
-] as const satisfies readonly SharedErrorCode[]
+] as const satisfies readonly ErrorCode[]
 
 /** Base class: `instanceof RailgunClientError` catches every client error. */
 export class RailgunClientError extends Error {

@@ -1,4 +1,5 @@
 // Validation of RaftConfig with defaults filled in. Every limit has a named default.
+import type { ErrorCode } from '../../shared/errors.js'
 import type { RaftConfig } from './types.js'
 
 export const defaultMaxSizePerMsgBytes = 1024 * 1024
@@ -8,7 +9,7 @@ export const defaultMaxUncommittedEntriesBytes = 64 * 1024 * 1024
 
 export class RaftConfigError extends Error {
   override readonly name = 'RaftConfigError'
-  readonly code = 'RG_ERR_RAFT_CONFIG'
+  readonly code = 'RG_ERR_RAFT_CONFIG' satisfies ErrorCode
 }
 
 /** A config whose optional limits are resolved; what the state machine reads. */

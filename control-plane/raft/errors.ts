@@ -2,6 +2,8 @@
 // - a bug (an invariant broke) is a RaftAssertionError: the node must stop;
 // - a storage failure is fatal too: RawNode wraps it in RaftFatalError and refuses further work;
 // - an expected refusal of a proposal is a ProposalDropped error the caller can retry elsewhere.
+// Codes come from the one list in shared/errors.ts (`satisfies ErrorCode` keeps them listed).
+import type { ErrorCode } from '../../shared/errors.js'
 
 export class RaftAssertionError extends Error {
   override readonly name = 'RaftAssertionError'
@@ -17,7 +19,7 @@ export function assert(condition: boolean, message: string | (() => string)): as
 /** The node hit a storage error or a broken invariant; it no longer takes part in the group. */
 export class RaftFatalError extends Error {
   override readonly name = 'RaftFatalError'
-  readonly code = 'RG_ERR_RAFT_STOPPED'
+  readonly code = 'RG_ERR_RAFT_STOPPED' satisfies ErrorCode
   constructor(
     readonly nodeId: string,
     message: string,
@@ -42,7 +44,7 @@ export type ProposalDropReason = (typeof proposalDropReasons)[number]
 /** A proposal was not appended. Expected in normal operation: retry later or on another node. */
 export class ProposalDropped extends Error {
   override readonly name = 'ProposalDropped'
-  readonly code = 'RG_ERR_RAFT_PROPOSAL_DROPPED'
+  readonly code = 'RG_ERR_RAFT_PROPOSAL_DROPPED' satisfies ErrorCode
   constructor(
     readonly reason: ProposalDropReason,
     detail: string,

@@ -4,6 +4,7 @@
 // of whitespace (a bug in the caller otherwise: the frame would not parse back). The hot-path
 // helpers `encodeMsgHeader`/`encodeHmsgHeader`/`encodePubHeader`/`encodeHpubHeader` skip those
 // checks: their arguments come from already validated SUB/PUB ops.
+import type { ErrorCode } from '../errors.js'
 import { encodeHeaders } from './headers.js'
 import { connectOptionsJson } from './json-ops.js'
 import type { ProtocolOp } from './types.js'
@@ -20,7 +21,7 @@ export const okBytes = textEncoder.encode('+OK\r\n')
 
 /** Thrown by encodeOp on arguments that cannot be written as a parseable frame (a caller bug). */
 export class ProtocolEncodeError extends Error {
-  readonly code = 'RG_ERR_PROTOCOL_ENCODE'
+  readonly code = 'RG_ERR_PROTOCOL_ENCODE' satisfies ErrorCode
   constructor(message: string) {
     super(message)
     this.name = 'ProtocolEncodeError'

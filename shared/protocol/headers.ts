@@ -1,5 +1,6 @@
 // NATS message headers: the `NATS/1.0[ code[ description]]\r\n(Key: value\r\n)*\r\n` block that
 // opens the payload of HPUB/HMSG. Pure: no node:* imports.
+import type { ErrorCode } from '../errors.js'
 import { decodeText } from './text.js'
 import type { MsgHeaders } from './types.js'
 
@@ -8,7 +9,7 @@ export const headerVersionLine = 'NATS/1.0'
 
 /** Thrown by the encoder (and `headersFrom`) when a key, value or status cannot be written. */
 export class InvalidHeaderError extends Error {
-  readonly code = 'RG_ERR_INVALID_HEADER'
+  readonly code = 'RG_ERR_INVALID_HEADER' satisfies ErrorCode
   constructor(message: string) {
     super(message)
     this.name = 'InvalidHeaderError'

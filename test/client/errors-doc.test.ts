@@ -1,5 +1,5 @@
-// client/README.md documents every client error code, and documents nothing else; codes shared
-// with the server's list are spelled the same (the compiler checks `sharedClientErrorCodes`).
+// client/README.md maps every client error code to its class, and documents nothing else; every
+// client code is in the project's one list, shared/errors.ts (the compiler checks it too).
 import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
@@ -25,8 +25,10 @@ t.test('each documented class is exported and carries its documented code', asyn
   }
 })
 
-t.test('shared codes exist in shared/errors.ts', async (t) => {
+t.test('every client code exists in shared/errors.ts', async (t) => {
+  for (const code of Object.values(clientErrorCodes)) t.ok(errorCodeList.includes(code), code)
   for (const code of sharedClientErrorCodes) t.ok(errorCodeList.includes(code), code)
+  t.match(readme, /docs\/errors\.md/, 'the README points to docs/errors.md')
 })
 
 t.test('classes carry their code and name', async (t) => {
