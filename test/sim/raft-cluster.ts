@@ -164,6 +164,7 @@ export function runRaftSimulation(options: RaftSimOptions): RaftSimResult {
       const victim = nemesisRandom.pick(up)
       const downtimeMs = nemesisRandom.intBetween(50, 1_500)
       const restartLater = (): void => {
+        checkDurability() // right after the crash: what survived on disk must still hold every commit
         clock.schedule(downtimeMs, () => {
           if (!victim.isUp) victim.start()
         })
