@@ -1,7 +1,7 @@
 // Each invariant checker must be able to fail: feed it a synthetic breach and expect a
 // SimViolation naming the invariant and the seed.
 import t from 'tap'
-import { encodeConfChange } from '../../control-plane/raft/index.js'
+import { encodeConfChange, makeMessage } from '../../control-plane/raft/index.js'
 import type { ConfState, Entry, Message } from '../../control-plane/raft/index.js'
 import { RaftInvariants } from './raft-invariants.js'
 import type { DurableLogView } from './raft-invariants.js'
@@ -81,19 +81,8 @@ t.test('durability: a committed entry on too few voters, counted in the latest c
 
 t.test('persist before send: term, vote and acknowledged entries must be durable', async (t) => {
   const inv = fresh()
-  const message = (fields: Partial<Message> & Pick<Message, 'type'>): Message => ({
-    to: '2',
-    from: '1',
-    term: 5,
-    index: 0,
-    logTerm: 0,
-    entries: [],
-    commit: 0,
-    reject: false,
-    rejectHint: 0,
-    rejectHintTerm: 0,
-    ...fields,
-  })
+  const message = (fields: Partial<Message> & Pick<Message, 'type'>): Message =>
+    makeMessage({ to: '2', from: '1', term: 5, ...fields })
   const durable = { term: 5, vote: '2', lastIndex: 10 }
   inv.checkMessagePersisted('1', message({ type: 'voteResp' }), durable)
   inv.checkMessagePersisted('1', message({ type: 'appResp', index: 10 }), durable)
