@@ -8,36 +8,58 @@ import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-stor
 import type { RaftPersistUpdate, WritableRaftStorage } from '../../control-plane/driver/durable-raft-storage.js'
 import { raftKeySpaces } from '../../control-plane/driver/raft-records.js'
 import { MemoryStorage } from '../../control-plane/raft/index.js'
-import type { ConfState, Snapshot } from '../../control-plane/raft/index.js'
+import type { ConfState, Entry, Snapshot } from '../../control-plane/raft/index.js'
 import { createMemoryLocation, openMemoryStorage, openRocksStorage } from '../../shared/storage/index.js'
 import type { Storage } from '../../shared/storage/index.js'
 import { runRaftStorageConformance } from './raft-storage-conformance.js'
 
 /** The core's volatile MemoryStorage behind the writable interface ("reopen" keeps the object). */
-class WrappedMemoryStorage extends MemoryStorage implements WritableRaftStorage {
+class WrappedMemoryStorage implements WritableRaftStorage {
+  private readonly inner: MemoryStorage
   private applied = 0
 
-  async persist(update: RaftPersistUpdate): Promise<void> {
-    if (update.hardState !== undefined && update.hardState.commit > Math.max(this.lastIndex(), ...update.entries.map((e) => e.index))) {
-      throw new Error('commit beyond the last index')
-    }
-    if (update.snapshot !== undefined) {
-      this.applySnapshot(update.snapshot)
-      this.applied = update.snapshot.metadata.index
-    }
-    this.append(update.entries)
-    if (update.hardState !== undefined) this.setHardState(update.hardState)
+  constructor(bootstrap: ConfState) {
+    this.inner = new MemoryStorage(bootstrap)
   }
 
-  override async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
-    const snapshot = super.createSnapshot(index, confState, data)
-    this.compact(index)
-    this.applied = index
-    return snapshot
+  initialState(): ReturnType<MemoryStorage['initialState']> {
+    return this.inner.initialState()
   }
-
+  entries(lo: number, hi: number, bytesMax: number): Entry[] {
+    return this.inner.entries(lo, hi, bytesMax)
+  }
+  term(index: number): number {
+    return this.inner.term(index)
+  }
+  firstIndex(): number {
+    return this.inner.firstIndex()
+  }
+  lastIndex(): number {
+    return this.inner.lastIndex()
+  }
+  snapshot(): Snapshot {
+    return this.inner.snapshot()
+  }
   appliedIndex(): number {
     return this.applied
+  }
+
+  async persist(update: RaftPersistUpdate): Promise<void> {
+    const lastAfter = Math.max(update.snapshot?.metadata.index ?? 0, this.inner.lastIndex(), ...update.entries.map((e) => e.index))
+    if (update.hardState !== undefined && update.hardState.commit > lastAfter) throw new Error('commit beyond the last index')
+    if (update.snapshot !== undefined) {
+      this.inner.applySnapshot(update.snapshot)
+      this.applied = update.snapshot.metadata.index
+    }
+    this.inner.append(update.entries)
+    if (update.hardState !== undefined) this.inner.setHardState(update.hardState)
+  }
+
+  async createSnapshot(index: number, confState: ConfState, data: Uint8Array): Promise<Snapshot> {
+    const snapshot = this.inner.createSnapshot(index, confState, data)
+    this.inner.compact(index)
+    this.applied = index
+    return snapshot
   }
 }
 

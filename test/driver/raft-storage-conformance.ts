@@ -126,7 +126,7 @@ export function runRaftStorageConformance(t: Test, factory: RaftStorageFactory):
     t.same(describe(reopened.entries(21, 22, 100)), ['21/3/e21'])
     t.same(reopened.initialState().hardState, { term: 3, vote: null, commit: 20 })
     t.equal(reopened.appliedIndex(), 20)
-    await t.rejects(reopened.persist({ snapshot, entries: [] }), undefined, 'an older or equal snapshot is refused')
+    await t.rejects(reopened.persist({ snapshot, entries: [] }), 'an older or equal snapshot is refused')
   })
 
   withHarness('reopen keeps what was synced: log, hard state, configuration', async (t, harness) => {
