@@ -1,0 +1,149 @@
+// The control plane of one node: a durable Raft driver whose application is the cluster state
+// machine (control-plane/cluster). `ensure(command)` proposes the command stamped with the
+// proposer's wall clock and resolves with the state machine's answer for that entry;
+// `read(fn)` runs `fn` on the state after a ReadIndex barrier (linearizable).
+import { Subject } from 'rxjs'
+import type { Observable } from 'rxjs'
+import type { Logger } from '../../shared/log.js'
+import type { Storage } from '../../shared/storage/index.js'
+import type { Transport } from '../../shared/transport/index.js'
+import { applyEntry, deserialize, emptyState, encodeCommand, serialize } from '../cluster/index.js'
+import type { ApplyResult, ClusterEvent, ClusterState, Command } from '../cluster/index.js'
+import type { Entry, NodeId, RaftStatus, SnapshotMetadata } from '../raft/index.js'
+import type { DriverStop, RaftApplication, RaftDriverOptions } from './driver-options.js'
+import { DurableRaftStorage } from './durable-raft-storage.js'
+import type { Applied } from './pending-requests.js'
+import type { RequestOptions } from './raft-driver.js'
+import { RaftDriver } from './raft-driver.js'
+
+const noData = new Uint8Array(0)
+
+/** The cluster state machine as a Raft application; publishes the events of what it applies. */
+export class ClusterApplication implements RaftApplication<ApplyResult> {
+  private current: ClusterState = emptyState()
+  private readonly eventSubject = new Subject<ClusterEvent>()
+  readonly events$: Observable<ClusterEvent> = this.eventSubject.asObservable()
+
+  get state(): ClusterState {
+    return this.current
+  }
+
+  apply(entry: Entry): ApplyResult {
+    // A membership entry is Raft's business; it still takes its index in the state machine.
+    const data = entry.type === 'confChange' ? noData : entry.data
+    const output = applyEntry(this.current, { index: entry.index, data })
+    this.current = output.state
+    for (const event of output.events) this.eventSubject.next(event)
+    return output.result
+  }
+
+  snapshot(): Uint8Array {
+    return serialize(this.current)
+  }
+
+  restore(data: Uint8Array, metadata: SnapshotMetadata): void {
+    const restored = deserialize(data)
+    // A snapshot that does not check out stops the node (the driver turns the throw into a stop).
+    if (!restored.ok) throw new Error(`cluster snapshot at ${metadata.index} is invalid: ${restored.message}`)
+    if (restored.state.lastAppliedIndex !== metadata.index) {
+      throw new Error(`cluster snapshot at ${metadata.index} holds state applied up to ${restored.state.lastAppliedIndex}`)
+    }
+    this.current = restored.state
+  }
+
+  complete(): void {
+    this.eventSubject.complete()
+  }
+}
+
+export type ClusterDriverTuning = Partial<Omit<RaftDriverOptions<ApplyResult>, 'id' | 'storage' | 'transport' | 'application' | 'logger'>>
+
+export interface ClusterNodeOptions {
+  readonly id: NodeId
+  /** The node's storage adapter, opened with (at least) `raftKeySpaces`. Owned by the caller. */
+  readonly storage: Storage
+  /** Started by the caller; the node uses its `raft` channel. Owned by the caller. */
+  readonly transport: Transport
+  /** The bootstrap voters (used only when the storage is empty). */
+  readonly voters: readonly NodeId[]
+  readonly logger: Logger
+  /** Stamped into every proposed command (the state machine never reads a clock). Default Date.now. */
+  readonly wallClockMs?: () => number
+  readonly driver?: ClusterDriverTuning
+}
+
+export class ClusterNode {
+  private constructor(
+    private readonly driver: RaftDriver<ApplyResult>,
+    private readonly application: ClusterApplication,
+    private readonly wallClockMs: () => number,
+  ) {}
+
+  /** Loads and checks the Raft storage, restores the last snapshot, and starts the driver. */
+  static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const storage = await DurableRaftStorage.open(options.storage, { bootstrap: { voters: [...options.voters] } })
+    const application = new ClusterApplication()
+    const driver = new RaftDriver<ApplyResult>({
+      ...options.driver,
+      id: options.id,
+      storage,
+      transport: options.transport,
+      application,
+      logger: options.logger,
+    })
+    driver.start()
+    return new ClusterNode(driver, application, options.wallClockMs ?? Date.now)
+  }
+
+  get id(): NodeId {
+    return this.driver.id
+  }
+
+  /** The state as applied on this node (may lag the leader; use `read` for a linearizable view). */
+  get state(): ClusterState {
+    return this.application.state
+  }
+
+  get events$(): Observable<ClusterEvent> {
+    return this.application.events$
+  }
+
+  get stopped$(): Observable<DriverStop> {
+    return this.driver.stopped$
+  }
+
+  /** Proposes `command`; resolves with the state machine's result once applied on this node. */
+  async ensure(command: Command, options: RequestOptions = {}): Promise<ApplyResult> {
+    const applied: Applied<ApplyResult> = await this.driver.propose(encodeCommand(command, this.wallClockMs()), options)
+    return applied.result
+  }
+
+  /** Runs `read` on the state once everything committed before this call is applied here. */
+  async read<T>(read: (state: ClusterState) => T, options: RequestOptions = {}): Promise<T> {
+    await this.driver.readIndex(options)
+    return read(this.application.state)
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.driver.transferLeadership(to)
+  }
+
+  status(): RaftStatus {
+    return this.driver.status()
+  }
+
+  appliedIndex(): number {
+    return this.driver.appliedIndex()
+  }
+
+  /** Snapshot and restore counters of the driver (for tests and dashboards). */
+  counters(): RaftDriver<ApplyResult>['counters'] {
+    return this.driver.counters
+  }
+
+  /** Stops the driver (the caller closes the transport and the storage afterwards). */
+  async stop(): Promise<void> {
+    await this.driver.stop()
+    this.application.complete()
+  }
+}
