@@ -53,12 +53,19 @@ export class ClientConnection {
     })
   }
 
-  /** Feed one chunk from the socket. */
+  /** Feed one chunk from the socket; what it queues is written when it is processed. */
   receive(chunk: Uint8Array): void {
     if (this.closing) return
-    const { ops, error } = this.#parser.push(chunk)
-    for (let index = 0; index < ops.length && !this.closing; index += 1) this.#handle(ops[index] as ProtocolOp)
-    if (error !== undefined && !this.closing) this.fail(parserErrorTexts[error.kind])
+    const router = this.#router
+    router.beginChunk()
+    try {
+      const { ops, error } = this.#parser.push(chunk)
+      for (let index = 0; index < ops.length && !this.closing; index += 1) this.#handle(ops[index] as ProtocolOp)
+      if (error !== undefined && !this.closing) this.fail(parserErrorTexts[error.kind])
+    } finally {
+      // Everything this chunk queued (here and on other connections) is written now.
+      router.endChunk()
+    }
   }
 
   #handle(op: ProtocolOp): void {

@@ -2,7 +2,7 @@
 // (data-plane/ephemeral's subscription index), and the subject rules it applies to client input
 // (shared/subject).
 import { SubscriptionIndex } from '../data-plane/ephemeral/index.js'
-import type { SubscriptionMatch } from '../data-plane/ephemeral/index.js'
+import type { MatchOptions, SubscriptionMatch } from '../data-plane/ephemeral/index.js'
 import { checkQueueName, isValidPublishSubject, isValidSubscribeSubject } from '../shared/subject/index.js'
 import type { Subscription } from './subscription.js'
 
@@ -12,7 +12,8 @@ export type InterestMatch = SubscriptionMatch<Subscription>
 export interface InterestIndex {
   add(subscription: Subscription): void
   remove(subscription: Subscription): void
-  match(subject: string): InterestMatch
+  /** `{ cache: false }` for one-off subjects (reply inboxes): see the index's README. */
+  match(subject: string, options?: MatchOptions): InterestMatch
   readonly size: number
 }
 
@@ -59,6 +60,6 @@ export function createInterestIndex(): InterestIndex {
     remove(subscription) {
       index.remove(subscription)
     },
-    match: (subject) => index.match(subject),
+    match: (subject, options) => index.match(subject, options),
   }
 }

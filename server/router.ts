@@ -16,6 +16,8 @@ import type { InterestIndex, SubjectRules } from './interest.js'
 import type { Subscription } from './subscription.js'
 
 const emptyPayload = new Uint8Array(0)
+/** Reply inboxes are one-off subjects: matched without the index's cache. */
+const uncached = { cache: false } as const
 /** Named limit: subjects whose UTF-8 bytes are cached for MSG lines. */
 const subjectBytesCacheEntriesMax = 8192
 
@@ -43,8 +45,10 @@ export class Router {
   readonly connections = new Set<ClientConnection>()
   readonly counters: RouterCounters = { inMsgs: 0, inBytes: 0, outMsgs: 0, outBytes: 0, slowConsumers: 0 }
   readonly #clock: Clock
-  #dirty: ClientConnection[] = []
+  readonly #dirty: ClientConnection[] = []
   #flushScheduled = false
+  /** True while a connection's input chunk is processed: its deliveries are written at its end. */
+  #inChunk = false
   #timer: NodeJS.Timeout | undefined
   #timerDeadlineMs = Number.POSITIVE_INFINITY
   readonly #random: RandomSource
@@ -75,20 +79,43 @@ export class Router {
     if (connection.flushQueued) return
     connection.flushQueued = true
     this.#dirty.push(connection)
-    if (!this.#flushScheduled) {
+    if (!this.#inChunk && !this.#flushScheduled) {
       this.#flushScheduled = true
       setImmediate(this.#flushAll)
     }
   }
 
+  /**
+   * A connection's input chunk is being processed: hold its writes until `endChunk`, which writes
+   * them at once, as nats-server does at the end of each read. A lone request or response goes
+   * out without waiting for the end of the event-loop turn (setImmediate), and a burst read as
+   * one chunk is still one write per connection. Deliveries made outside a chunk (timers,
+   * pings) keep the per-turn flush.
+   */
+  beginChunk(): void {
+    this.#inChunk = true
+  }
+
+  endChunk(): void {
+    this.#inChunk = false
+    if (this.#dirty.length > 0) this.#flushDirty()
+  }
+
   readonly #flushAll = (): void => {
     this.#flushScheduled = false
+    this.#flushDirty()
+  }
+
+  #flushDirty(): void {
+    // Reused, not replaced: this runs once per input chunk. Nothing below re-enters scheduleFlush
+    // (a socket write never calls back synchronously).
     const dirty = this.#dirty
-    this.#dirty = []
-    for (const connection of dirty) {
+    for (let index = 0; index < dirty.length; index += 1) {
+      const connection = dirty[index] as ClientConnection
       connection.flushQueued = false
       if (!connection.closing) connection.outbound.flush()
     }
+    dirty.length = 0
   }
 
   /** Flush every connection now (drain). */
@@ -175,7 +202,7 @@ export class Router {
     payload: Uint8Array,
     isResponse: boolean,
   ): number {
-    const match = this.index.match(subjectText)
+    const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     if (match.plain.length === 0 && match.groups.size === 0) return 0
     // A response goes to a one-off inbox subject: caching its bytes would only churn the cache.
     const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)
@@ -240,7 +267,7 @@ export class Router {
   }
 
   #ownsInterest(connection: ClientConnection, subject: string): boolean {
-    const match = this.index.match(subject)
+    const match = this.index.match(subject, uncached)
     for (const subscription of match.plain) if (subscription.connection === connection) return true
     for (const group of match.groups.values()) for (const subscription of group) if (subscription.connection === connection) return true
     return false
@@ -249,7 +276,7 @@ export class Router {
   /** An empty HMSG with a status line, to the requester's own subscriptions on `replyTo`. */
   #sendStatus(to: ClientConnection, replyText: string, block: Uint8Array): void {
     if (!to.headers || to.closing) return
-    const match = this.index.match(replyText)
+    const match = this.index.match(replyText, uncached)
     const replyTo = Buffer.from(replyText, 'utf8')
     for (const subscription of match.plain) {
       if (subscription.connection === to && subscription.active) to.deliver(subscription, replyTo, undefined, block, emptyPayload)

@@ -4,7 +4,7 @@
 // A token trie: each node has literal children, a `*` child, a `#` child and a `>` leaf, and
 // holds the subscriptions whose pattern ends there (plain ones, and queue members by queue
 // name). `match` walks the trie for a subject and memoises the result in a bounded cache that
-// any insert or remove clears.
+// any insert or remove clears; `match(subject, { cache: false })` walks without the cache.
 import { wildcardOneToken, wildcardTail, wildcardZeroOrMore } from '../../shared/subject/index.js'
 
 /** What the index needs to know about a subscription; the value itself is the identity. */
@@ -37,6 +37,17 @@ export const subscriptionIndexLimits = {
 
 export interface SubscriptionIndexOptions {
   readonly matchCacheEntriesMax?: number
+}
+
+export interface MatchOptions {
+  /**
+   * false: walk the trie without touching the cache or its admission filter (no lookup, no
+   * insert). For subjects the caller knows are one-off, such as reply inboxes
+   * (`_INBOX.<nuid>.<n>`): each is seen twice per request (the requester's interest check and
+   * the response), so the admission filter would cache every one, filling the cache with dead
+   * entries whose eviction shows up as old-generation GC.
+   */
+  readonly cache?: boolean
 }
 
 class TrieNode<S> {
@@ -158,7 +169,8 @@ export class SubscriptionIndex<S extends IndexedSubscription> {
   }
 
   /** The subscriptions `subject` (a valid publish subject) reaches. */
-  match(subject: string): SubscriptionMatch<S> {
+  match(subject: string, options?: MatchOptions): SubscriptionMatch<S> {
+    if (options !== undefined && options.cache === false) return this.compute(subject.split('.'))
     const cached = this.recent.get(subject)
     if (cached !== undefined) return cached
     const older = this.older.get(subject)

@@ -24,6 +24,11 @@ export type OpenResult =
   /** The owner already holds `maxOpenPerOwner` RS; the request must not be delivered. */
   | { readonly kind: 'limit' }
 
+// One value per verdict: `open` runs once per request and allocates no result object.
+const openedResult: OpenResult = { kind: 'opened' }
+const inUseResult: OpenResult = { kind: 'in-use' }
+const limitResult: OpenResult = { kind: 'limit' }
+
 export interface ResponseTrackerOptions {
   readonly clock: Clock
   /** Named limit: open RS per owner (connection). */
@@ -65,10 +70,10 @@ export class ResponseTracker<Owner> {
   open(owner: Owner, replySubject: string, requestSubject: string, timeoutMs: number): OpenResult {
     const existing = this.#byReply.get(replySubject)
     if (existing !== undefined) {
-      if (existing.owner !== owner) return { kind: 'in-use' }
+      if (existing.owner !== owner) return inUseResult
       this.#remove(existing)
     } else if (this.openCount(owner) >= this.#options.maxOpenPerOwner) {
-      return { kind: 'limit' }
+      return limitResult
     }
     const nowMs = this.#options.clock.nowMs()
     const timed = timeoutMs > 0
@@ -86,7 +91,7 @@ export class ResponseTracker<Owner> {
     if (owned === undefined) this.#byOwner.set(owner, (owned = new Set()))
     owned.add(stream)
     this.#deadlines.push(stream)
-    return { kind: 'opened' }
+    return openedResult
   }
 
   /** A publish to `subject`: if it answers an open RS, that RS ends and is returned. */

@@ -68,11 +68,15 @@ for (const matchCacheEntriesMax of [4096, 2, 0]) {
             const [sub] = live.splice(step.pick % live.length, 1)
             if (sub === undefined || !index.remove(sub) || index.remove(sub)) return false
           } else {
+            // Uncached first: it must agree and leave the cache (and admission filter) as it was.
+            const cachedBefore = index.cachedSubjects
+            const uncached = canonical(index.match(step.subject, { cache: false }))
+            if (index.cachedSubjects !== cachedBefore) throw new Error(`uncached match ${step.subject} changed the cache`)
             index.match(step.subject) // seen twice: the cache admits it, so later steps can hit it
             const got = canonical(index.match(step.subject))
             const expected = naive(live, step.subject)
-            if (JSON.stringify(got) !== JSON.stringify(expected)) {
-              throw new Error(`match ${step.subject}: got ${JSON.stringify(got)}, expected ${JSON.stringify(expected)}`)
+            if (JSON.stringify(got) !== JSON.stringify(expected) || JSON.stringify(uncached) !== JSON.stringify(expected)) {
+              throw new Error(`match ${step.subject}: got ${JSON.stringify(got)}, uncached ${JSON.stringify(uncached)}, expected ${JSON.stringify(expected)}`)
             }
           }
           if (index.size !== live.length) return false
@@ -123,6 +127,19 @@ t.test('cache: a cached result is reused and invalidated by insert and remove', 
   for (let i = 0; i < 10; i++) for (let seen = 0; seen < 3; seen++) bounded.match(`orders.${i}`)
   t.ok(bounded.cachedSubjects > 0 && bounded.cachedSubjects <= 3, 'the cache stays within its bound')
   t.throws(() => new SubscriptionIndex<Sub>({ matchCacheEntriesMax: 1 }), RangeError)
+})
+
+t.test('uncached match: one-off subjects never enter the cache, however often they are seen', async (t) => {
+  const index = new SubscriptionIndex<Sub>()
+  index.insert({ id: 1, subject: '_INBOX.abc.*' })
+  for (let n = 0; n < 3; n++) {
+    t.strictSame(canonical(index.match('_INBOX.abc.7', { cache: false })), { plain: [1], groups: [] })
+  }
+  t.equal(index.cachedSubjects, 0, 'not cached after three uncached matches')
+  index.match('_INBOX.abc.7')
+  t.equal(index.cachedSubjects, 0, 'uncached matches did not count as sightings for admission')
+  index.match('_INBOX.abc.7')
+  t.equal(index.cachedSubjects, 1, 'the cached path still admits on second sight')
 })
 
 t.test('queue members under different patterns share one group; # paths deduplicate', async (t) => {
