@@ -4,7 +4,8 @@ import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-stor
 import type { RaftApplication, RaftDriverOptions } from '../../control-plane/driver/driver-options.js'
 import { RaftDriver } from '../../control-plane/driver/raft-driver.js'
 import { raftKeySpaces } from '../../control-plane/driver/raft-records.js'
-import type { Entry } from '../../control-plane/raft/index.js'
+import type { Entry, Message } from '../../control-plane/raft/index.js'
+import { decodeMessage } from '../../control-plane/driver/message-codec.js'
 import { createSilentLogger } from '../../shared/log.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
 import type { BatchOperation, MemoryLocation, Storage, WriteOptions } from '../../shared/storage/index.js'
@@ -43,6 +44,35 @@ export interface EventLog {
   readonly events: string[]
   inFlightBatches: number
   sendsDuringBatch: number
+  /** Messages that promised what was not yet durable (see `checkPersisted`). */
+  readonly violations: string[]
+}
+
+/** What a restart would see right now: the durable storage's persisted view. */
+export interface DurableView {
+  readonly term: number
+  readonly vote: string | null
+  readonly lastIndex: number
+}
+
+/**
+ * The Ready contract from the receiver's side: a message may only promise what is durable —
+ * its term (pre-votes aside), a granted vote, an acknowledged or sent index.
+ */
+export function checkPersisted(message: Message, durable: DurableView): string | undefined {
+  const what = `${message.type} from ${message.from} to ${message.to}`
+  if (message.type !== 'preVote' && message.type !== 'preVoteResp' && message.term > durable.term) {
+    return `${what} at term ${message.term}, persisted term ${durable.term}`
+  }
+  if (message.type === 'voteResp' && !message.reject && durable.vote !== message.to) return `${what} grants a vote not persisted (${durable.vote})`
+  if (message.type === 'appResp' && !message.reject && message.index > durable.lastIndex) {
+    return `${what} acknowledges ${message.index}, persisted last index ${durable.lastIndex}`
+  }
+  const last = message.entries[message.entries.length - 1]
+  if (message.type === 'app' && last !== undefined && last.index > durable.lastIndex) {
+    return `${what} sends entry ${last.index}, persisted last index ${durable.lastIndex}`
+  }
+  return undefined
 }
 
 export function spyStorage(inner: Storage, log: EventLog): Storage {
@@ -72,7 +102,7 @@ export function spyStorage(inner: Storage, log: EventLog): Storage {
   }
 }
 
-export function spyTransport(inner: Transport, log: EventLog): Transport {
+export function spyTransport(inner: Transport, log: EventLog, durable: () => DurableView): Transport {
   return {
     nodeId: inner.nodeId,
     start: () => inner.start(),
@@ -86,6 +116,11 @@ export function spyTransport(inner: Transport, log: EventLog): Transport {
     send(to: string, channel: TransportChannel, payload: Uint8Array): boolean {
       if (log.inFlightBatches > 0) log.sendsDuringBatch += 1
       log.events.push(`send ${channel} to ${to}`)
+      const decoded = channel === 'raft' ? decodeMessage(payload) : undefined
+      if (decoded !== undefined && decoded.ok) {
+        const violation = checkPersisted(decoded.message, durable())
+        if (violation !== undefined) log.violations.push(violation)
+      }
       return inner.send(to, channel, payload)
     },
   }
@@ -112,13 +147,13 @@ export async function startGroup(count: number, tuning: DriverTuning = {}): Prom
   const members: GroupMember[] = []
   for (const id of ids) {
     const location = createMemoryLocation()
-    const log: EventLog = { events: [], inFlightBatches: 0, sendsDuringBatch: 0 }
+    const log: EventLog = { events: [], inFlightBatches: 0, sendsDuringBatch: 0, violations: [] }
     const adapter = spyStorage(await openMemoryStorage(location, { keySpaces: raftKeySpaces }), log)
     const storage = await DurableRaftStorage.open(adapter, { bootstrap: { voters: ids } })
     const transport = hub.createTransport({ nodeId: id, reconnectDelayMs: 5 })
     await transport.start()
     const app = new AppliedList()
-    const driver = new RaftDriver<number>({ id, storage, transport: spyTransport(transport, log), application: app, logger: createSilentLogger(id), ...fastTuning, ...tuning })
+    const driver = new RaftDriver<number>({ id, storage, transport: spyTransport(transport, log, () => ({ ...storage.hardStateNow(), lastIndex: storage.lastIndex() })), application: app, logger: createSilentLogger(id), ...fastTuning, ...tuning })
     members.push({ id, location, transport, log, app, driver, adapter })
   }
   for (const member of members) for (const other of ids) if (other !== member.id) member.transport.connect({ id: other, host: 'memory', port: 0 })

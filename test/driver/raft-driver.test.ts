@@ -22,6 +22,7 @@ t.test('a 3-node group elects one leader; proposals apply in the same order on e
   t.equal(new Set(sequences).size, 1, 'every node applied the same sequence (index:text)')
   for (const member of group.members) {
     t.equal(member.log.sendsDuringBatch, 0, `node ${member.id} never sent while a batch was being written`)
+    t.same(member.log.violations, [], `node ${member.id} never sent a message promising what was not yet durable`)
     t.ok(member.log.events.some((e) => e === 'batch sync=true'), `node ${member.id} wrote synced batches`)
     t.notOk(member.log.events.some((e) => e === 'batch sync=false'), `node ${member.id} never wrote an unsynced batch`)
   }
@@ -78,6 +79,7 @@ t.test('partitioned leader: the majority elects a new leader and serves writes; 
   t.notOk(oldLeader.app.texts().includes('stranded'), 'the stranded entry was overwritten, never applied')
   await waitUntil('same sequences', () => new Set(group.members.map((m) => m.app.items.join(','))).size === 1)
   t.pass('all nodes converge')
+  for (const member of group.members) t.same(member.log.violations, [], `node ${member.id}: every message promised only durable state`)
 })
 
 t.test('a storage failure stops the node: nothing is sent after it, pending proposals reject RG_ERR_RAFT_STOPPED', async (t) => {
@@ -150,4 +152,5 @@ t.test('snapshots: compaction every N entries; a lagging follower catches up by 
   t.ok(lagging.driver.counters.snapshotsRestored >= 1, 'it restored a snapshot')
   await waitUntil('same sequences', () => new Set(group.members.map((m) => m.app.items.join(','))).size === 1)
   t.same(lagging.app.texts().filter((x) => x.startsWith('s')), Array.from({ length: 20 }, (_, i) => `s${i}`))
+  for (const member of group.members) t.same(member.log.violations, [], `node ${member.id}: every message promised only durable state`)
 })
