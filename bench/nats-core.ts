@@ -4,6 +4,8 @@
 //   npm run bench                      # both servers (nats-server when installed)
 //   npm run bench -- --runs 5 --messages 200000
 //
+// Both servers run side by side; after a warm-up, rounds alternate between them.
+//
 // Measures: pub/sub 1→1 throughput (128 B payloads), sequential request/reply latency, and the
 // server's resident memory holding idle connections with subscriptions.
 import { connect, type NatsConnection } from '@nats-io/transport-node'
@@ -63,8 +65,8 @@ async function pubSubThroughput(url: string): Promise<number> {
   return messageCount / seconds
 }
 
-/** One responder, one requester; sequential requests; latency per request. */
-async function requestReplyLatency(url: string): Promise<LatencySummary> {
+/** One responder, one requester; `count` sequential requests; latency of each in ms. */
+async function requestReplySamples(url: string, count: number): Promise<number[]> {
   const responder = await connect({ servers: url })
   const requester = await connect({ servers: url })
   const payload = new Uint8Array(payloadBytes).fill(121)
@@ -74,15 +76,15 @@ async function requestReplyLatency(url: string): Promise<LatencySummary> {
     },
   })
   await responder.flush()
-  for (let i = 0; i < 500; i++) await requester.request('bench.echo', payload, { timeout: 5000 })
+  for (let i = 0; i < 200; i++) await requester.request('bench.echo', payload, { timeout: 5000 })
   const samplesMs: number[] = []
-  for (let i = 0; i < requestCount; i++) {
+  for (let i = 0; i < count; i++) {
     const start = process.hrtime.bigint()
     await requester.request('bench.echo', payload, { timeout: 5000 })
     samplesMs.push(Number(process.hrtime.bigint() - start) / 1e6)
   }
   await Promise.all([responder.close(), requester.close()])
-  return summarizeLatencies(samplesMs)
+  return samplesMs
 }
 
 /** Server RSS after idle connections each hold a few subscriptions. */
@@ -109,12 +111,37 @@ interface ServerFigures {
   readonly idle: { baselineBytes: number; loadedBytes: number }
 }
 
-async function measure(server: RunningServer): Promise<ServerFigures> {
-  const pubSubRuns: number[] = []
-  for (let run = 0; run < runs; run++) pubSubRuns.push(await pubSubThroughput(server.url))
-  const requestReply = await requestReplyLatency(server.url)
-  const idle = await idleMemory(server)
-  return { label: server.label, pubSubMsgsPerSecond: median(pubSubRuns), pubSubRuns, requestReply, idle }
+/**
+ * Both servers stay up for the whole run; each gets a discarded warm-up (JIT, connection pools),
+ * then measurement rounds alternate between them (order flipped every round), so drift in the
+ * machine's state lands on both sides instead of on whichever ran second.
+ */
+async function measureAll(servers: readonly RunningServer[]): Promise<ServerFigures[]> {
+  for (const server of servers) {
+    await pubSubThroughput(server.url)
+    await requestReplySamples(server.url, 500)
+  }
+  const pubSubRuns = servers.map(() => [] as number[])
+  const samples = servers.map(() => [] as number[])
+  const requestsPerRound = Math.ceil(requestCount / runs)
+  for (let round = 0; round < runs; round++) {
+    const order = servers.map((_, i) => i)
+    if (round % 2 === 1) order.reverse()
+    for (const i of order) (pubSubRuns[i] as number[]).push(await pubSubThroughput((servers[i] as RunningServer).url))
+    for (const i of order) (samples[i] as number[]).push(...(await requestReplySamples((servers[i] as RunningServer).url, requestsPerRound)))
+  }
+  const figures: ServerFigures[] = []
+  for (const [i, server] of servers.entries()) {
+    const runsOf = pubSubRuns[i] as number[]
+    figures.push({
+      label: server.label,
+      pubSubMsgsPerSecond: median(runsOf),
+      pubSubRuns: runsOf,
+      requestReply: summarizeLatencies(samples[i] as number[]),
+      idle: await idleMemory(server),
+    })
+  }
+  return figures
 }
 
 const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
@@ -129,30 +156,21 @@ function print(figures: ServerFigures): void {
 }
 
 async function main(): Promise<void> {
-  console.log(`node ${process.version}; runs=${runs}; client @nats-io/transport-node`)
-  const results: ServerFigures[] = []
-  if (args.only === undefined || args.only === 'railgun') {
-    const railgun = await startRailgun()
-    try {
-      results.push(await measure(railgun))
-    } finally {
-      await railgun.stop()
+  console.log(`node ${process.version}; runs=${runs} (alternating rounds after a warm-up); client @nats-io/transport-node`)
+  const servers: RunningServer[] = []
+  let results: ServerFigures[]
+  try {
+    if (args.only === undefined || args.only === 'railgun') servers.push(await startRailgun())
+    if (args.only === undefined || args.only === 'nats') {
+      const nats = await startNatsServer()
+      if (typeof nats === 'string') console.log(`nats-server: skipped — ${nats}`)
+      else servers.push(nats)
     }
-    print(results[results.length - 1] as ServerFigures)
+    results = await measureAll(servers)
+  } finally {
+    await Promise.all(servers.map((server) => server.stop()))
   }
-  if (args.only === undefined || args.only === 'nats') {
-    const nats = await startNatsServer()
-    if (typeof nats === 'string') {
-      console.log(`\nnats-server: skipped — ${nats}`)
-    } else {
-      try {
-        results.push(await measure(nats))
-      } finally {
-        await nats.stop()
-      }
-      print(results[results.length - 1] as ServerFigures)
-    }
-  }
+  for (const figures of results) print(figures)
   const railgun = results.find((r) => r.label === 'railgun')
   const nats = results.find((r) => r.label === 'nats-server')
   if (railgun && nats) {
