@@ -114,7 +114,7 @@ async function converged(nodes: readonly RealNode[]): Promise<void> {
   )
 }
 
-const tuning: ClusterDriverTuning = { tickMs: 20, electionTicks: 10, heartbeatTicks: 1, proposalTimeoutMs: 5_000, readTimeoutMs: 5_000 }
+const tuning: ClusterDriverTuning = { tickMs: 20, electionTicks: 25, heartbeatTicks: 1, proposalTimeoutMs: 5_000, readTimeoutMs: 5_000 }
 
 t.test('three nodes on RocksDB + TCP converge; a reopened node catches up from its directory', async (t) => {
   const nodes = await startCluster(t, { ...tuning, snapshotEveryEntries: 0 })

@@ -138,7 +138,7 @@ export interface GroupMember {
 
 export type DriverTuning = Partial<Omit<RaftDriverOptions<number>, 'id' | 'storage' | 'transport' | 'application' | 'logger'>>
 
-export const fastTuning: DriverTuning = { tickMs: 10, electionTicks: 10, heartbeatTicks: 1, proposalTimeoutMs: 3_000, readTimeoutMs: 3_000 }
+export const fastTuning: DriverTuning = { tickMs: 10, electionTicks: 30, heartbeatTicks: 1, proposalTimeoutMs: 3_000, readTimeoutMs: 3_000 }
 
 /** `count` drivers on a MemoryHub with memory storage, all connected and started. */
 export async function startGroup(count: number, tuning: DriverTuning = {}): Promise<{ hub: MemoryHub; members: GroupMember[]; close(): Promise<void> }> {
