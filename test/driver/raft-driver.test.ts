@@ -5,6 +5,8 @@ import t from 'tap'
 import { RaftRequestError } from '../../control-plane/driver/driver-errors.js'
 import type { DriverStop } from '../../control-plane/driver/driver-options.js'
 import type { Applied } from '../../control-plane/driver/pending-requests.js'
+import { encodeMessage } from '../../control-plane/driver/message-codec.js'
+import { makeMessage } from '../../control-plane/raft/index.js'
 import { bytes, startGroup, waitForLeader, waitUntil } from './helpers.js'
 
 t.test('a 3-node group elects one leader; proposals apply in the same order on every node', async (t) => {
@@ -119,7 +121,10 @@ t.test('undecodable or misaddressed frames are dropped and counted; the node kee
   const before = victim.driver.counters.framesDropped
   t.ok(sender.transport.send(victim.id, 'raft', new Uint8Array([1, 2, 3])), 'garbage queued')
   t.ok(sender.transport.send(victim.id, 'raft', new Uint8Array([])), 'empty frame queued')
-  await waitUntil('frames dropped', () => victim.driver.counters.framesDropped >= before + 2)
+  const heartbeat = { ...makeMessage({ type: 'heartbeat', from: sender.id, to: '9' }), term: 1 }
+  t.ok(sender.transport.send(victim.id, 'raft', encodeMessage(heartbeat)), 'a frame addressed to another node queued')
+  t.ok(sender.transport.send(victim.id, 'raft', encodeMessage({ ...heartbeat, to: victim.id, from: leader.id })), 'a frame claiming another sender queued')
+  await waitUntil('frames dropped', () => victim.driver.counters.framesDropped >= before + 4)
   t.equal(victim.driver.stoppedBy(), undefined, 'the node did not stop')
   const applied = await victim.driver.propose(bytes('still-alive'))
   t.ok(applied.index > 0)
