@@ -80,3 +80,38 @@ export const driverDefaults = {
   pendingReadsMax: 1_024,
   snapshotEveryEntries: 10_000,
 } as const
+
+export interface DriverSettings {
+  readonly tickMs: number
+  readonly electionTicks: number
+  readonly heartbeatTicks: number
+  readonly preVote: boolean
+  readonly checkQuorum: boolean
+  readonly proposalTimeoutMs: number
+  readonly readTimeoutMs: number
+  readonly pendingProposalsMax: number
+  readonly pendingReadsMax: number
+  readonly snapshotEveryEntries: number
+}
+
+/** Options over defaults; counts must be whole and positive (snapshotEveryEntries may be 0). */
+export function resolveDriverSettings(options: Partial<DriverSettings>): DriverSettings {
+  const settings: DriverSettings = {
+    tickMs: options.tickMs ?? driverDefaults.tickMs,
+    electionTicks: options.electionTicks ?? driverDefaults.electionTicks,
+    heartbeatTicks: options.heartbeatTicks ?? driverDefaults.heartbeatTicks,
+    preVote: options.preVote ?? driverDefaults.preVote,
+    checkQuorum: options.checkQuorum ?? driverDefaults.checkQuorum,
+    proposalTimeoutMs: options.proposalTimeoutMs ?? driverDefaults.proposalTimeoutMs,
+    readTimeoutMs: options.readTimeoutMs ?? driverDefaults.readTimeoutMs,
+    pendingProposalsMax: options.pendingProposalsMax ?? driverDefaults.pendingProposalsMax,
+    pendingReadsMax: options.pendingReadsMax ?? driverDefaults.pendingReadsMax,
+    snapshotEveryEntries: options.snapshotEveryEntries ?? driverDefaults.snapshotEveryEntries,
+  }
+  for (const [name, value] of Object.entries(settings)) {
+    if (typeof value !== 'number') continue
+    const minimum = name === 'snapshotEveryEntries' ? 0 : 1
+    if (!Number.isSafeInteger(value) || value < minimum) throw new RangeError(`raft driver option ${name} must be an integer >= ${minimum}, got ${value}`)
+  }
+  return settings
+}

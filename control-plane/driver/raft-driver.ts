@@ -17,8 +17,8 @@ import type { Transport } from '../../shared/transport/index.js'
 import type { Entry, Message, NodeId, RaftStatus, Ready } from '../raft/index.js'
 import { ProposalDropped, RaftFatalError, RaftUsageError, RawNode } from '../raft/index.js'
 import { RaftRequestError } from './driver-errors.js'
-import type { DriverStop, DriverTimers, RaftApplication, RaftDriverOptions } from './driver-options.js'
-import { driverDefaults, systemRandom, systemTimers } from './driver-options.js'
+import type { DriverSettings, DriverStop, DriverTimers, RaftApplication, RaftDriverOptions } from './driver-options.js'
+import { resolveDriverSettings, systemRandom, systemTimers } from './driver-options.js'
 import type { WritableRaftStorage } from './durable-raft-storage.js'
 import { decodeMessage, encodeMessage } from './message-codec.js'
 import type { Applied } from './pending-requests.js'
@@ -49,7 +49,7 @@ export class RaftDriver<R> {
   private readonly logger: Logger
   private readonly clock: Clock
   private readonly timers: DriverTimers
-  private readonly settings: typeof driverDefaults
+  private readonly settings: DriverSettings
   private readonly pending: PendingRequests<R>
   private readonly ids: RequestIds
   private readonly stoppedSubject = new ReplaySubject<DriverStop>(1)
@@ -73,8 +73,7 @@ export class RaftDriver<R> {
     this.logger = options.logger
     this.clock = options.clock ?? systemClock
     this.timers = options.timers ?? systemTimers
-    const defined = Object.fromEntries(Object.entries(options).filter(([key, value]) => key in driverDefaults && value !== undefined))
-    this.settings = { ...driverDefaults, ...defined } as typeof driverDefaults
+    this.settings = resolveDriverSettings(options)
     const random = options.random ?? systemRandom
     this.pending = new PendingRequests<R>({ proposalsMax: this.settings.pendingProposalsMax, readsMax: this.settings.pendingReadsMax })
     this.ids = new RequestIds(random.int(0x1_0000_0000))

@@ -3,6 +3,7 @@
 import t from 'tap'
 import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-storage.js'
 import type { DriverStop, DriverTimers } from '../../control-plane/driver/driver-options.js'
+import { driverDefaults, resolveDriverSettings } from '../../control-plane/driver/driver-options.js'
 import { RaftDriver } from '../../control-plane/driver/raft-driver.js'
 import { raftKeySpaces } from '../../control-plane/driver/raft-records.js'
 import { createManualClock } from '../../shared/clock.js'
@@ -124,4 +125,14 @@ t.test('stop(): timers cleared, stopped$ says requested, later calls reject', as
   t.same(seen, [{ kind: 'requested' }])
   t.same(node.stops, [{ kind: 'requested' }], 'onStopped called once')
   await t.rejects(node.driver.propose(bytes('late')), { name: 'RaftRequestError', reason: 'stopped', code: 'RG_ERR_RAFT_STOPPED' })
+})
+
+t.test('driver settings: defaults fill the gaps; bad values are refused by name', async (t) => {
+  const settings = resolveDriverSettings({ tickMs: 5, snapshotEveryEntries: 0 })
+  t.equal(settings.tickMs, 5)
+  t.equal(settings.snapshotEveryEntries, 0, '0 turns snapshots off')
+  t.equal(settings.electionTicks, driverDefaults.electionTicks)
+  t.throws(() => resolveDriverSettings({ tickMs: 0 }), { name: 'RangeError', message: /tickMs/ })
+  t.throws(() => resolveDriverSettings({ pendingReadsMax: 1.5 }), { name: 'RangeError', message: /pendingReadsMax/ })
+  t.throws(() => resolveDriverSettings({ snapshotEveryEntries: -1 }), { name: 'RangeError', message: /snapshotEveryEntries/ })
 })
