@@ -24,6 +24,10 @@ import { decodeMessage, encodeMessage } from './message-codec.js'
 import type { Applied } from './pending-requests.js'
 import { PendingRequests, RequestIds, idKey, requestIdBytes, withRequestId } from './pending-requests.js'
 
+/** Dropped frames are logged one by one up to this many, then every `droppedFramesLogEvery`th. */
+export const droppedFramesLoggedMax = 20
+export const droppedFramesLogEvery = 1_000
+
 export interface RequestOptions {
   /** Overrides the driver's default time budget for this request. */
   readonly timeoutMs?: number
@@ -211,28 +215,32 @@ export class RaftDriver<R> {
     if (this.stopReason !== undefined) return
     const decoded = decodeMessage(payload)
     if (!decoded.ok) {
-      this.counters.framesDropped += 1
-      this.logger.warn({ from, error: decoded.error.message }, 'raft frame dropped: undecodable')
+      this.dropFrame({ from, error: decoded.error.message }, 'raft frame dropped: undecodable')
       return
     }
     const message = decoded.message
     if (message.to !== this.id || message.from !== from) {
-      this.counters.framesDropped += 1
-      this.logger.warn({ from, to: message.to, claimedFrom: message.from, type: message.type }, 'raft frame dropped: wrong addressee or sender')
+      this.dropFrame({ from, to: message.to, claimedFrom: message.from, type: message.type }, 'raft frame dropped: wrong addressee or sender')
       return
     }
     try {
       this.raw.step(message)
     } catch (error) {
       if (error instanceof RaftUsageError) {
-        this.counters.framesDropped += 1
-        this.logger.warn({ from, type: message.type, error: error.message }, 'raft frame dropped: refused by the core')
+        this.dropFrame({ from, type: message.type, error: error.message }, 'raft frame dropped: refused by the core')
         return
       }
       this.fail('fatal', error)
       return
     }
     this.kick()
+  }
+
+  /** Counts a dropped frame; logs it unless a flood of them would flood the log too. */
+  private dropFrame(details: Record<string, unknown>, why: string): void {
+    this.counters.framesDropped += 1
+    const dropped = this.counters.framesDropped
+    if (dropped <= droppedFramesLoggedMax || dropped % droppedFramesLogEvery === 0) this.logger.warn({ ...details, dropped }, why)
   }
 
   /** Starts the Ready loop unless it runs (it re-checks hasReady after each Ready). */

@@ -4,10 +4,10 @@ import t from 'tap'
 import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-storage.js'
 import type { DriverStop, DriverTimers } from '../../control-plane/driver/driver-options.js'
 import { driverDefaults, resolveDriverSettings } from '../../control-plane/driver/driver-options.js'
-import { RaftDriver } from '../../control-plane/driver/raft-driver.js'
+import { RaftDriver, droppedFramesLoggedMax } from '../../control-plane/driver/raft-driver.js'
 import { raftKeySpaces } from '../../control-plane/driver/raft-records.js'
 import { createManualClock } from '../../shared/clock.js'
-import { createSilentLogger } from '../../shared/log.js'
+import { createLogger, createSilentLogger } from '../../shared/log.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
 import { MemoryHub } from '../../shared/transport/index.js'
 import { AppliedList, bytes } from './helpers.js'
@@ -34,7 +34,7 @@ class ManualTimers implements DriverTimers {
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5))
 
-async function lonelyDriver(voters: string[], options: { pendingReadsMax?: number } = {}) {
+async function lonelyDriver(voters: string[], options: { pendingReadsMax?: number } = {}, logger = createSilentLogger('1')) {
   const location = createMemoryLocation()
   const adapter = await openMemoryStorage(location, { keySpaces: raftKeySpaces })
   const storage = await DurableRaftStorage.open(adapter, { bootstrap: { voters } })
@@ -50,7 +50,7 @@ async function lonelyDriver(voters: string[], options: { pendingReadsMax?: numbe
     storage,
     transport,
     application: app,
-    logger: createSilentLogger('1'),
+    logger,
     timers,
     clock,
     random: { int: () => 0 },
@@ -62,6 +62,7 @@ async function lonelyDriver(voters: string[], options: { pendingReadsMax?: numbe
   })
   driver.start()
   return {
+    hub,
     driver,
     timers,
     clock,
@@ -135,4 +136,25 @@ t.test('driver settings: defaults fill the gaps; bad values are refused by name'
   t.throws(() => resolveDriverSettings({ tickMs: 0 }), { name: 'RangeError', message: /tickMs/ })
   t.throws(() => resolveDriverSettings({ pendingReadsMax: 1.5 }), { name: 'RangeError', message: /pendingReadsMax/ })
   t.throws(() => resolveDriverSettings({ snapshotEveryEntries: -1 }), { name: 'RangeError', message: /snapshotEveryEntries/ })
+})
+
+t.test('undecodable frames are logged (up to a limit) and counted; the driver keeps running', async (t) => {
+  const lines: string[] = []
+  const logger = createLogger({ nodeName: '1', level: 'warn', destination: { write: (line: string) => lines.push(line) } })
+  const node = await lonelyDriver(['1'], {}, logger)
+  t.teardown(() => node.close())
+  const peer = node.hub.createTransport({ nodeId: '2' })
+  await peer.start()
+  t.teardown(() => peer.stop())
+  peer.connect({ id: '1', host: 'memory', port: 0 })
+  await settle()
+  const garbageFrames = droppedFramesLoggedMax + 5
+  for (let i = 0; i < garbageFrames; i += 1) t.ok(peer.send('1', 'raft', new Uint8Array([99, i])), `garbage ${i} queued`)
+  await settle()
+  t.equal(node.driver.counters.framesDropped, garbageFrames)
+  t.equal(lines.filter((line) => line.includes('raft frame dropped: undecodable')).length, droppedFramesLoggedMax, 'logged up to the limit')
+  t.equal(node.driver.stoppedBy(), undefined)
+  node.timers.fire(10)
+  await settle()
+  t.equal(node.driver.status().role, 'leader', 'still elects and serves')
 })
