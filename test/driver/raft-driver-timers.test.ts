@@ -10,6 +10,7 @@ import { createManualClock } from '../../shared/clock.js'
 import { createLogger, createSilentLogger } from '../../shared/log.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
 import { MemoryHub } from '../../shared/transport/index.js'
+import type { Entry } from '../../control-plane/raft/index.js'
 import { AppliedList, bytes } from './helpers.js'
 
 class ManualTimers implements DriverTimers {
@@ -34,7 +35,7 @@ class ManualTimers implements DriverTimers {
 
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 5))
 
-async function lonelyDriver(voters: string[], options: { pendingReadsMax?: number } = {}, logger = createSilentLogger('1')) {
+async function lonelyDriver(voters: string[], options: { pendingReadsMax?: number } = {}, logger = createSilentLogger('1'), app = new AppliedList()) {
   const location = createMemoryLocation()
   const adapter = await openMemoryStorage(location, { keySpaces: raftKeySpaces })
   const storage = await DurableRaftStorage.open(adapter, { bootstrap: { voters } })
@@ -43,7 +44,6 @@ async function lonelyDriver(voters: string[], options: { pendingReadsMax?: numbe
   await transport.start()
   const timers = new ManualTimers()
   const clock = createManualClock(1_000)
-  const app = new AppliedList()
   const stops: DriverStop[] = []
   const driver = new RaftDriver<number>({
     id: '1',
@@ -157,4 +157,23 @@ t.test('undecodable frames are logged (up to a limit) and counted; the driver ke
   node.timers.fire(10)
   await settle()
   t.equal(node.driver.status().role, 'leader', 'still elects and serves')
+})
+
+t.test('an application that throws stops the node (fatal): the proposal rejects RG_ERR_RAFT_STOPPED', async (t) => {
+  class Poisoned extends AppliedList {
+    override apply(entry: Entry): number {
+      if (new TextDecoder().decode(entry.data) === 'poison') throw new Error('cannot apply poison')
+      return super.apply(entry)
+    }
+  }
+  const node = await lonelyDriver(['1'], {}, createSilentLogger('1'), new Poisoned())
+  t.teardown(() => node.close())
+  node.timers.fire(10)
+  await settle()
+  await node.driver.propose(bytes('fine'))
+  await t.rejects(node.driver.propose(bytes('poison')), { name: 'RaftRequestError', reason: 'stopped', code: 'RG_ERR_RAFT_STOPPED' })
+  const stop = node.driver.stoppedBy()
+  t.equal(stop?.kind, 'fatal')
+  if (stop !== undefined && stop.kind !== 'requested') t.match(stop.error.message, /cannot apply poison/)
+  t.same(node.stops.map((s) => s.kind), ['fatal'])
 })
