@@ -62,7 +62,10 @@ export interface ClusterNodeOptions {
   readonly id: NodeId
   /** The node's storage adapter, opened with (at least) `raftKeySpaces`. Owned by the caller. */
   readonly storage: Storage
-  /** Started by the caller; the node uses its `raft` channel. Owned by the caller. */
+  /**
+   * Started by the caller (best created not ready); the node uses its `raft` channel and calls
+   * `markReady()` once its Raft storage is open and checked. Owned by the caller.
+   */
   readonly transport: Transport
   /** The bootstrap voters (used only when the storage is empty). */
   readonly voters: readonly NodeId[]
@@ -79,7 +82,7 @@ export class ClusterNode {
     private readonly wallClockMs: () => number,
   ) {}
 
-  /** Loads and checks the Raft storage, restores the last snapshot, and starts the driver. */
+  /** Loads and checks the Raft storage, restores the last snapshot, starts the driver, marks the transport ready. */
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
     const storage = await DurableRaftStorage.open(options.storage, { bootstrap: { voters: [...options.voters] } })
     const application = new ClusterApplication()
@@ -92,6 +95,8 @@ export class ClusterNode {
       logger: options.logger,
     })
     driver.start()
+    // DESIGN §3.3: peers are accepted only once the storage is open and checked.
+    options.transport.markReady()
     return new ClusterNode(driver, application, options.wallClockMs ?? Date.now)
   }
 

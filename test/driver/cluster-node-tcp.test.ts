@@ -36,6 +36,8 @@ async function openNode(id: string, directory: string, port: number, tuning: Clu
     clusterName: 'driver-test',
     region: 'us-east',
     listen: { host: '127.0.0.1', port },
+    // Refuses peers until the ClusterNode has opened and checked its storage (it marks it ready).
+    ready: false,
     heartbeatIntervalMs: 100,
     deadAfterMs: 1_000,
     backoff: { initialDelayMs: 20, maxDelayMs: 200, multiplier: 2, jitterRatio: 0.5 },
