@@ -4,7 +4,7 @@
 // never holds anything that is not on disk, and a restart (`open`) sees exactly what the copy held.
 import type { BatchOperation, Storage } from '../../shared/storage/index.js'
 import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from '../raft/index.js'
-import { StorageError } from '../raft/index.js'
+import { limitSize, StorageError } from '../raft/index.js'
 import {
   RaftRecordError,
   appliedKey,
@@ -53,16 +53,6 @@ export interface DurableRaftStorageOptions {
 
 function placeholder(index: number, term: number): Entry {
   return { index, term, type: 'normal', data: new Uint8Array(0) }
-}
-
-/** Like the core's limitSize: at most `bytesMax` payload bytes, but always at least one entry. */
-function limitEntries(entries: Entry[], bytesMax: number): Entry[] {
-  let bytes = 0
-  for (let count = 0; count < entries.length; count += 1) {
-    bytes += (entries[count] as Entry).data.length
-    if (count > 0 && bytes > bytesMax) return entries.slice(0, count)
-  }
-  return entries
 }
 
 function check(condition: boolean, message: () => string): asserts condition {
@@ -144,7 +134,7 @@ export class DurableRaftStorage implements WritableRaftStorage {
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
     if (lo <= this.offset) throw new StorageError('compacted', `entries from ${lo}: compacted up to ${this.offset}`)
     if (hi > this.lastIndexNow() + 1) throw new StorageError('unavailable', `entries up to ${hi - 1}: last index is ${this.lastIndexNow()}`)
-    return limitEntries(this.ents.slice(lo - this.offset, hi - this.offset), bytesMax)
+    return limitSize(this.ents.slice(lo - this.offset, hi - this.offset), bytesMax)
   }
 
   term(index: number): number {

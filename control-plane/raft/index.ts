@@ -15,5 +15,5 @@ export {
 } from './errors.js'
 export type { ProposalDropReason } from './errors.js'
 export { encodeConfChange, decodeConfChange, nextConfState } from './conf-change.js'
-export { makeMessage, isLocalMessage, isResponseMessage } from './messages.js'
+export { makeMessage, isLocalMessage, isResponseMessage, limitSize } from './messages.js'
 export type { ProgressState } from './progress.js'

@@ -16,6 +16,7 @@ import { createSilentLogger } from '../../shared/log.js'
 import { openRocksStorage } from '../../shared/storage/index.js'
 import type { Storage } from '../../shared/storage/index.js'
 import { TcpTransport } from '../../shared/transport/index.js'
+import { streamCommand as clusterStreamCommand } from '../cluster/helpers.js'
 import { waitUntil } from './helpers.js'
 
 const ids = ['1', '2', '3'] as const
@@ -92,18 +93,7 @@ async function mustEnsure(t: Test, node: RealNode, command: Command): Promise<Ap
 
 const put = (key: string, value: string): Command => ({ type: 'kvPut', bucket: 'config', key, value: new TextEncoder().encode(value) })
 
-const streamCommand: Command = {
-  type: 'ensureStream',
-  namespace: 'default',
-  name: 'orders',
-  kind: 'persistent',
-  regions: ['us-east'],
-  replicasPerRegion: 3,
-  dedupWindowMs: 120_000,
-  retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0 },
-  ackDefault: 'majority',
-  deadLetter: { maxDeliveries: 5, maxLag: 10_000 },
-}
+const streamCommand: Command = clusterStreamCommand()
 
 async function converged(nodes: readonly RealNode[]): Promise<void> {
   await waitUntil(
