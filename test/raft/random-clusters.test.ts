@@ -32,7 +32,8 @@ const membershipCommand = fc.oneof(
   fc.tuple(nodeId, fc.constantFrom('add-voter', 'add-learner', 'remove'), nodeId).map(([at, kind, id]) => `propose-conf-change ${at} ${kind} ${id} dropped=maybe`),
 )
 
-function runRandom(commands: string[], preVote: boolean, seed: number): void {
+/** Runs the commands, heals, and expects one leader and convergence (after `finalProposal`, if given). */
+function runRandom(commands: string[], preVote: boolean, seed: number, finalProposal?: string): void {
   const script = [
     `add-nodes ${nodeCount} prevote=${preVote} checkquorum=${preVote} seed=${seed}`,
     ...commands,
@@ -40,6 +41,7 @@ function runRandom(commands: string[], preVote: boolean, seed: number): void {
     'stabilize',
     'run 60',
     'expect leader-count 1',
+    ...(finalProposal === undefined ? [] : [`propose 1 ${finalProposal}`]),
     'run 5',
     'expect converged',
   ].join('\n')
@@ -61,21 +63,7 @@ t.test('random membership changes keep Raft safe and live', (t) => {
 t.test('random interleavings keep Raft safe and live', (t) => {
   fc.assert(
     fc.property(fc.array(command, { minLength: 5, maxLength: 60 }), fc.boolean(), fc.integer({ min: 1, max: 1000 }), (commands, preVote, seed) => {
-      const script = [
-        `add-nodes ${nodeCount} prevote=${preVote} checkquorum=${preVote} seed=${seed}`,
-        ...commands,
-        'heal',
-        'stabilize',
-        'run 60',
-        'expect leader-count 1',
-        'propose 1 final',
-        'run 5',
-        'expect converged',
-      ].join('\n')
-      const result = runScenario(script, 'random')
-      if (result.failures.length > 0) {
-        throw new Error(`${result.failures.join('\n')}\nscript:\n${script}`)
-      }
+      runRandom(commands, preVote, seed, 'final')
     }),
     { numRuns: 150 },
   )
