@@ -76,6 +76,7 @@ export const errorCodes = {
   RG_ERR_INVALID_STATE: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'the node\'s state forbids it (removing an active node, draining a dead one, designating a non-active one)' },
   RG_ERR_WOULD_LOSE_DATA: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'removing the node would lose the last live copy of some streams (`details.streams`)' },
   RG_ERR_NO_ELIGIBLE_NODE: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'no other active node can take a designation' },
+  RG_ERR_UNKNOWN_VERB: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'an `$RG.API.>` subject or `/api/v1` route names no known verb (server/api)' },
   // Raft core (control-plane/raft)
   RG_ERR_RAFT_PROPOSAL_DROPPED: { group: 'raft', natsText: undefined, fatal: false, meaning: '`ProposalDropped`: a proposal was not appended (`reason`); retry later or on another node' },
   RG_ERR_RAFT_STOPPED: { group: 'raft', natsText: undefined, fatal: true, meaning: '`RaftFatalError`: a storage error or broken invariant stopped the Raft node (`cause` set)' },
