@@ -2,7 +2,8 @@
 //   GET /healthz        200 liveness, always while the process serves HTTP
 //   GET /readyz         200 {"ready":true} once storage is open and checked, else 503 with a reason
 //   GET /api/v1/server  name, version, uptime, connections, subscriptions, in/out msgs and bytes
-// Anything else is 404 JSON (405 for a known route with another method).
+// Anything else goes to the optional delegate (`AdminSource.api`, the control API's REST routes
+// under /api/v1); what no one handles is 404 JSON (405 for a known route with another method).
 import { createServer } from 'node:http'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -22,9 +23,14 @@ export interface ServerStatsView {
   readonly openResponseStreams: number
 }
 
+/** Handles a request if it knows the route (then resolves true, having answered); else false. */
+export type AdminDelegate = (request: IncomingMessage, response: ServerResponse, url: URL) => Promise<boolean>
+
 export interface AdminSource {
   readiness(): { readonly ready: boolean; readonly reason?: string }
   stats(): ServerStatsView
+  /** Consulted for every path this file does not serve, before answering 404. */
+  readonly api?: AdminDelegate
 }
 
 export interface AdminServer {
@@ -42,10 +48,12 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
   response.end(text)
 }
 
-function route(source: AdminSource, request: IncomingMessage, response: ServerResponse): void {
+async function route(source: AdminSource, request: IncomingMessage, response: ServerResponse): Promise<void> {
   const path = (request.url ?? '/').split('?')[0]
   const known = path === '/healthz' || path === '/readyz' || path === '/api/v1/server'
   if (!known) {
+    const url = new URL(request.url ?? '/', 'http://admin.invalid')
+    if (source.api !== undefined && (await source.api(request, response, url))) return
     sendJson(response, 404, { error: 'not found', path })
     return
   }
@@ -66,11 +74,10 @@ function route(source: AdminSource, request: IncomingMessage, response: ServerRe
 
 export async function startAdminServer(source: AdminSource, host: string, port: number): Promise<AdminServer> {
   const server: Server = createServer((request, response) => {
-    try {
-      route(source, request, response)
-    } catch (error) {
-      sendJson(response, 500, { error: 'internal error', detail: (error as Error).message })
-    }
+    route(source, request, response).catch((error: unknown) => {
+      if (!response.headersSent) sendJson(response, 500, { error: 'internal error', detail: (error as Error).message })
+      else response.destroy()
+    })
   })
   server.keepAliveTimeout = 5_000
   await new Promise<void>((resolve, reject) => {

@@ -9,6 +9,7 @@ import type { MsgHeaders } from '../shared/protocol/index.js'
 import { ResponseTracker, requestTimeoutFromHeader } from '../data-plane/response/index.js'
 import type { ResponseStream } from '../data-plane/response/index.js'
 import { pickIndex } from '../data-plane/ephemeral/index.js'
+import { matchSubject } from '../shared/subject/index.js'
 import type { RandomSource } from '../data-plane/ephemeral/index.js'
 import type { ClientConnection } from './client-connection.js'
 import { createInterestIndex, subjectRules } from './interest.js'
@@ -28,6 +29,27 @@ const statusBlocks = {
   inUse: encodeHeaders({ status: 409, description: 'Response Stream In Use', entries: [] }),
   tooMany: encodeHeaders({ status: 429, description: 'Too Many Open Requests', entries: [] }),
 } as const
+
+/**
+ * A message as an in-process subscriber receives it (the control API). The payload and header
+ * block are copies: the handler may keep them after the input chunk they arrived in is reused.
+ */
+export interface LocalMessage {
+  readonly subject: string
+  readonly replyTo: string | undefined
+  readonly headerBlock: Uint8Array | undefined
+  readonly payload: Uint8Array
+}
+
+export type LocalHandler = (message: LocalMessage) => void
+
+interface LocalSubscriber {
+  readonly pattern: string
+  readonly handler: LocalHandler
+}
+
+/** Named limit: in-process subscribers on one router (a handful of node services). */
+export const localSubscribersMax = 64
 
 export interface RouterCounters {
   inMsgs: number
@@ -53,6 +75,8 @@ export class Router {
   #timerDeadlineMs = Number.POSITIVE_INFINITY
   readonly #random: RandomSource
   #subjectBytes = new Map<string, Buffer>()
+  /** In-process subscribers (few: node services); checked only when there is at least one. */
+  #local: LocalSubscriber[] = []
 
   /** Lifecycle logging only (connection errors, closes); never per message. */
   readonly logger: Logger
@@ -134,6 +158,44 @@ export class Router {
     this.index.remove(subscription)
   }
 
+  /**
+   * An in-process subscriber on `pattern` (NATS wildcards): it receives what clients and
+   * `publishLocal` publish on matching subjects, like a plain subscription, and counts as a
+   * responder (no 503). Returns the unsubscribe function.
+   */
+  subscribeLocal(pattern: string, handler: LocalHandler): () => void {
+    if (this.#local.length >= localSubscribersMax) throw new RangeError(`at most ${localSubscribersMax} in-process subscribers`)
+    const subscriber: LocalSubscriber = { pattern, handler }
+    this.#local = [...this.#local, subscriber]
+    return () => {
+      this.#local = this.#local.filter((entry) => entry !== subscriber)
+    }
+  }
+
+  /**
+   * Publishes from inside the node (API replies, system events) to client subscriptions and
+   * in-process subscribers. A publish to an open response stream is its response, as for a client.
+   * Returns how many subscriptions received it.
+   */
+  publishLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+    this.counters.inMsgs += 1
+    this.counters.inBytes += payload.length + (headerBlock === undefined ? 0 : headerBlock.length)
+    const isResponse = this.responses.size > 0 && this.responses.respond(subject) !== undefined
+    const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse)
+    // Deliveries made outside a client's input chunk are flushed at the end of the turn.
+    return delivered
+  }
+
+  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+    let delivered = 0
+    for (const subscriber of this.#local) {
+      if (!matchSubject(subscriber.pattern, subject)) continue
+      subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice() })
+      delivered += 1
+    }
+    return delivered
+  }
+
   attach(connection: ClientConnection): void {
     this.connections.add(connection)
   }
@@ -195,21 +257,22 @@ export class Router {
   }
 
   #fanOut(
-    from: ClientConnection,
+    from: ClientConnection | undefined,
     subjectText: string,
     replyText: string | undefined,
     headerBlock: Uint8Array | undefined,
     payload: Uint8Array,
     isResponse: boolean,
   ): number {
+    const local = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
-    if (match.plain.length === 0 && match.groups.size === 0) return 0
+    if (match.plain.length === 0 && match.groups.size === 0) return local
     // A response goes to a one-off inbox subject: caching its bytes would only churn the cache.
     const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)
     // Reply subjects are mostly unique (one inbox token per request): encode, do not cache.
     const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
-    const echo = from.echo
-    let delivered = 0
+    const echo = from === undefined || from.echo
+    let delivered = local
     const plain = match.plain
     for (let index = 0; index < plain.length; index += 1) {
       const subscription = plain[index] as Subscription
