@@ -9,9 +9,10 @@ import type { Storage } from '../../shared/storage/index.js'
 import type { Transport } from '../../shared/transport/index.js'
 import { applyEntry, deserialize, emptyState, encodeCommand, serialize } from '../cluster/index.js'
 import type { ApplyResult, ClusterEvent, ClusterState, Command } from '../cluster/index.js'
-import type { Entry, NodeId, RaftStatus, SnapshotMetadata } from '../raft/index.js'
+import type { ConfChange, ConfState, Entry, NodeId, RaftStatus, SnapshotMetadata } from '../raft/index.js'
 import type { DriverStop, RaftApplication, RaftDriverOptions } from './driver-options.js'
 import { DurableRaftStorage } from './durable-raft-storage.js'
+import { confStateKey, raftStateKeySpace } from './raft-records.js'
 import type { Applied } from './pending-requests.js'
 import type { RequestOptions } from './raft-driver.js'
 import { RaftDriver } from './raft-driver.js'
@@ -69,6 +70,8 @@ export interface ClusterNodeOptions {
   readonly transport: Transport
   /** The bootstrap voters (used only when the storage is empty). */
   readonly voters: readonly NodeId[]
+  /** The bootstrap learners (used only when the storage is empty); default none. */
+  readonly learners?: readonly NodeId[]
   readonly logger: Logger
   /** Stamped into every proposed command (the state machine never reads a clock). Default Date.now. */
   readonly wallClockMs?: () => number
@@ -84,7 +87,7 @@ export class ClusterNode {
 
   /** Loads and checks the Raft storage, restores the last snapshot, starts the driver, marks the transport ready. */
   static async open(options: ClusterNodeOptions): Promise<ClusterNode> {
-    const storage = await DurableRaftStorage.open(options.storage, { bootstrap: { voters: [...options.voters] } })
+    const storage = await DurableRaftStorage.open(options.storage, { bootstrap: { voters: [...options.voters], learners: [...(options.learners ?? [])] } })
     const application = new ClusterApplication()
     const driver = new RaftDriver<ApplyResult>({
       ...options.driver,
@@ -98,6 +101,11 @@ export class ClusterNode {
     // DESIGN §3.3: peers are accepted only once the storage is open and checked.
     options.transport.markReady()
     return new ClusterNode(driver, application, options.wallClockMs ?? Date.now)
+  }
+
+  /** True when `storage` already holds a Raft configuration (a restart: bootstrap options are ignored). */
+  static async hasRaftState(storage: Storage): Promise<boolean> {
+    return (await storage.get(raftStateKeySpace, confStateKey)) !== undefined
   }
 
   get id(): NodeId {
@@ -127,6 +135,15 @@ export class ClusterNode {
   async read<T>(read: (state: ClusterState) => T, options: RequestOptions = {}): Promise<T> {
     await this.driver.readIndex(options)
     return read(this.application.state)
+  }
+
+  /**
+   * Proposes one single-server membership change (`addLearner`, `addVoter`, `removeNode`);
+   * resolves once it is applied on this node (the configuration then includes it).
+   */
+  async proposeConfChange(change: ConfChange, options: RequestOptions = {}): Promise<{ readonly index: number; readonly confState: ConfState }> {
+    const applied = await this.driver.proposeConfChange(change, options)
+    return { index: applied.index, confState: this.driver.status().confState }
   }
 
   transferLeadership(to: NodeId): void {

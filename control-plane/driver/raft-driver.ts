@@ -14,8 +14,8 @@ import type { Clock } from '../../shared/clock.js'
 import { systemClock } from '../../shared/clock.js'
 import type { Logger } from '../../shared/log.js'
 import type { Transport } from '../../shared/transport/index.js'
-import type { Entry, Message, NodeId, RaftStatus, Ready } from '../raft/index.js'
-import { ProposalDropped, RaftFatalError, RaftUsageError, RawNode } from '../raft/index.js'
+import type { ConfChange, Entry, Message, NodeId, RaftStatus, Ready } from '../raft/index.js'
+import { ProposalDropped, RaftFatalError, RaftUsageError, RawNode, decodeConfChange } from '../raft/index.js'
 import { RaftRequestError } from './driver-errors.js'
 import type { DriverSettings, DriverStop, DriverTimers, RaftApplication, RaftDriverOptions } from './driver-options.js'
 import { resolveDriverSettings, systemRandom, systemTimers } from './driver-options.js'
@@ -119,6 +119,28 @@ export class RaftDriver<R> {
     const id = this.ids.next()
     try {
       this.raw.propose(withRequestId(id, data))
+    } catch (error) {
+      return this.refuseWith<Applied<R>>(error)
+    }
+    const status = this.raw.status()
+    const isLeader = status.role === 'leader'
+    const promise = this.pending.trackProposal(idKey(id), this.context(status, options.timeoutMs ?? this.settings.proposalTimeoutMs), isLeader ? status.lastIndex : undefined)
+    this.kick()
+    return promise
+  }
+
+  /**
+   * Proposes one single-server membership change (no joint consensus). Resolves once the change
+   * is applied on this node: the core has then switched to the new configuration. The request id
+   * travels in the change's `context` (a caller's context is replaced). Refusals as for `propose`
+   * (`dropped` with the core's reason, e.g. `pendingConfChange` while another change is unapplied).
+   */
+  proposeConfChange(change: ConfChange, options: RequestOptions = {}): Promise<Applied<R>> {
+    const refused = this.refuse<Applied<R>>(this.pending.hasRoomForProposal(), 'proposals')
+    if (refused !== undefined) return refused
+    const id = this.ids.next()
+    try {
+      this.raw.proposeConfChange({ kind: change.kind, nodeId: change.nodeId, context: id })
     } catch (error) {
       return this.refuseWith<Applied<R>>(error)
     }
@@ -323,6 +345,10 @@ export class RaftDriver<R> {
       if (entry.data.length < requestIdBytes) throw new Error(`entry ${entry.index} has ${entry.data.length} bytes: no request id`)
       key = idKey(entry.data.subarray(0, requestIdBytes))
       data = entry.data.subarray(requestIdBytes)
+    } else if (entry.type === 'confChange') {
+      // A change proposed through `proposeConfChange` carries its request id as the context.
+      const context = decodeConfChange(entry.data).context
+      if (context !== undefined && context.length === requestIdBytes) key = idKey(context)
     }
     if (entry.index !== this.applied + 1) throw new Error(`applying entry ${entry.index} after ${this.applied}`)
     const result = this.application.apply({ ...entry, data })
