@@ -84,6 +84,8 @@ export const errorCodes = {
   // Protocol encoding (shared/protocol)
   RG_ERR_PROTOCOL_ENCODE: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`ProtocolEncodeError`: an op cannot be written as a parseable frame (a caller bug)' },
   RG_ERR_INVALID_HEADER: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`InvalidHeaderError`: a header key, value or status cannot be written' },
+  RG_ERR_MALFORMED_EVENT: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`MalformedEventError` (data-plane/persistent): stored or replicated event bytes are truncated, garbage, over a limit, or hold an invalid field' },
+  RG_ERR_CLOCK_SKEW: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`ClockSkewError` (data-plane/persistent): a peer\'s hybrid logical clock is further ahead of the local clock than `hlcMaxSkewMs`; its message is refused' },
   // Configuration and storage (this file)
   RG_ERR_CONFIG: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`ConfigError`: a configuration source holds a bad value; the message names the source and field' },
   RG_ERR_STORAGE_IO: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`StorageIoError`: the storage engine failed to open, read, write or sync (the node stops)' },
