@@ -1,0 +1,40 @@
+// What every verb handler gets, and the two ways it reaches the control plane: `mutate`
+// (through Raft: ensure) and `readState` (ReadIndex-linearizable, or local with `stale`).
+import type { ClusterState, Command, JsonObject } from '../../control-plane/cluster/index.js'
+import type { Logger } from '../../shared/log.js'
+import type { ApiVerb, ParsedApiRequest } from '../../shared/api/index.js'
+import type { ApiNodeInfo, ControlPlane } from './control-plane-port.js'
+import type { ApiReply } from './replies.js'
+import { fromApplyResult, fromThrown } from './replies.js'
+
+export interface HandlerContext {
+  readonly controlPlane: ControlPlane
+  readonly nodeInfo: ApiNodeInfo
+  readonly logger: Logger
+}
+
+export type VerbHandler<V extends ApiVerb> = (context: HandlerContext, request: ParsedApiRequest<V>) => Promise<ApiReply>
+export type VerbHandlers = { readonly [V in ApiVerb]: VerbHandler<V> }
+
+/**
+ * Proposes `command` and answers with the cluster's result. A follower's proposal is forwarded
+ * to the leader by Raft and resolves when the entry is applied here, so a mutation sent to any
+ * node's API applies once, cluster-wide.
+ */
+export async function mutate(context: HandlerContext, command: Command, definition?: JsonObject): Promise<ApiReply> {
+  try {
+    return fromApplyResult(await context.controlPlane.ensure(command), definition)
+  } catch (error) {
+    return fromThrown(error)
+  }
+}
+
+/** Linearizable read (ReadIndex) unless `stale`: then this node's applied state, at once. */
+export async function readState(context: HandlerContext, stale: boolean | undefined, read: (state: ClusterState) => ApiReply): Promise<ApiReply> {
+  if (stale === true) return read(context.controlPlane.state)
+  try {
+    return await context.controlPlane.read(read)
+  } catch (error) {
+    return fromThrown(error)
+  }
+}
