@@ -3,10 +3,12 @@
 // verbs) plug in without this file knowing them: add the function to `commandRegistrars`.
 //
 //   railgun server [--port P] [--http-port H] [--host HOST] [--data DIR] [--config FILE] [--name N]
+//                  [--cluster-name C] [--node-id ID] [--peer-port P] [--advertise HOST:PORT] [--region R]
+//                  [--zone Z] [--master-eligible | --no-master-eligible] [--seeds A:1,B:2] [--dns-srv NAME]
 import { realpathSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import { Command, CommanderError, InvalidArgumentError } from 'commander'
-import { loadConfig } from '../shared/config/index.js'
+import { loadConfig, splitList } from '../shared/config/index.js'
 import type { ConfigSource, NodeConfig } from '../shared/config/index.js'
 import { ConfigError } from '../shared/errors.js'
 import { createLogger, logLevels } from '../shared/log.js'
@@ -25,6 +27,15 @@ export interface ServerFlags {
   readonly config?: string
   readonly name?: string
   readonly logLevel?: string
+  readonly clusterName?: string
+  readonly nodeId?: string
+  readonly peerPort?: number
+  readonly advertise?: string
+  readonly region?: string
+  readonly zone?: string
+  readonly masterEligible?: boolean
+  readonly seeds?: string
+  readonly dnsSrv?: string
 }
 
 /** Flag → config field, for error messages that name the flag. */
@@ -35,6 +46,15 @@ export const serverFlagNames = {
   'server.name': '--name',
   'storage.dataDir': '--data',
   'log.level': '--log-level',
+  'cluster.name': '--cluster-name',
+  'cluster.nodeId': '--node-id',
+  'cluster.peerPort': '--peer-port',
+  'cluster.advertise': '--advertise',
+  'cluster.region': '--region',
+  'cluster.zone': '--zone',
+  'cluster.masterEligible': '--master-eligible',
+  'cluster.seeds': '--seeds',
+  'cluster.dnsSrv': '--dns-srv',
 } as const
 
 function integerFlag(value: string): number {
@@ -52,6 +72,17 @@ export function configSourceFromFlags(flags: ServerFlags): ConfigSource {
   const source: Record<string, unknown> = { server }
   if (flags.data !== undefined) source.storage = { dataDir: flags.data }
   if (flags.logLevel !== undefined) source.log = { level: flags.logLevel }
+  const cluster: Record<string, unknown> = {}
+  if (flags.clusterName !== undefined) cluster.name = flags.clusterName
+  if (flags.nodeId !== undefined) cluster.nodeId = flags.nodeId
+  if (flags.peerPort !== undefined) cluster.peerPort = flags.peerPort
+  if (flags.advertise !== undefined) cluster.advertise = flags.advertise
+  if (flags.region !== undefined) cluster.region = flags.region
+  if (flags.zone !== undefined) cluster.zone = flags.zone
+  if (flags.masterEligible !== undefined) cluster.masterEligible = flags.masterEligible
+  if (flags.seeds !== undefined) cluster.seeds = splitList(flags.seeds)
+  if (flags.dnsSrv !== undefined) cluster.dnsSrv = flags.dnsSrv
+  if (Object.keys(cluster).length > 0) source.cluster = cluster
   return source as ConfigSource
 }
 
@@ -65,7 +96,11 @@ export function resolveServerConfig(flags: ServerFlags, env: Readonly<Record<str
   })
 }
 
-/** Run a node until SIGTERM/SIGINT, then drain and exit 0. A storage failure exits 1. */
+/**
+ * Run a node until SIGTERM/SIGINT, then drain and exit 0. A bad configuration exits 2 (with the
+ * message on stderr); a storage or control-plane failure exits 1 (a stored node id that differs
+ * from `--node-id` is reported on stderr too).
+ */
 export async function runServer(flags: ServerFlags): Promise<void> {
   let config: NodeConfig
   try {
@@ -79,7 +114,17 @@ export async function runServer(flags: ServerFlags): Promise<void> {
     throw error
   }
   const logger = createLogger({ nodeName: config.server.name, level: config.log.level as LogLevel })
-  const node = await startNode({ config, logger })
+  let node: Awaited<ReturnType<typeof startNode>>
+  try {
+    node = await startNode({ config, logger })
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`railgun: ${error.message}\n`)
+      process.exitCode = 2
+      return
+    }
+    throw error
+  }
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
@@ -97,8 +142,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   process.once('SIGINT', () => stop('SIGINT'))
   try {
     await node.ready
-  } catch {
-    // A storage error stops the node (DESIGN §3.3).
+  } catch (error) {
+    // A storage error stops the node (DESIGN §3.3); so does a fatal cluster configuration problem.
+    if (error instanceof ConfigError) process.stderr.write(`railgun: ${error.message}\n`)
     stopping = true
     await node.close().catch(() => undefined)
     process.exit(1)
@@ -116,6 +162,16 @@ export function registerServerCommand(program: Command): void {
     .option('--config <file>', 'YAML configuration file (e.g. railgun.yaml)')
     .option('--name <name>', 'node name (default: host name)')
     .option('--log-level <level>', `log level: ${logLevels.join(', ')}`)
+    .option('--cluster-name <name>', 'cluster name; peers of another cluster are refused (default railgun)')
+    .option('--node-id <id>', 'node id (default: 16 hex chars hashed from the advertised peer address)')
+    .option('--peer-port <port>', 'peer (cluster) port (default 6222; 0 picks a free port)', integerFlag)
+    .option('--advertise <host:port>', 'peer address other nodes dial (default: host and peer port)')
+    .option('--region <region>', 'region of this node (default "default")')
+    .option('--zone <zone>', 'availability zone (node tag "zone")')
+    .option('--master-eligible', 'vote in the control plane (default)')
+    .option('--no-master-eligible', 'never vote: follow the control plane as a learner')
+    .option('--seeds <list>', 'comma-separated host:port or nodeId@host:port; the seeds are the initial voters')
+    .option('--dns-srv <name>', 'discover peers through this DNS SRV name')
     .action(async (flags: ServerFlags) => {
       await runServer(flags)
     })

@@ -1,9 +1,12 @@
-// The node assembly: storage, then the client listener and the admin HTTP server. Both
-// listeners bind at once (so ports are known and /readyz can answer), but clients are refused
-// with `-ERR 'Server Not Ready'` until storage is open and checked. `close()` drains: stop
-// accepting, flush what is queued for clients, close connections, close storage.
+// The node assembly: storage, then the control plane (server/cluster: peer transport + Raft +
+// cluster state), then clients. The client listener and the admin HTTP server bind at once (so
+// ports are known and /readyz can answer), but clients are refused with `-ERR 'Server Not Ready'`
+// until storage is open and checked AND the control plane is open. `close()` drains: stop
+// accepting, flush what is queued for clients, close connections, stop the Raft driver, the
+// transport, then storage.
 import { join } from 'node:path'
 import { nuid } from '@nats-io/nuid'
+import { raftKeySpaces } from '../control-plane/driver/index.js'
 import type { NodeConfig } from '../shared/config/index.js'
 import { systemClock } from '../shared/clock.js'
 import type { Clock } from '../shared/clock.js'
@@ -12,6 +15,8 @@ import type { Logger } from '../shared/log.js'
 import { openRocksStorage } from '../shared/storage/index.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
+import { clusterSettingsOf, nodeMetaKeySpace, openClusterRuntime } from './cluster/index.js'
+import type { ClusterRuntime, ResolveSrv } from './cluster/index.js'
 import type { AdminServer, ServerStatsView } from './admin-http.js'
 import { startClientListener } from './client-listener.js'
 import type { ClientListener } from './client-listener.js'
@@ -19,7 +24,10 @@ import { Router } from './router.js'
 import { railgunVersion } from './version.js'
 
 /** Key spaces (column families) the node opens. Add, never remove: RocksDB needs all at open. */
-export const nodeKeySpaces = ['node-meta'] as const
+export const nodeKeySpaces = [nodeMetaKeySpace, ...raftKeySpaces] as const
+
+/** Key spaces the control plane needs; storage opened without them runs the node without one (see README). */
+export const controlPlaneKeySpaces: readonly string[] = nodeKeySpaces
 
 /** How long a client arriving during start-up waits for readiness before it is refused. */
 export const notReadyHoldMsDefault = 2_000
@@ -35,6 +43,8 @@ export interface StartNodeOptions {
   readonly notReadyHoldMs?: number
   /** How to open storage; default: RocksDB in `<dataDir>/db` with `nodeKeySpaces`. */
   readonly openStorage?: (config: NodeConfig) => Promise<Storage>
+  /** DNS SRV resolver for `cluster.dnsSrv` (tests); default `node:dns`. */
+  readonly resolveSrv?: ResolveSrv
 }
 
 export interface RunningNode {
@@ -51,6 +61,12 @@ export interface RunningNode {
   stats(): ServerStatsView
   /** The open storage, once ready. */
   storage(): Storage | undefined
+  /** This node's id in the cluster ('' until the control plane has resolved it). */
+  readonly nodeId: string
+  /** The bound peer port (0 until the control plane has bound it). */
+  readonly peerPort: number
+  /** The control plane, once open (undefined before, and on a node whose storage lacks its key spaces). */
+  cluster(): ClusterRuntime | undefined
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
@@ -66,14 +82,18 @@ function displayHost(host: string): string {
 
 export async function startNode(options: StartNodeOptions): Promise<RunningNode> {
   const { config } = options
+  // Bad cluster settings (names, seeds, advertise) stop the start before anything binds.
+  const clusterSettings = clusterSettingsOf(config)
   const logger = options.logger ?? createSilentLogger(config.server.name)
   const clock = options.clock ?? systemClock
   const serverId = nuid.next()
   const startedAtMs = clock.nowMs()
   const router = new Router(config, clock, logger)
   let storage: Storage | undefined
+  let runtime: ClusterRuntime | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''
+  let openingReason = 'storage is opening'
 
   const listener: ClientListener = await startClientListener({
     router,
@@ -106,7 +126,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         readiness: () =>
           state === 'ready'
             ? { ready: true }
-            : { ready: false, reason: state === 'opening' ? 'storage is opening' : state === 'draining' ? 'draining' : failure },
+            : { ready: false, reason: state === 'opening' ? openingReason : state === 'draining' ? 'draining' : failure },
         stats,
       },
       config.server.host,
@@ -131,27 +151,67 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     'railgun starting: opening storage',
   )
   const open = options.openStorage ?? defaultOpenStorage
-  const ready = open(config).then(
-    async (opened) => {
-      storage = opened
-      if (state === 'draining') {
-        // The node began to stop while storage was still opening: close it now.
-        await opened.close()
-        return
-      }
-      if (state !== 'opening') return
-      state = 'ready'
-      listener.admitWaiting()
-      logger.info({ clientPort: listener.port, httpPort: admin.port }, `railgun ready client=${clientUrl} admin=${adminUrl}`)
-    },
-    (error: unknown) => {
+  let openedRuntime: Promise<ClusterRuntime | undefined> = Promise.resolve(undefined)
+  // Aborts a control plane that is still opening (e.g. waiting for seeds to accept a join).
+  const opening = new AbortController()
+  const openControlPlane = (opened: Storage): Promise<ClusterRuntime | undefined> => {
+    const missing = controlPlaneKeySpaces.filter((keySpace) => !opened.keySpaces.includes(keySpace))
+    if (missing.length > 0) {
+      logger.warn({ missing }, 'storage lacks the control-plane key spaces: running without a control plane')
+      return Promise.resolve(undefined)
+    }
+    openingReason = 'control plane is opening'
+    openedRuntime = openClusterRuntime({
+      settings: clusterSettings,
+      storage: opened,
+      logger,
+      bindHost: config.server.host,
+      clientAddress: `${host}:${listener.port}`,
+      adminAddress: `${host}:${admin.port}`,
+      onPhase: (reason) => {
+        openingReason = reason
+      },
+      signal: opening.signal,
+      ...(options.resolveSrv === undefined ? {} : { resolveSrv: options.resolveSrv }),
+    })
+    return openedRuntime
+  }
+  const ready = open(config)
+    .then(
+      async (opened) => {
+        storage = opened
+        if (state === 'draining') {
+          // The node began to stop while storage was still opening: close it now.
+          await opened.close()
+          return
+        }
+        if (state !== 'opening') return
+        try {
+          runtime = await openControlPlane(opened)
+        } catch (error) {
+          failure = `control plane failed: ${(error as Error).message}`
+          throw error
+        }
+        if (state !== 'opening') return // draining: close() stops the runtime
+        state = 'ready'
+        listener.admitWaiting()
+        logger.info(
+          { clientPort: listener.port, httpPort: admin.port, nodeId: runtime?.nodeId, peerPort: runtime?.peerPort },
+          `railgun ready client=${clientUrl} admin=${adminUrl}${runtime === undefined ? '' : ` peer=${runtime.peerAddress} node=${runtime.nodeId}`}`,
+        )
+      },
+      (error: unknown) => {
+        failure = `storage failed: ${(error as Error).message}`
+        throw error
+      },
+    )
+    .catch((error: unknown) => {
+      if (state === 'draining') return // stopped while opening: not a failure
       if (state === 'opening') state = 'failed'
-      failure = `storage failed: ${(error as Error).message}`
       listener.refuseWaiting()
-      logger.fatal({ err: (error as Error).message }, 'storage failed to open; node stops serving')
+      logger.fatal({ err: (error as Error).message }, `${failure}; node stops serving`)
       throw error
-    },
-  )
+    })
   // The caller may never await `ready`; an unobserved failure is still reported through it.
   ready.catch(() => undefined)
 
@@ -170,9 +230,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       router.stop()
+      opening.abort()
       // Storage that is still opening closes itself when it finishes (see `ready` above).
       const storageSettled = ready.catch(() => undefined)
       await Promise.race([storageSettled, new Promise<void>((resolve) => setTimeout(resolve, drainTimeoutMs).unref())])
+      // The control plane stops before storage: the driver, then the transport.
+      const openingRuntime = await openedRuntime.catch(() => undefined)
+      await (runtime ?? openingRuntime)?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'control plane failed to stop cleanly'))
       if (storage !== undefined) await storage.close()
       await admin.close()
       logger.info('stopped')
@@ -191,6 +255,13 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     isReady: () => state === 'ready',
     stats,
     storage: () => storage,
+    get nodeId() {
+      return runtime?.nodeId ?? ''
+    },
+    get peerPort() {
+      return runtime?.peerPort ?? 0
+    },
+    cluster: () => runtime,
     close,
   }
 }

@@ -82,12 +82,24 @@ function readYamlSource(path: string): ConfigSource {
   return validateSource(path, parsed)
 }
 
+/** `a, b,,c` → `['a', 'b', 'c']`: list values in the environment and in flags are comma-separated. */
+export function splitList(raw: string): string[] {
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0)
+}
+
+/** Environment text in the type of the field's default; a value that does not fit stays text (the schema reports it). */
 function environmentValue(section: SectionName, field: string, raw: string): unknown {
   const defaultValue = (configDefaults[section] as Record<string, unknown>)[field]
-  if (typeof defaultValue === 'number') {
-    const trimmed = raw.trim()
-    return /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : raw
+  const trimmed = raw.trim()
+  if (typeof defaultValue === 'number') return /^[+-]?\d+$/.test(trimmed) ? Number(trimmed) : raw
+  if (typeof defaultValue === 'boolean') {
+    const lower = trimmed.toLowerCase()
+    return lower === 'true' ? true : lower === 'false' ? false : raw
   }
+  if (Array.isArray(defaultValue)) return splitList(raw)
   return raw
 }
 
@@ -121,7 +133,7 @@ function mergeSources(sources: readonly ConfigSource[]): Record<string, Record<s
       if (fields === undefined) continue
       const target = (merged[section] ??= {})
       for (const [field, value] of Object.entries(fields as Record<string, unknown>)) {
-        if (value !== undefined) target[field] = value
+        if (value !== undefined) target[field] = Array.isArray(value) ? [...(value as unknown[])] : value
       }
     }
   }

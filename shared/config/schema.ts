@@ -32,6 +32,18 @@ function nonEmptyString() {
   return z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' })
 }
 
+function text() {
+  return z.string({ error: 'expected a string' })
+}
+
+function boolean() {
+  return z.boolean({ error: 'expected true or false' })
+}
+
+function stringList() {
+  return z.array(nonEmptyString(), { error: 'expected a list of strings (comma-separated in env and flags)' })
+}
+
 /** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
 export const sectionShapes = {
   server: {
@@ -62,6 +74,35 @@ export const sectionShapes = {
   log: {
     level: z.enum(logLevels, { error: `expected one of ${logLevels.join(', ')}` }),
   },
+  /**
+   * The control plane of this node and how it finds the others. Name rules (cluster, node id,
+   * region, zone) and the seed syntax are checked when the node starts (server/cluster), where the
+   * cluster's own rules live; here only the types.
+   */
+  cluster: {
+    name: nonEmptyString(),
+    /** '' = derived: a 64-bit hash of the advertised peer address (16 hex characters). */
+    nodeId: text(),
+    /** 0 = any free port. */
+    peerPort: port(),
+    /** `host:port` peers dial; '' = server host (0.0.0.0 → 127.0.0.1) and the bound peer port. */
+    advertise: text(),
+    region: nonEmptyString(),
+    /** '' = none; otherwise the node tag `zone`. */
+    zone: text(),
+    masterEligible: boolean(),
+    /** `host:port` or `nodeId@host:port`; the master-eligible seeds are the initial voters. */
+    seeds: stringList(),
+    /** A DNS SRV name resolved at start and every `discoveryIntervalMs`; '' = off. */
+    dnsSrv: text(),
+    discoveryIntervalMs: positiveInteger(),
+    tickMs: positiveInteger(),
+    electionTicks: positiveInteger(),
+    /** 0 = never snapshot. */
+    snapshotEveryEntries: nonNegativeInteger(),
+    /** A member whose peer link has been down this long is marked dead by the leader. */
+    deadAfterMs: positiveInteger(),
+  },
 } as const
 
 export const nodeConfigSchema = z
@@ -71,6 +112,7 @@ export const nodeConfigSchema = z
     limits: z.object(sectionShapes.limits).strict(),
     responses: z.object(sectionShapes.responses).strict(),
     log: z.object(sectionShapes.log).strict(),
+    cluster: z.object(sectionShapes.cluster).strict(),
   })
   .strict()
   .superRefine((config, context) => {
@@ -95,6 +137,7 @@ export const configSourceSchema = z
     limits: z.object(sectionShapes.limits).partial().strict().optional(),
     responses: z.object(sectionShapes.responses).partial().strict().optional(),
     log: z.object(sectionShapes.log).partial().strict().optional(),
+    cluster: z.object(sectionShapes.cluster).partial().strict().optional(),
   })
   .strict()
 
@@ -117,4 +160,20 @@ export const configDefaults: NodeConfig = {
   },
   responses: { defaultTimeoutMs: 0, maxOpenPerConnection: 65536, untimedExpiryMs: 120_000 },
   log: { level: 'info' },
+  cluster: {
+    name: 'railgun',
+    nodeId: '',
+    peerPort: 6222,
+    advertise: '',
+    region: 'default',
+    zone: '',
+    masterEligible: true,
+    seeds: [],
+    dnsSrv: '',
+    discoveryIntervalMs: 30_000,
+    tickMs: 50,
+    electionTicks: 10,
+    snapshotEveryEntries: 10_000,
+    deadAfterMs: 10_000,
+  },
 }

@@ -108,5 +108,9 @@ t.test('a conf change proposed on a follower is forwarded and resolves there; a 
   t.ok(applied.index > 0)
   t.same(follower.driver.status().confState.learners, ['9'], 'applied on the follower when it resolves')
   await waitUntil('the leader applied it', () => leader.driver.status().confState.learners.includes('9'))
-  await t.rejects(leader.driver.proposeConfChange({ kind: 'addVoter', nodeId: '' }), { reason: 'dropped' }, 'an empty node id is dropped')
+  const refused = await leader.driver.proposeConfChange({ kind: 'addVoter', nodeId: '' }).then(
+    () => undefined,
+    (error: unknown) => error,
+  )
+  t.ok(refused instanceof RaftRequestError && refused.reason === 'dropped', 'an empty node id is dropped')
 })

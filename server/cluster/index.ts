@@ -1,0 +1,15 @@
+// Public entry of the node's control-plane assembly (server/cluster): settings, node id, seeds,
+// the membership decision and the runtime.
+export { clusterSettingsOf, seedsMax } from './cluster-settings.js'
+export type { ClusterSettings } from './cluster-settings.js'
+export { openClusterRuntime, maintenanceIntervalMsMax, selfEnsureRetryMs } from './cluster-runtime.js'
+export type { ClusterRuntime, ClusterRuntimeOptions } from './cluster-runtime.js'
+export { derivedNodeIdHexChars, nodeIdFromAddress, nodeMetaKeySpace, resolveNodeId } from './node-id.js'
+export type { NodeIdSource } from './node-id.js'
+export { formatHostPort, parseHostPort, parseSeed, reachableHost } from './peer-address.js'
+export type { HostPort, Parsed, Seed } from './peer-address.js'
+export { nextMembershipStep, promotionLagEntriesMax } from './reconcile.js'
+export type { MembershipStep, MembershipView } from './reconcile.js'
+export { discoverSrvSeeds } from './dns-discovery.js'
+export type { ResolveSrv, SrvRecord } from './dns-discovery.js'
+export type { PeerStatus } from '../../shared/transport/index.js'
