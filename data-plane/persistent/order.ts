@@ -1,0 +1,264 @@
+// Deterministic delivery order inside a region (DESIGN §3.2.4). Pure and deterministic.
+//
+// Events are delivered in (hlc, origin, incarnation, originSeq) order once STABLE: an event is
+// stable when its hlc ≤ the frontier, where
+//
+//   frontier = min over live origin incarnations of heardPast(o)
+//   heardPast(o) = max(fromHlc(o), hlc of o's last contiguous event, hlc of o's heartbeats
+//                      whose sequence ≤ o's contiguous prefix)
+//
+// An origin stamps its events with a strictly increasing HLC, and a heartbeat {seq, hlc}
+// promises that every event after `seq` has an hlc above `hlc`. So once the frontier passes a
+// time, no live origin can still produce or deliver anything before it: the stable prefix of
+// the order can only grow at its end. Replicas with the same event set and the same decisions
+// therefore deliver the same sequence, and delivery never goes back (DESIGN §4.2).
+//
+// Closing: a dead origin incarnation holds the frontier back forever. A controller decision
+// (fenced by controller term: a lower term than one already seen is refused) closes it at
+// `atSeq` — the highest sequence any live replica holds. Its events up to atSeq are still
+// delivered; once this replica holds them all, the closed incarnation stops holding the
+// frontier; events past atSeq are never delivered. A close may name a SUCCESSOR incarnation
+// (the node restarted): it takes the slot from `fromHlc`, and its events at or below fromHlc
+// are never delivered. Precondition (checked locally): fromHlc is at or above everything the
+// predecessor emitted — the restarted node starts its clock above its persisted HLC ceiling —
+// so until a replica learns of the close, the predecessor holds its frontier below every
+// successor event, and the same events end up in the same places everywhere.
+//
+// Duplicates (event-set.ts) are skipped at delivery: below the frontier their verdict is final.
+import { compareHlc, hlcZero, maxHlc } from './hlc.js'
+import type { Hlc } from './hlc.js'
+import { compareEventOrder, isValidIncarnation, originKey, originKeyOf } from './event.js'
+import type { StreamEvent } from './event.js'
+import { PersistentRejection, failure, success } from './errors.js'
+import type { Outcome } from './errors.js'
+import type { EventSet } from './event-set.js'
+import { orderIncarnationsMax, pendingHeartbeatsPerOriginMax } from './limits.js'
+import { MinHeap } from './min-heap.js'
+
+export interface OriginIncarnation {
+  readonly origin: string
+  readonly incarnation: number
+}
+
+/** From an origin: "I sent every event up to `seq`; every later one has an hlc above `hlc`." */
+export interface Heartbeat extends OriginIncarnation {
+  readonly seq: number
+  readonly hlc: Hlc
+}
+
+export interface CloseDecision extends OriginIncarnation {
+  /** Highest sequence of the incarnation that is delivered (0 = none). */
+  readonly atSeq: number
+  readonly controllerTerm: number
+  /** A restarted node: the next incarnation of the same origin takes the slot from `fromHlc`. */
+  readonly successor?: { readonly incarnation: number; readonly fromHlc: Hlc }
+}
+
+export interface Delivery {
+  readonly event: StreamEvent
+  /** Position in this region's deduplicated delivery sequence, from 0. */
+  readonly index: number
+}
+
+export interface StableBatch {
+  readonly delivered: readonly Delivery[]
+  /** Copies passed over as duplicates of an earlier survivor (stable verdict). */
+  readonly skippedDuplicates: readonly StreamEvent[]
+}
+
+interface Track {
+  readonly origin: string
+  readonly incarnation: number
+  readonly fromHlc: Hlc
+  closedAtSeq: number | null
+  successor: number | null
+  /** Best hlc vouched for by an applied heartbeat. */
+  heartbeatHlc: Hlc
+  /** Heartbeats waiting for their sequence to become contiguous, by ascending seq. */
+  readonly pendingHeartbeats: Heartbeat[]
+  deliveredMaxSeq: number
+}
+
+export interface OrdererOptions {
+  /** The origin incarnations of the replica set at the stream's start (from hlc 0). */
+  readonly origins: readonly OriginIncarnation[]
+  /** Highest controller term seen so far (decisions below it are stale). */
+  readonly controllerTerm?: number
+}
+
+export type CloseOutcome = 'closed' | 'unchanged'
+
+export class Orderer {
+  readonly #set: EventSet
+  readonly #tracks = new Map<string, Track>()
+  readonly #waiting = new MinHeap<StreamEvent>(compareEventOrder)
+  #lastDelivered: StreamEvent | null = null
+  #deliveredCount = 0
+  #controllerTerm: number
+
+  constructor(set: EventSet, options: OrdererOptions) {
+    this.#set = set
+    this.#controllerTerm = options.controllerTerm ?? 0
+    for (const o of options.origins) this.#addTrack(o.origin, o.incarnation, hlcZero)
+  }
+
+  get controllerTerm(): number {
+    return this.#controllerTerm
+  }
+
+  /** Survivors delivered so far (the next delivery's index). */
+  get deliveredCount(): number {
+    return this.#deliveredCount
+  }
+
+  /** The last event delivered (a survivor), or null. */
+  get lastDelivered(): StreamEvent | null {
+    return this.#lastDelivered
+  }
+
+  /** Events waiting for the frontier. */
+  get waiting(): number {
+    return this.#waiting.size
+  }
+
+  #addTrack(origin: string, incarnation: number, fromHlc: Hlc): void {
+    if (!isValidIncarnation(incarnation)) throw new RangeError(`orderer: invalid incarnation ${incarnation}`)
+    if (this.#tracks.size >= orderIncarnationsMax) throw new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `orderer: more than orderIncarnationsMax (${orderIncarnationsMax}) origin incarnations`, { limit: 'orderIncarnationsMax' })
+    const key = originKey(origin, incarnation)
+    if (this.#tracks.has(key)) throw new RangeError(`orderer: origin ${key} listed twice`)
+    const track: Track = { origin, incarnation, fromHlc, closedAtSeq: null, successor: null, heartbeatHlc: hlcZero, pendingHeartbeats: [], deliveredMaxSeq: 0 }
+    this.#tracks.set(key, track)
+    // Events the set already holds for a new incarnation (they may have arrived before the decision).
+    const contiguous = this.#set.contiguous(origin, incarnation)
+    const held = this.#set.eventsInRange({ originKey: key, fromSeq: 1, toSeq: contiguous + this.#set.gapMax })
+    for (const event of held) this.#offer(track, event)
+  }
+
+  #excluded(track: Track, event: StreamEvent): boolean {
+    if (track.closedAtSeq !== null && event.originSeq > track.closedAtSeq) return true
+    return compareHlc(event.hlc, track.fromHlc) <= 0
+  }
+
+  #offer(track: Track, event: StreamEvent): void {
+    if (this.#excluded(track, event)) return
+    // Invariant: nothing can arrive below what was delivered (the frontier guarantees it).
+    if (this.#lastDelivered !== null && compareEventOrder(event, this.#lastDelivered) <= 0) {
+      throw new Error(`orderer: event ${originKeyOf(event)}:${event.originSeq} arrived below the delivered point (origin broke its HLC or heartbeat contract)`)
+    }
+    this.#waiting.push(event)
+  }
+
+  /** Offers events newly added to the set (`InsertResult.added`). Unknown incarnations wait in the set. */
+  add(events: readonly StreamEvent[]): void {
+    for (const event of events) {
+      const track = this.#tracks.get(originKeyOf(event))
+      if (track !== undefined) this.#offer(track, event)
+    }
+  }
+
+  /** Records a heartbeat; false when its incarnation is not tracked here (ignored). */
+  heartbeat(hb: Heartbeat): boolean {
+    const track = this.#tracks.get(originKey(hb.origin, hb.incarnation))
+    if (track === undefined) return false
+    const pending = track.pendingHeartbeats
+    let at = pending.length
+    while (at > 0 && (pending[at - 1] as Heartbeat).seq > hb.seq) at--
+    pending.splice(at, 0, hb)
+    // Dropping the oldest only delays the frontier (a later heartbeat vouches for more).
+    if (pending.length > pendingHeartbeatsPerOriginMax) pending.shift()
+    return true
+  }
+
+  #heardPast(track: Track): Hlc {
+    const contiguous = this.#set.contiguous(track.origin, track.incarnation)
+    const pending = track.pendingHeartbeats
+    while (pending.length > 0 && (pending[0] as Heartbeat).seq <= contiguous) {
+      track.heartbeatHlc = maxHlc(track.heartbeatHlc, (pending.shift() as Heartbeat).hlc)
+    }
+    let heard = maxHlc(track.fromHlc, track.heartbeatHlc)
+    if (contiguous > 0) heard = maxHlc(heard, (this.#set.get(track.origin, track.incarnation, contiguous) as StreamEvent).hlc)
+    return heard
+  }
+
+  #holdsFrontier(track: Track): boolean {
+    return track.closedAtSeq === null || this.#set.contiguous(track.origin, track.incarnation) < track.closedAtSeq
+  }
+
+  /** Everything at or below this hlc is stable; null = no live origin holds it (all is stable). */
+  frontier(): Hlc | null {
+    let frontier: Hlc | null = null
+    for (const track of this.#tracks.values()) {
+      if (!this.#holdsFrontier(track)) continue
+      const heard = this.#heardPast(track)
+      if (frontier === null || compareHlc(heard, frontier) < 0) frontier = heard
+    }
+    return frontier
+  }
+
+  /** Delivers every stable event, in order, skipping duplicates. */
+  takeStable(limit = Number.MAX_SAFE_INTEGER): StableBatch {
+    const frontier = this.frontier()
+    const delivered: Delivery[] = []
+    const skippedDuplicates: StreamEvent[] = []
+    while (delivered.length < limit) {
+      const next = this.#waiting.peek()
+      if (next === undefined || (frontier !== null && compareHlc(next.hlc, frontier) > 0)) break
+      this.#waiting.pop()
+      const track = this.#tracks.get(originKeyOf(next)) as Track
+      if (this.#excluded(track, next)) continue
+      if (this.#set.isDuplicate(next)) {
+        skippedDuplicates.push(next)
+        continue
+      }
+      // Invariant (DESIGN §4.2): delivery never goes back.
+      if (this.#lastDelivered !== null && compareEventOrder(next, this.#lastDelivered) <= 0) throw new Error('orderer: delivery would go back in time')
+      this.#lastDelivered = next
+      track.deliveredMaxSeq = Math.max(track.deliveredMaxSeq, next.originSeq)
+      delivered.push({ event: next, index: this.#deliveredCount++ })
+    }
+    return { delivered, skippedDuplicates }
+  }
+
+  /** Applies a controller decision closing an origin incarnation (optionally naming its successor). */
+  close(decision: CloseDecision): Outcome<CloseOutcome, PersistentRejection> {
+    const key = originKey(decision.origin, decision.incarnation)
+    if (decision.controllerTerm < this.#controllerTerm) {
+      return failure(new PersistentRejection('RG_ERR_STALE_TERM', `close ${key}: controller term ${decision.controllerTerm} is below ${this.#controllerTerm}`, { currentTerm: this.#controllerTerm }))
+    }
+    if (!(Number.isInteger(decision.atSeq) && decision.atSeq >= 0)) return failure(new PersistentRejection('RG_ERR_INVALID_ARGUMENT', `close ${key}: atSeq must be an integer >= 0`))
+    const track = this.#tracks.get(key)
+    if (track === undefined) return failure(new PersistentRejection('RG_ERR_NOT_FOUND', `close ${key}: unknown origin incarnation`))
+    const successor = decision.successor ?? null
+    if (track.closedAtSeq !== null) {
+      // A close is final: only the same decision again (possibly restated under a newer term).
+      const same = track.closedAtSeq === decision.atSeq && track.successor === (successor?.incarnation ?? null)
+      if (!same) return failure(new PersistentRejection('RG_ERR_CONFLICT', `close ${key}: already closed at ${track.closedAtSeq}`, { closedAtSeq: track.closedAtSeq }))
+      this.#controllerTerm = Math.max(this.#controllerTerm, decision.controllerTerm)
+      return success('unchanged')
+    }
+    if (decision.atSeq < track.deliveredMaxSeq) {
+      return failure(new PersistentRejection('RG_ERR_CONFLICT', `close ${key} at ${decision.atSeq}: this replica already delivered sequence ${track.deliveredMaxSeq}`, { deliveredMaxSeq: track.deliveredMaxSeq }))
+    }
+    if (successor !== null) {
+      const successorKey = originKey(decision.origin, successor.incarnation)
+      if (!isValidIncarnation(successor.incarnation) || successor.incarnation <= decision.incarnation || this.#tracks.has(successorKey)) {
+        return failure(new PersistentRejection('RG_ERR_INVALID_ARGUMENT', `close ${key}: successor incarnation must be new and above ${decision.incarnation}`))
+      }
+      const heard = this.#heardPast(track)
+      if (compareHlc(successor.fromHlc, heard) < 0 || (this.#lastDelivered !== null && compareHlc(successor.fromHlc, this.#lastDelivered.hlc) < 0)) {
+        return failure(new PersistentRejection('RG_ERR_INVALID_STATE', `close ${key}: successor fromHlc is below what this replica heard from the predecessor`, { heardPast: heard }))
+      }
+      if (this.#tracks.size >= orderIncarnationsMax) return failure(new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `orderer: orderIncarnationsMax (${orderIncarnationsMax}) reached`, { limit: 'orderIncarnationsMax' }))
+    }
+    this.#controllerTerm = decision.controllerTerm
+    track.closedAtSeq = decision.atSeq
+    track.successor = successor?.incarnation ?? null
+    if (successor !== null) this.#addTrack(decision.origin, successor.incarnation, successor.fromHlc)
+    return success('closed')
+  }
+
+  /** The live (frontier-holding) origin incarnations, sorted. */
+  liveOrigins(): string[] {
+    return [...this.#tracks.entries()].filter(([, t]) => this.#holdsFrontier(t)).map(([k]) => k).sort()
+  }
+}
