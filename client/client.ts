@@ -18,7 +18,9 @@ import {
   type Subscription,
 } from 'rxjs'
 import type { ServerInfo } from '../shared/protocol/types.js'
+import { BucketsApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
+import { KvBucket } from './kv.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
 import { replyStatus, RequestMux, requestTimeoutHeader, type RequestOptions } from './request.js'
@@ -52,6 +54,12 @@ export class RailgunClient {
   private mux: RequestMux | undefined
   private muxEntry: SubscriptionEntry | undefined
   private subjectCheckedLast = ''
+  /** Control API (`$RG.API.STREAM.*`): ensure, list, info, remove streams. */
+  readonly streams: StreamsApi = new StreamsApi(this)
+  readonly namespaces: NamespacesApi = new NamespacesApi(this)
+  readonly buckets: BucketsApi = new BucketsApi(this)
+  /** Control API: cluster status, nodes, leadership transfer, drain/remove nodes. */
+  readonly cluster: ClusterApi = new ClusterApi(this)
 
   /** @internal Use `connect()`. */
   constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {
@@ -105,6 +113,11 @@ export class RailgunClient {
     const headers = toMsgHeaders(options.headers)
     if (payload.length > max) throw PayloadTooLargeError.of(payload.length, max)
     this.session.send({ op: 'HPUB', subject, replyTo, headers, payload })
+  }
+
+  /** A linearizable KV bucket (control API `$RG.API.KV.*`): get, put, cas, delete, list, watch. */
+  kv(bucket: string): KvBucket {
+    return new KvBucket(this, bucket)
   }
 
   /** Resolves when the server has processed everything sent before (a PING/PONG round trip). */

@@ -56,10 +56,13 @@ export const sharedClientErrorCodes = [
   clientErrorCodes.responseStreamsExceeded,
 ] as const satisfies readonly ErrorCode[]
 
-/** Base class: `instanceof RailgunClientError` catches every client error. */
+/**
+ * Base class: `instanceof RailgunClientError` catches every client error. `code` is a client code
+ * for errors the client raises itself, or any server code for a control-API answer (`ApiError`).
+ */
 export class RailgunClientError extends Error {
-  readonly code: ClientErrorCode
-  constructor(code: ClientErrorCode, message: string, options?: { cause?: unknown }) {
+  readonly code: ErrorCode
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options)
     this.code = code
     this.name = new.target.name

@@ -25,6 +25,12 @@ export async function connect(urls: string | readonly string[], options: ClientO
 }
 
 export { RailgunClient, responderErrorCodeHeader } from './client.js'
+export { ApiError } from './api-error.js'
+export { BucketsApi, callApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api.js'
+export type { ApiAnswer, ApiCallOptions, ApiTransport, BucketView, ReadOptions } from './control-api.js'
+export { KvBucket } from './kv.js'
+export type { KvChange, KvEntry } from './kv.js'
+export type { ApiRequest, ClusterStatus, MutationResponse, NodeView, StreamView } from '../shared/api/index.js'
 export type { ReplyData, RespondHandler, RespondOptions, SubscribeOptions } from './client.js'
 export * from './errors.js'
 export { Message } from './message.js'

@@ -1,0 +1,149 @@
+// The control API from the client: typed calls of the `$RG.API.<AREA>.<VERB>` verbs (JSON
+// request/reply, shared/api is the contract) grouped by area: `streams`, `namespaces`, `buckets`,
+// `cluster`. A `{ok:false}` answer rejects with `ApiError` carrying the server's code; transport
+// failures reject with the client's own errors (`NoRespondersError` when the server has no API).
+import type { Observable } from 'rxjs'
+import { apiEnvelopeSchema, apiRequestTimeoutMsDefault, apiSubject } from '../shared/api/index.js'
+import type { ApiRequest, ApiVerb, ClusterStatus, MutationResponse, NodeView, StreamView } from '../shared/api/index.js'
+import type { ErrorCode } from '../shared/errors.js'
+import { ApiError } from './api-error.js'
+import { ProtocolError } from './errors.js'
+import type { Message } from './message.js'
+import type { RequestOptions } from './request.js'
+
+/** The client members the control API uses (RailgunClient has them). */
+export interface ApiTransport {
+  requestPromise(subject: string, data: Uint8Array | string, options?: RequestOptions): Promise<Message>
+  subscribe(subject: string): Observable<Message>
+  flush(): Promise<void>
+}
+
+export interface ApiCallOptions {
+  /** Default `apiRequestTimeoutMsDefault` (15 s: above the server's Raft proposal budget). */
+  readonly timeoutMs?: number
+}
+
+/** Success answers: `ok: true` and the verb's fields. */
+export type ApiAnswer = { readonly ok: true } & Readonly<Record<string, unknown>>
+
+/** Calls one verb; resolves with the success answer or rejects with `ApiError`. */
+export async function callApi<V extends ApiVerb>(transport: ApiTransport, verb: V, request: ApiRequest<V>, options: ApiCallOptions = {}): Promise<ApiAnswer> {
+  const reply = await transport.requestPromise(apiSubject(verb), JSON.stringify(request), { timeoutMs: options.timeoutMs ?? apiRequestTimeoutMsDefault })
+  let body: unknown
+  try {
+    body = reply.json()
+  } catch (error) {
+    throw new ProtocolError(`${verb}: the answer is not JSON (${(error as Error).message})`)
+  }
+  const envelope = apiEnvelopeSchema.safeParse(body)
+  if (!envelope.success) throw new ProtocolError(`${verb}: the answer is not an API envelope`)
+  const answer = envelope.data
+  if (answer.ok) return answer as ApiAnswer
+  throw new ApiError(verb, answer.error.code as ErrorCode, answer.error.message, answer.error.details ?? {})
+}
+
+export interface ReadOptions extends ApiCallOptions {
+  /** Answer from the serving node's applied state, without a ReadIndex barrier (may lag). */
+  readonly stale?: boolean
+}
+
+const staleOf = (options: ReadOptions): { stale?: boolean } => (options.stale === true ? { stale: true } : {})
+const timeoutOf = (options: ApiCallOptions): ApiCallOptions => (options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs })
+
+export class StreamsApi {
+  constructor(private readonly transport: ApiTransport) {}
+
+  /** Creates, confirms (`unchanged`) or, with `update: true`, updates a stream; conflicts reject with RG_ERR_CONFLICT. */
+  async ensure(request: ApiRequest<'STREAM.ENSURE'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'STREAM.ENSURE', request, options)) as MutationResponse
+  }
+
+  async list(filter: { namespace?: string } = {}, options: ReadOptions = {}): Promise<StreamView[]> {
+    const answer = await callApi(this.transport, 'STREAM.LIST', { ...filter, ...staleOf(options) }, timeoutOf(options))
+    return answer.streams as StreamView[]
+  }
+
+  async info(namespace: string, name: string, options: ReadOptions = {}): Promise<StreamView> {
+    const answer = await callApi(this.transport, 'STREAM.INFO', { namespace, name, ...staleOf(options) }, timeoutOf(options))
+    return answer.stream as StreamView
+  }
+
+  async remove(namespace: string, name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'STREAM.DELETE', { namespace, name }, options)) as MutationResponse
+  }
+}
+
+export class NamespacesApi {
+  constructor(private readonly transport: ApiTransport) {}
+
+  async ensure(request: ApiRequest<'NAMESPACE.ENSURE'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'NAMESPACE.ENSURE', request, options)) as MutationResponse
+  }
+
+  async list(options: ReadOptions = {}): Promise<Array<Record<string, unknown>>> {
+    return (await callApi(this.transport, 'NAMESPACE.LIST', staleOf(options), timeoutOf(options))).namespaces as Array<Record<string, unknown>>
+  }
+
+  async remove(name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'NAMESPACE.DELETE', { name }, options)) as MutationResponse
+  }
+}
+
+export interface BucketView {
+  readonly name: string
+  readonly maxValueBytes: number
+  readonly keys: number
+  readonly createdIndex: number
+  readonly updatedIndex: number
+}
+
+export class BucketsApi {
+  constructor(private readonly transport: ApiTransport) {}
+
+  async ensure(request: ApiRequest<'BUCKET.ENSURE'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'BUCKET.ENSURE', request, options)) as MutationResponse
+  }
+
+  async list(options: ReadOptions = {}): Promise<BucketView[]> {
+    return (await callApi(this.transport, 'BUCKET.LIST', staleOf(options), timeoutOf(options))).buckets as BucketView[]
+  }
+
+  async info(name: string, options: ReadOptions = {}): Promise<BucketView> {
+    return (await callApi(this.transport, 'BUCKET.INFO', { name, ...staleOf(options) }, timeoutOf(options))).bucket as BucketView
+  }
+
+  async remove(name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'BUCKET.DELETE', { name }, options)) as MutationResponse
+  }
+}
+
+export class ClusterApi {
+  constructor(private readonly transport: ApiTransport) {}
+
+  /** Leader, term, members (region, role, state), regions, readiness, as the serving node sees them. */
+  async status(options: ApiCallOptions = {}): Promise<ClusterStatus> {
+    return (await callApi(this.transport, 'CLUSTER.STATUS', {}, options)) as unknown as ClusterStatus
+  }
+
+  async nodes(options: ReadOptions = {}): Promise<NodeView[]> {
+    return (await callApi(this.transport, 'CLUSTER.NODES', staleOf(options), timeoutOf(options))).nodes as NodeView[]
+  }
+
+  /** Moves Raft leadership to `to` (any voter but the leader when omitted); resolves once it moved. */
+  async transferLeader(to?: string, options: ApiCallOptions = {}): Promise<{ leader: string; term: number }> {
+    const answer = await callApi(this.transport, 'LEADER.TRANSFER', to === undefined ? {} : { to }, options)
+    return { leader: answer.leader as string, term: answer.term as number }
+  }
+
+  async addNode(request: ApiRequest<'NODE.ADD'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'NODE.ADD', request, options)) as MutationResponse
+  }
+
+  async drainNode(nodeId: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'NODE.DRAIN', { nodeId }, options)) as MutationResponse
+  }
+
+  async removeNode(nodeId: string, removal: { force?: boolean } = {}, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'NODE.REMOVE', { nodeId, ...removal }, options)) as MutationResponse
+  }
+}
