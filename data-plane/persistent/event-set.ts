@@ -24,6 +24,7 @@ import type { Hash128 } from './hash.js'
 import { compareEventOrder, copyKeyOf, encodeEvent, eventProblem, originKey, originKeyOf } from './event.js'
 import type { EventPosition, StreamEvent } from './event.js'
 import { PersistentRejection } from './errors.js'
+import { compareHlc } from './hlc.js'
 import { insertBatchEventsMax } from './limits.js'
 import { VersionTracker } from './version-vector.js'
 import type { SeqRange, VersionVector } from './version-vector.js'
@@ -179,9 +180,9 @@ export class EventSet {
 
   #monotonic(event: StreamEvent): boolean {
     const before = this.get(event.origin, event.incarnation, event.originSeq - 1)
-    if (before !== undefined && compareEventOrder(before, event) >= 0) return false
+    if (before !== undefined && compareHlc(before.hlc, event.hlc) >= 0) return false
     const after = this.get(event.origin, event.incarnation, event.originSeq + 1)
-    return after === undefined || compareEventOrder(event, after) < 0
+    return after === undefined || compareHlc(event.hlc, after.hlc) < 0
   }
 
   get(origin: string, incarnation: number, originSeq: number): StreamEvent | undefined {
