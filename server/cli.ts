@@ -13,6 +13,7 @@ import type { ConfigSource, NodeConfig } from '../shared/config/index.js'
 import { ConfigError } from '../shared/errors.js'
 import { createLogger, logLevels } from '../shared/log.js'
 import type { LogLevel } from '../shared/log.js'
+import { registerAdminCommands } from './commands/admin-verbs.js'
 import { registerClientCommands } from './commands/client-verbs.js'
 import { startNode } from './node.js'
 import { railgunVersion } from './version.js'
@@ -178,7 +179,7 @@ export function registerServerCommand(program: Command): void {
 }
 
 /** Every verb of the `railgun` command: the node itself, then the client verbs (pub, sub, req, reply). */
-export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands]
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program)]
 
 export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
   const program = new Command('railgun')
