@@ -11,7 +11,8 @@
 //   railgun bucket ensure NAME [--max-value-bytes N] [--update] | ls
 //   railgun leader transfer [--to NODE]
 //   railgun node ls | drain NODE | rm NODE [--force]
-import { Command, CommanderError, InvalidArgumentError } from 'commander'
+import { CommanderError, InvalidArgumentError } from 'commander'
+import type { Command } from 'commander'
 import { connect, RailgunClientError } from '../../client/index.js'
 import type { ClusterStatus, KvChange, MutationResponse, RailgunClient, StreamView } from '../../client/index.js'
 import { ackLevelValues, streamKindValues } from '../../shared/api/index.js'
