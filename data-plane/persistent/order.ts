@@ -92,6 +92,8 @@ export class Orderer {
   readonly #set: EventSet
   readonly #tracks = new Map<string, Track>()
   readonly #waiting = new MinHeap<StreamEvent>(compareEventOrder)
+  /** Heartbeats of incarnations not tracked yet (a successor may speak before its decision arrives). */
+  readonly #unknownHeartbeats = new Map<string, Heartbeat[]>()
   #lastDelivered: StreamEvent | null = null
   #deliveredCount = 0
   #controllerTerm: number
@@ -128,6 +130,8 @@ export class Orderer {
     if (this.#tracks.has(key)) throw new RangeError(`orderer: origin ${key} listed twice`)
     const track: Track = { origin, incarnation, fromHlc, closedAtSeq: null, successor: null, heartbeatHlc: hlcZero, pendingHeartbeats: [], deliveredMaxSeq: 0 }
     this.#tracks.set(key, track)
+    for (const hb of this.#unknownHeartbeats.get(key) ?? []) this.#queueHeartbeat(track.pendingHeartbeats, hb)
+    this.#unknownHeartbeats.delete(key)
     // Events the set already holds for a new incarnation (they may have arrived before the decision).
     const contiguous = this.#set.contiguous(origin, incarnation)
     const held = this.#set.eventsInRange({ originKey: key, fromSeq: 1, toSeq: contiguous + this.#set.gapMax })
@@ -156,17 +160,30 @@ export class Orderer {
     }
   }
 
-  /** Records a heartbeat; false when its incarnation is not tracked here (ignored). */
+  /** Records a heartbeat; false when its incarnation is not tracked (yet): it is kept, bounded, for when it is. */
   heartbeat(hb: Heartbeat): boolean {
-    const track = this.#tracks.get(originKey(hb.origin, hb.incarnation))
-    if (track === undefined) return false
-    const pending = track.pendingHeartbeats
+    const key = originKey(hb.origin, hb.incarnation)
+    const track = this.#tracks.get(key)
+    if (track !== undefined) {
+      this.#queueHeartbeat(track.pendingHeartbeats, hb)
+      return true
+    }
+    let waiting = this.#unknownHeartbeats.get(key)
+    if (waiting === undefined) {
+      if (this.#unknownHeartbeats.size >= orderIncarnationsMax) return false
+      waiting = []
+      this.#unknownHeartbeats.set(key, waiting)
+    }
+    this.#queueHeartbeat(waiting, hb)
+    return false
+  }
+
+  #queueHeartbeat(pending: Heartbeat[], hb: Heartbeat): void {
     let at = pending.length
     while (at > 0 && (pending[at - 1] as Heartbeat).seq > hb.seq) at--
     pending.splice(at, 0, hb)
     // Dropping the oldest only delays the frontier (a later heartbeat vouches for more).
     if (pending.length > pendingHeartbeatsPerOriginMax) pending.shift()
-    return true
   }
 
   #heardPast(track: Track): Hlc {
