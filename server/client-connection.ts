@@ -1,9 +1,14 @@
 // One client connection: INFO on accept, the shared parser (role `server`), the NATS verbs, and
 // the fatal/non-fatal error policy. Routing (who receives a PUB) lives in `router.ts`; this file
 // turns parsed ops into router calls and router deliveries into MSG/HMSG frames.
+// With access control on (`ClientAccess`), CONNECT is authenticated before anything after it is
+// processed, and every PUB/HPUB/SUB is authorized against the current cluster state.
 import type { Socket } from 'node:net'
 import { createParser, encodeErr, encodeHeaders, okBytes, pingBytes, pongBytes, parserErrorTexts } from '../shared/protocol/index.js'
-import type { ConnectOptions, MsgHeaders, ProtocolOp, ProtocolParser } from '../shared/protocol/index.js'
+import type { ConnectOptions, MsgHeaders, ParserError, ProtocolOp, ProtocolParser } from '../shared/protocol/index.js'
+import { credentialsOf } from '../shared/security/authenticator.js'
+import type { Authenticator, Principal } from '../shared/security/authenticator.js'
+import type { Authorizer } from '../shared/security/authorizer.js'
 import { errorCodes } from '../shared/errors.js'
 import type { ErrorCode } from '../shared/errors.js'
 import { OutboundBuffer } from './outbound.js'
@@ -19,6 +24,16 @@ export const eagerFlushBytes = 64 * 1024
 
 /** How long a closing connection may take to flush its last bytes before it is destroyed. */
 export const closeLingerMs = 2_000
+
+/** Access control for client connections; absent = open (no authentication, no permission checks). */
+export interface ClientAccess {
+  readonly authenticator: Authenticator
+  /** Absent = authenticated principals may do anything. */
+  readonly authorizer?: Authorizer
+}
+
+/** Bytes a connection may send while its CONNECT is being authenticated (the socket is paused meanwhile). */
+export const authenticatingHeldBytesMax = 1024 * 1024
 
 export class ClientConnection {
   readonly id: number
@@ -39,11 +54,26 @@ export class ClientConnection {
   /** Set by the flush scheduler while this connection waits for a flush. */
   flushQueued = false
   closing = false
+  /** Who authenticated on this connection (access control on and CONNECT accepted). */
+  principal: Principal | undefined = undefined
+  readonly #access: ClientAccess | undefined
+  /** The remote address (rate limits and logs). */
+  readonly #source: string
+  /** CONNECT is being authenticated: what arrived after it waits here, in order. */
+  #authenticating = false
+  #heldOps: ProtocolOp[] = []
+  #heldError: ParserError | undefined = undefined
+  #heldChunks: Uint8Array[] = []
+  #heldBytes = 0
+  /** The authorizer version the live subscriptions were last checked against. */
+  #checkedVersion: unknown = undefined
 
-  constructor(router: Router, socket: Socket, id: number) {
+  constructor(router: Router, socket: Socket, id: number, access?: ClientAccess) {
     this.#router = router
     this.socket = socket
     this.id = id
+    this.#access = access
+    this.#source = socket.remoteAddress ?? 'unknown'
     this.outbound = new OutboundBuffer(socket)
     const limits = router.config.limits
     this.#parser = createParser({
@@ -56,15 +86,62 @@ export class ClientConnection {
   /** Feed one chunk from the socket; what it queues is written when it is processed. */
   receive(chunk: Uint8Array): void {
     if (this.closing) return
+    if (this.#authenticating) {
+      this.#hold(chunk)
+      return
+    }
     const router = this.#router
     router.beginChunk()
     try {
       const { ops, error } = this.#parser.push(chunk)
-      for (let index = 0; index < ops.length && !this.closing; index += 1) this.#handle(ops[index] as ProtocolOp)
-      if (error !== undefined && !this.closing) this.fail(parserErrorTexts[error.kind])
+      this.#run(ops, 0, error)
     } finally {
       // Everything this chunk queued (here and on other connections) is written now.
       router.endChunk()
+    }
+  }
+
+  #run(ops: readonly ProtocolOp[], start: number, error: ParserError | undefined): void {
+    for (let index = start; index < ops.length && !this.closing; index += 1) {
+      this.#handle(ops[index] as ProtocolOp)
+      if (this.#authenticating) {
+        // The rest waits for the verdict on CONNECT (a client pipelines CONNECT, SUBs, PING).
+        this.#heldOps = ops.slice(index + 1)
+        this.#heldError = error
+        return
+      }
+    }
+    if (error !== undefined && !this.closing) this.fail(parserErrorTexts[error.kind])
+  }
+
+  #hold(chunk: Uint8Array): void {
+    this.#heldBytes += chunk.length
+    if (this.#heldBytes > authenticatingHeldBytesMax) {
+      this.failWith('RG_ERR_SLOW_CONSUMER', true)
+      return
+    }
+    this.#heldChunks.push(chunk)
+  }
+
+  /** The verdict on CONNECT arrived: process what waited, in order (it may hold another CONNECT). */
+  #resume(): void {
+    this.#authenticating = false
+    if (!this.closing) this.socket.resume()
+    const ops = this.#heldOps
+    const error = this.#heldError
+    this.#heldOps = []
+    this.#heldError = undefined
+    const router = this.#router
+    router.beginChunk()
+    try {
+      this.#run(ops, 0, error)
+    } finally {
+      router.endChunk()
+    }
+    while (this.#heldChunks.length > 0 && !this.#authenticating && !this.closing) {
+      const chunk = this.#heldChunks.shift() as Uint8Array
+      this.#heldBytes -= chunk.length
+      this.receive(chunk)
     }
   }
 
@@ -109,6 +186,35 @@ export class ClientConnection {
   }
 
   #connect(options: ConnectOptions): void {
+    const access = this.#access
+    if (access !== undefined) {
+      this.#authenticating = true
+      this.socket.pause()
+      access.authenticator.authenticate(credentialsOf(options), this.#source).then(
+        (result) => {
+          if (this.closing) return
+          if (!result.ok) {
+            this.#authenticating = false
+            this.failWith('RG_ERR_AUTHORIZATION', true)
+            return
+          }
+          this.principal = result.principal
+          this.#accept(options)
+          this.#resume()
+        },
+        (error: unknown) => {
+          // A bug or an unreadable state: refuse rather than let the client in.
+          this.#router.logger.error({ clientId: this.id, err: error instanceof Error ? error.message : String(error) }, 'authentication failed unexpectedly')
+          this.#authenticating = false
+          this.failWith('RG_ERR_AUTHORIZATION', true)
+        },
+      )
+      return
+    }
+    this.#accept(options)
+  }
+
+  #accept(options: ConnectOptions): void {
     this.connected = true
     this.verbose = options.verbose === true
     this.pedantic = options.pedantic === true
@@ -137,6 +243,11 @@ export class ClientConnection {
       this.sendError('RG_ERR_INVALID_SUBJECT')
       return
     }
+    const authorizer = this.#access?.authorizer
+    if (authorizer !== undefined && !authorizer.authorize(this.principal as Principal, 'publish', subject, payload)) {
+      this.#denied(`Publish to "${subject}"`)
+      return
+    }
     // Forward the header block byte for byte when the parser kept it; re-encode otherwise.
     let headerBlock: Uint8Array | undefined = rawHeaders
     if (headers !== undefined && headerBlock === undefined) {
@@ -155,6 +266,11 @@ export class ClientConnection {
     const rules = this.#router.subjects
     if (!rules.isValidSubscribeSubject(subject) || (queue !== undefined && !rules.isValidQueueName(queue))) {
       this.sendError('RG_ERR_INVALID_SUBJECT')
+      return
+    }
+    const authorizer = this.#access?.authorizer
+    if (authorizer !== undefined && !authorizer.authorize(this.principal as Principal, 'subscribe', subject)) {
+      this.#denied(`Subscription to "${subject}"${queue === undefined ? '' : ` using queue "${queue}"`}`)
       return
     }
     if (this.subscriptions.has(sid)) {
@@ -181,6 +297,26 @@ export class ClientConnection {
     this.#ok()
   }
 
+  /** `-ERR 'Permissions Violation for <what>'` (nats-server's text); the connection stays open. */
+  #denied(what: string): void {
+    this.#router.logger.debug({ clientId: this.id, user: this.principal?.user, denied: what }, 'permission denied')
+    this.outbound.append(encodeErr(`${errorCodes.RG_ERR_PERMISSION.natsText} for ${what}`))
+    this.#queued()
+  }
+
+  /**
+   * The authorizer's view changed (a role or user was updated): drop the subscriptions that are
+   * no longer permitted, telling the client as nats-server does after a permissions reload.
+   */
+  #recheckSubscriptions(authorizer: Authorizer): void {
+    this.#checkedVersion = authorizer.version()
+    for (const subscription of [...this.subscriptions.values()]) {
+      if (authorizer.authorize(this.principal as Principal, 'subscribe', subscription.subject)) continue
+      this.removeSubscription(subscription)
+      this.#denied(`Subscription to "${subscription.subject}"`)
+    }
+  }
+
   removeSubscription(subscription: Subscription): void {
     if (!subscription.active) return
     this.subscriptions.delete(subscription.sid)
@@ -198,6 +334,11 @@ export class ClientConnection {
     headerBlock: Uint8Array | undefined,
     payload: Uint8Array,
   ): boolean {
+    const authorizer = this.#access?.authorizer
+    if (authorizer !== undefined && authorizer.version() !== this.#checkedVersion) {
+      this.#recheckSubscriptions(authorizer)
+      if (!subscription.active) return !this.closing
+    }
     const outbound = this.outbound
     let bytes: number
     if (headerBlock !== undefined && this.headers) {

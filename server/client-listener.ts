@@ -1,12 +1,19 @@
 // The client listener: accepts TCP connections, applies the readiness gate and the connection
 // limit, sends INFO, and wires socket events to a `ClientConnection`.
+// TLS (optional): TLS-first (handshake before INFO), or NATS's upgrade after INFO: INFO goes out
+// in clear text with `tls_required` (or `tls_available` when TLS is optional) and the client's
+// first byte tells a TLS ClientHello (upgrade) from clear-text protocol (refused with
+// `Secure Connection - TLS Required` when TLS is required, served when it is optional).
 import { createServer } from 'node:net'
 import type { AddressInfo, Server, Socket } from 'node:net'
 import { encodeErr, encodeOp } from '../shared/protocol/index.js'
 import type { ServerInfo } from '../shared/protocol/index.js'
 import { errorCodes } from '../shared/errors.js'
 import type { Logger } from '../shared/log.js'
+import { TlsTerminator, tlsHandshakeRecordByte, tlsTerminatorDefaults } from '../shared/security/tls-terminator.js'
+import type { TlsMaterial } from '../shared/security/tls-material.js'
 import { ClientConnection, closeLingerMs } from './client-connection.js'
+import type { ClientAccess } from './client-connection.js'
 import type { Router } from './router.js'
 import { railgunVersion } from './version.js'
 
@@ -24,7 +31,27 @@ export interface ClientListenerOptions {
    * before it gets `-ERR 'Server Not Ready'` and is closed. 0 refuses at once.
    */
   readonly notReadyHoldMs: number
+  /** Client TLS; absent = clear text only (INFO says nothing about TLS). */
+  readonly tls?: ClientTlsOptions
+  /** Authentication and permissions; absent = open (no `auth_required`). */
+  readonly access?: ClientAccess
 }
+
+export interface ClientTlsOptions {
+  /** Certificate, key and (for `verifyClients`) CA; `reload()` on it applies to new handshakes. */
+  readonly material: TlsMaterial
+  /** Refuse clear-text clients. When false, TLS is offered (`tls_available`) and clear text still served. */
+  readonly required: boolean
+  /** Expect the TLS handshake before INFO (nats.js `tls.handshakeFirst`); clear-text clients are not served. */
+  readonly handshakeFirst: boolean
+  /** Require a client certificate that chains to the material's CA. */
+  readonly verifyClients: boolean
+  /** Bound on the handshake, and on the wait for the client's first byte after INFO. */
+  readonly handshakeTimeoutMs?: number
+}
+
+/** Connections in a TLS handshake at once (beyond it new ones are refused): handshakes cost CPU. */
+export const tlsHandshakesInFlightMax = 256
 
 export interface ClientListener {
   readonly port: number
@@ -61,6 +88,14 @@ export async function startClientListener(options: ClientListenerOptions): Promi
     max_payload: router.config.limits.maxPayloadBytes,
   }
   let boundPort = 0
+  const tls = options.tls
+  const terminator =
+    tls === undefined ? undefined : new TlsTerminator({ material: tls.material, verifyPeer: tls.verifyClients, ...(tls.handshakeTimeoutMs === undefined ? {} : { handshakeTimeoutMs: tls.handshakeTimeoutMs }) })
+  const handshakeTimeoutMs = tls?.handshakeTimeoutMs ?? tlsTerminatorDefaults.handshakeTimeoutMs
+  const tlsInfo = tls === undefined ? {} : tls.required || tls.handshakeFirst ? { tls_required: true } : { tls_available: true }
+  const authInfo = options.access === undefined ? {} : { auth_required: true }
+  /** Sockets between accept and `ClientConnection` (INFO sent or TLS handshake running). */
+  const negotiating = new Set<Socket>()
 
   const waiting = new Map<Socket, NodeJS.Timeout>()
   const notReady = (socket: Socket): void => {
@@ -68,30 +103,91 @@ export async function startClientListener(options: ClientListenerOptions): Promi
     refuse(socket, errorCodes.RG_ERR_NOT_READY.natsText)
   }
 
+  const infoFor = (clientId: number, remoteAddress: string | undefined): ServerInfo => ({
+    ...infoBase,
+    ...tlsInfo,
+    ...authInfo,
+    host: options.host,
+    port: boundPort,
+    client_id: clientId,
+    ...(remoteAddress === undefined ? {} : { client_ip: remoteAddress }),
+  })
+
   const admit = (socket: Socket): void => {
     if (socket.destroyed) return
-    if (router.connections.size >= router.config.limits.maxConnections) {
+    if (router.connections.size + negotiating.size >= router.config.limits.maxConnections) {
       refuse(socket, errorCodes.RG_ERR_MAX_CONNECTIONS.natsText)
       return
     }
     const clientId = nextClientId++
-    const connection = new ClientConnection(router, socket, clientId)
-    router.attach(connection)
-    const info: ServerInfo = {
-      ...infoBase,
-      host: options.host,
-      port: boundPort,
-      client_id: clientId,
-      ...(socket.remoteAddress === undefined ? {} : { client_ip: socket.remoteAddress }),
+    if (tls === undefined || terminator === undefined) {
+      serve(socket, clientId, infoFor(clientId, socket.remoteAddress), undefined)
+      return
     }
-    connection.outbound.append(encodeOp({ op: 'INFO', info }))
-    connection.outbound.flush()
+    if (negotiating.size >= tlsHandshakesInFlightMax) {
+      logger.warn({ negotiating: negotiating.size }, 'client refused: too many TLS handshakes in progress')
+      socket.destroy()
+      return
+    }
+    negotiating.add(socket)
+    socket.once('close', () => negotiating.delete(socket))
+    const info = infoFor(clientId, socket.remoteAddress)
+    const upgrade = (alreadyRead: Uint8Array | undefined): void => {
+      void terminator.upgrade(socket, alreadyRead).then((result) => {
+        negotiating.delete(socket)
+        if (!result.ok) {
+          logger.info({ clientId, remote: info.client_ip, reason: result.reason }, 'client TLS handshake refused')
+          return
+        }
+        // TLS-first: INFO goes out inside TLS. Upgrade: it went out in clear text already.
+        serve(result.socket, clientId, info, undefined, tls.handshakeFirst ? undefined : 'sent')
+      })
+    }
+    if (tls.handshakeFirst) {
+      upgrade(undefined)
+      return
+    }
+    socket.write(encodeOp({ op: 'INFO', info }))
+    const timer = setTimeout(() => {
+      logger.info({ clientId, remote: info.client_ip }, 'client sent nothing after INFO: closed')
+      socket.destroy()
+    }, handshakeTimeoutMs)
+    timer.unref()
+    socket.once('close', () => clearTimeout(timer))
+    socket.once('data', (chunk: Buffer) => {
+      clearTimeout(timer)
+      socket.pause()
+      if (chunk[0] === tlsHandshakeRecordByte) {
+        upgrade(chunk)
+        return
+      }
+      negotiating.delete(socket)
+      if (tls.required) {
+        refuse(socket, errorCodes.RG_ERR_TLS_REQUIRED.natsText)
+        return
+      }
+      serve(socket, clientId, info, chunk, 'sent')
+      socket.resume()
+    })
+  }
+
+  /** Wire a (possibly TLS) socket to a new connection; `firstChunk` was read before. */
+  const serve = (socket: Socket, clientId: number, info: ServerInfo, firstChunk: Uint8Array | undefined, infoSent?: 'sent'): void => {
+    if (socket.destroyed) return
+    socket.setNoDelay(true)
+    const connection = new ClientConnection(router, socket, clientId, options.access)
+    router.attach(connection)
+    if (infoSent === undefined) {
+      connection.outbound.append(encodeOp({ op: 'INFO', info }))
+      connection.outbound.flush()
+    }
     socket.on('data', (chunk: Buffer) => connection.receive(chunk))
     socket.on('end', () => connection.close())
     socket.on('close', () => connection.closedByPeer())
     socket.on('error', (error) => {
       logger.debug({ clientId, err: error.message }, 'client socket error')
     })
+    if (firstChunk !== undefined) connection.receive(firstChunk)
   }
 
   const server: Server = createServer({ noDelay: true }, (socket) => {

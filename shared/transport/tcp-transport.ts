@@ -4,6 +4,7 @@
 import { randomBytes } from 'node:crypto'
 import { createConnection, createServer } from 'node:net'
 import type { Server, Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { Subject } from 'rxjs'
 import type { Clock } from '../clock.js'
 import { systemClock } from '../clock.js'
@@ -22,6 +23,8 @@ import { PeerConnection } from './peer-connection.js'
 import type { IncomingFrame, ListenAddress, PeerAddress, Transport, TransportChannel } from './types.js'
 import { PeerStatusBoard } from './peer-status.js'
 import { channelByteOf, channelOfByte } from './channels.js'
+import type { TlsMaterial } from '../security/tls-material.js'
+import { TlsTerminator, certificateErrorCodes, describeAuthorizationError } from '../security/tls-terminator.js'
 
 /** Unauthenticated connections allowed at once; more are closed on arrival. */
 export const handshakingConnectionsMax = 64
@@ -52,6 +55,12 @@ export interface TcpTransportOptions {
   readonly logger?: Logger
   /** Identifies this run of the node in handshakes; default 8 random bytes (hex). */
   readonly incarnation?: string
+  /**
+   * Mutual TLS: both ends present the material's certificate and require the other's to chain
+   * to its CA (the cluster CA). Host names are not checked: the cluster CA is the membership.
+   * Absent = plain TCP (the node warns at start: `warnIfPlaintext`).
+   */
+  readonly tls?: { readonly material: TlsMaterial }
 }
 
 export const defaultTcpTimings = { heartbeatIntervalMs: 500, deadAfterMs: 3_000, handshakeTimeoutMs: 5_000 } as const
@@ -83,6 +92,9 @@ export class TcpTransport implements Transport {
   private readonly verifyCredentials: (credentials: Uint8Array, remote: Hello) => boolean
   private readonly connections = new Set<PeerConnection>()
   private readonly openSockets = new Set<Socket>()
+  private readonly tlsTerminator: TlsTerminator | undefined
+  /** Inbound sockets in their TLS handshake (not yet a PeerConnection). */
+  private readonly tlsHandshaking = new Set<Socket>()
   private readonly established = new Map<string, PeerConnection>()
   private readonly dials = new Map<string, DialState>()
   private server: Server | undefined
@@ -120,6 +132,8 @@ export class TcpTransport implements Transport {
     this.logger = options.logger ?? createSilentLogger(options.nodeId)
     this.verifyCredentials = options.verifyCredentials ?? sameTokenVerifier(credentials)
     this.ready = options.ready === undefined || options.ready === true
+    this.tlsTerminator =
+      options.tls === undefined ? undefined : new TlsTerminator({ material: options.tls.material, verifyPeer: true, handshakeTimeoutMs: this.handshakeTimeoutMs })
   }
 
   async start(): Promise<ListenAddress> {
@@ -203,6 +217,7 @@ export class TcpTransport implements Transport {
     this.dials.clear()
     for (const peerId of this.established.keys()) this.board.set(peerId, 'down', 'transport stopped')
     for (const connection of [...this.connections]) connection.close('transport stopped', `node ${this.nodeId} is stopping`)
+    for (const socket of this.tlsHandshaking) socket.destroy()
     const server = this.server
     const serverClosed =
       server === undefined ? Promise.resolve() : new Promise<void>((resolve) => server.close(() => resolve()))
@@ -219,19 +234,58 @@ export class TcpTransport implements Transport {
     const dial = this.dials.get(peerId)
     if (dial === undefined || this.lifecycle !== 'started') return
     this.board.set(peerId, 'connecting')
-    const socket = createConnection({ host: dial.address.host, port: dial.address.port })
+    const material = this.options.tls?.material
+    if (material === undefined) {
+      const socket = createConnection({ host: dial.address.host, port: dial.address.port })
+      dial.connection = this.track(socket, 'outbound', peerId)
+      return
+    }
+    // Node checks the acceptor's chain against the cluster CA before any byte of ours (the hello)
+    // is written; a refusal surfaces as the socket's error, which closes the connection.
+    const socket = tlsConnect({
+      host: dial.address.host,
+      port: dial.address.port,
+      secureContext: material.current(),
+      rejectUnauthorized: true,
+      checkServerIdentity: () => undefined,
+    })
+    socket.once('error', (error: Error) => {
+      if (!certificateErrorCodes.has((error as NodeJS.ErrnoException).code ?? '')) return
+      this.logger.warn({ peer: peerId, reason: describeAuthorizationError(error) }, 'peer TLS refused: the peer\'s certificate is not trusted')
+    })
     dial.connection = this.track(socket, 'outbound', peerId)
   }
 
   private onInbound(socket: Socket): void {
     let handshaking = 0
     for (const connection of this.connections) if (connection.state === 'handshaking') handshaking += 1
+    handshaking += this.tlsHandshaking.size
     if (this.lifecycle !== 'started' || handshaking >= handshakingConnectionsMax) {
       this.logger.warn({ handshaking }, 'inbound peer connection refused: too many handshakes in progress or stopping')
       socket.destroy()
       return
     }
-    this.track(socket, 'inbound', undefined)
+    const terminator = this.tlsTerminator
+    if (terminator === undefined) {
+      this.track(socket, 'inbound', undefined)
+      return
+    }
+    const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`
+    this.tlsHandshaking.add(socket)
+    this.openSockets.add(socket)
+    socket.once('close', () => this.openSockets.delete(socket))
+    void terminator.upgrade(socket).then((result) => {
+      this.tlsHandshaking.delete(socket)
+      if (!result.ok) {
+        this.logger.warn({ remote, reason: result.reason }, 'inbound peer refused: TLS handshake failed')
+        return
+      }
+      if (this.lifecycle !== 'started') {
+        result.socket.destroy()
+        return
+      }
+      this.track(result.socket, 'inbound', undefined)
+    })
   }
 
   private track(socket: Socket, direction: 'inbound' | 'outbound', expectedPeerId: string | undefined): PeerConnection {

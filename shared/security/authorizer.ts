@@ -1,0 +1,64 @@
+// May this principal publish to / subscribe to this subject? The `Authorizer` interface and its
+// implementation over the cluster state (`permits` of control-plane/cluster/access.ts; what a
+// subject needs comes from `subject-access.ts`). The state is read through a function at every
+// decision, so a role change applies to live connections at once. Decisions are cached per
+// state object (the state is immutable: a new object is a new version), bounded in size.
+//
+// Imports control-plane/cluster (the one place shared/security does, see README.md).
+import type { ClusterState } from '../../control-plane/cluster/index.js'
+import { permits } from '../../control-plane/cluster/index.js'
+import type { Principal } from './authenticator.js'
+import type { ClientAction } from './subject-access.js'
+import { accessFor, apiPrefix, inboxPrefix } from './subject-access.js'
+
+export interface Authorizer {
+  /** `payload` is read for `$RG.API` publishes only (the resource is named in the body). */
+  authorize(principal: Principal, action: ClientAction, subject: string, payload?: Uint8Array): boolean
+  /**
+   * An opaque value that changes whenever decisions may have changed (the cluster state object).
+   * Connections compare it on delivery and re-check their subscriptions when it moved.
+   */
+  version(): unknown
+}
+
+export const authorizerLimits = {
+  /** Cached decisions per state version; the cache is dropped when full (and on every new state). */
+  decisionCacheEntriesMax: 10_000,
+} as const
+
+export interface ClusterAuthorizerOptions {
+  readonly state: () => ClusterState
+  /** The region of the node serving the connection: grants are matched against it. */
+  readonly region: string
+}
+
+export function createClusterAuthorizer(options: ClusterAuthorizerOptions): Authorizer {
+  let cachedFor: ClusterState | undefined
+  let cache = new Map<string, boolean>()
+  return {
+    version: () => options.state(),
+    authorize(principal, action, subject, payload) {
+      // Reply inboxes are open to every principal, and one-off: never cached.
+      if (subject.startsWith(inboxPrefix)) return true
+      const state = options.state()
+      if (state !== cachedFor) {
+        cachedFor = state
+        cache = new Map()
+      }
+      // API decisions depend on the body: never cached.
+      const cacheable = !subject.startsWith(apiPrefix)
+      const key = cacheable ? `${principal.user}\u0000${principal.namespace}\u0000${action}\u0000${subject}` : ''
+      if (cacheable) {
+        const hit = cache.get(key)
+        if (hit !== undefined) return hit
+      }
+      const need = accessFor(action, subject, principal.namespace, payload)
+      const decision = need.kind === 'allow' || permits(state, principal.user, need.permission, options.region, need.stream)
+      if (cacheable) {
+        if (cache.size >= authorizerLimits.decisionCacheEntriesMax) cache = new Map()
+        cache.set(key, decision)
+      }
+      return decision
+    },
+  }
+}
