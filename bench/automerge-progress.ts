@@ -18,7 +18,7 @@ const singleOps = Number(args['single-ops'])
 const divergeOps = 1000
 const batchOps = 1000
 
-interface ProgressDoc {
+type ProgressDoc = {
   heads: Record<string, number>
   outstanding: Record<string, { position: number; attempts: number }>
 }
