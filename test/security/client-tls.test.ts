@@ -3,6 +3,7 @@
 // client certificate verification, and certificate reload (old connections stay, new ones get
 // the new certificate; a bad file keeps the old one).
 import t from 'tap'
+import type { Test } from 'tap'
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs'
 import { connect as tlsConnect } from 'node:tls'
 import type { TLSSocket } from 'node:tls'
@@ -12,13 +13,15 @@ import { rawClient } from '../server/helpers.js'
 import { loadTlsMaterial } from '../../shared/security/tls-material.js'
 import type { TlsMaterial } from '../../shared/security/tls-material.js'
 import type { DevCertificates } from '../../shared/security/dev-certificates.js'
-import { capturedLogger, devCertificates, startListener, tempDir, until } from './helpers.js'
+import { createClusterAuthenticator } from '../../shared/security/cluster-authenticator.js'
+import { createClusterAuthorizer } from '../../shared/security/authorizer.js'
+import { AccessState, capturedLogger, devCertificates, startListener, tempDir, until } from './helpers.js'
 
 function serverMaterial(certs: DevCertificates, withCa = false): TlsMaterial {
   return loadTlsMaterial({ certFile: certs.server.certFile, keyFile: certs.server.keyFile, ...(withCa ? { caFile: certs.caFile } : {}) })
 }
 
-async function natsClient(t: Parameters<Parameters<typeof t.test>[1]>[0], port: number, tls: Record<string, unknown> | undefined): Promise<NatsConnection> {
+async function natsClient(t: Test, port: number, tls: Record<string, unknown> | undefined): Promise<NatsConnection> {
   const connection = await connect({ servers: `127.0.0.1:${port}`, reconnect: false, timeout: 5_000, ...(tls === undefined ? {} : { tls }) })
   t.teardown(() => connection.close())
   return connection
@@ -174,4 +177,24 @@ t.test('loading material that does not exist is a configuration error naming the
   })()
   t.equal(error?.code, 'RG_ERR_CONFIG')
   t.match(error?.message ?? '', /config tls: certFile: .*\/nonexistent\/railgun\/cert\.pem/)
+})
+
+t.test('TLS and authentication together: credentials travel inside TLS', async (t) => {
+  const certs = devCertificates(t, 'tls-auth')
+  const access = new AccessState()
+  access.role('all', [{ permission: 'admin', region: '*', stream: '*' }])
+  await access.user('tess', 'tess-password', ['all'])
+  const log = capturedLogger()
+  const { port } = await startListener(t, {
+    logger: log.logger,
+    tls: { material: serverMaterial(certs), required: true, handshakeFirst: false, verifyClients: false },
+    access: { authenticator: createClusterAuthenticator({ state: access.current, logger: log.logger }), authorizer: createClusterAuthorizer({ state: access.current, region: 'r' }) },
+  })
+  const connection = await connect({ servers: `127.0.0.1:${port}`, reconnect: false, timeout: 5_000, user: 'tess', pass: 'tess-password', tls: { caFile: certs.caFile } })
+  t.teardown(() => connection.close())
+  t.equal(connection.info?.auth_required, true)
+  t.equal(await roundTrip(connection, 'secure.auth'), 'over secure.auth')
+  const refused = await connect({ servers: `127.0.0.1:${port}`, reconnect: false, timeout: 5_000, user: 'tess', pass: 'nope', tls: { caFile: certs.caFile } }).catch((error: unknown) => error)
+  t.match(String(refused), /Authorization Violation/i)
+  t.notOk(log.text().includes('tess-password'), 'no password in the log')
 })
