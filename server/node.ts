@@ -209,7 +209,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       if (state === 'draining') return // stopped while opening: not a failure
       if (state === 'opening') state = 'failed'
       listener.refuseWaiting()
-      logger.fatal({ err: (error as Error).message }, `${failure}; node stops serving`)
+      logger.fatal({ err: (error as Error).message }, storage === undefined ? 'storage failed to open; node stops serving' : `${failure}; node stops serving`)
       throw error
     })
   // The caller may never await `ready`; an unobserved failure is still reported through it.
