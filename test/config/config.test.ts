@@ -106,3 +106,35 @@ t.test('configWith overrides sections for embedding', async (t) => {
   t.equal(config.limits.maxControlLineBytes, 4096)
   t.throws(() => configWith({ limits: { maxPayloadBytes: 0 } }))
 })
+
+t.test('cluster section: defaults, YAML lists, env booleans and comma-separated lists', async (t) => {
+  const defaults = loadConfig({ env: {} })
+  t.same(defaults.cluster, configDefaults.cluster)
+  t.equal(defaults.cluster.peerPort, 6222)
+  t.equal(defaults.cluster.masterEligible, true)
+  t.same(defaults.cluster.seeds, [])
+  const path = yamlFile('cluster.yaml', 'cluster:\n  name: prod\n  region: eu-west\n  seeds:\n    - a:6222\n    - n2@b:6222\n  masterEligible: false\n')
+  const fromFile = loadConfig({ configPath: path, env: {} })
+  t.same(fromFile.cluster.seeds, ['a:6222', 'n2@b:6222'])
+  t.equal(fromFile.cluster.masterEligible, false)
+  t.equal(fromFile.cluster.name, 'prod')
+  const fromEnv = loadConfig({
+    configPath: path,
+    env: { RAILGUN_CLUSTER_MASTER_ELIGIBLE: 'TRUE', RAILGUN_CLUSTER_SEEDS: ' x:1, y:2 ,,', RAILGUN_CLUSTER_PEER_PORT: '7000', RAILGUN_CLUSTER_DEAD_AFTER_MS: '500' },
+  })
+  t.equal(fromEnv.cluster.masterEligible, true, 'env boolean beats the file')
+  t.same(fromEnv.cluster.seeds, ['x:1', 'y:2'], 'comma-separated, trimmed, empty items dropped')
+  t.equal(fromEnv.cluster.peerPort, 7000)
+  t.equal(fromEnv.cluster.deadAfterMs, 500)
+  t.equal(environmentNameOf('cluster', 'masterEligible'), 'RAILGUN_CLUSTER_MASTER_ELIGIBLE')
+  t.throws(() => loadConfig({ env: { RAILGUN_CLUSTER_MASTER_ELIGIBLE: 'yes' } }), {
+    name: 'ConfigError',
+    message: 'config env RAILGUN_CLUSTER_MASTER_ELIGIBLE: cluster.masterEligible: expected true or false',
+  })
+  t.throws(() => loadConfig({ configPath: yamlFile('bad-seeds.yaml', 'cluster:\n  seeds: a:1\n'), env: {} }), {
+    message: /cluster\.seeds: expected a list of strings/,
+  })
+  const withFlags = loadConfig({ env: {}, flags: { cluster: { seeds: ['f:1'], region: 'us-east' } } })
+  t.same(withFlags.cluster.seeds, ['f:1'])
+  t.equal(withFlags.cluster.region, 'us-east')
+})

@@ -18,6 +18,7 @@ import {
   resolveNodeId,
 } from '../../server/cluster/index.js'
 import type { MembershipView } from '../../server/cluster/index.js'
+import { resolveServerConfig } from '../../server/cli.js'
 import { configWith } from '../../shared/config/index.js'
 import type { NodeConfig } from '../../shared/config/index.js'
 import { ConfigError } from '../../shared/errors.js'
@@ -145,4 +146,13 @@ t.test('membership decision: one step at a time, removals, learners, promotions,
   t.same(nextMembershipStep(view(stateWith(node('a', { state: 'removed' }), node('b')), conf(['a', 'b']), bBehind)), { kind: 'none' }, 'no transfer to a voter that is not caught up')
   t.match(nextMembershipStep(view(stateWith(node('a'), node('b', { state: 'removed' })), conf(['a'], ['b']), all)), { change: { kind: 'removeNode', nodeId: 'b' } }, 'a removed learner leaves')
   t.same(nextMembershipStep(view(stateWith(node('a'), node('c')), { voters: ['a'], learners: [], votersOutgoing: ['a', 'b'] }, all)), { kind: 'none' }, 'a joint configuration is left alone')
+})
+
+t.test('server flags set the cluster section (seeds comma-separated) and errors name the flag', async (t) => {
+  const config = resolveServerConfig(
+    { seeds: 'a:1, n2@b:2', masterEligible: false, peerPort: 0, region: 'us-east', zone: 'z', clusterName: 'c1', nodeId: 'me', advertise: 'h:9', dnsSrv: '_rg._tcp.x' },
+    { RAILGUN_CLUSTER_REGION: 'ignored-by-flag' },
+  )
+  t.match(config.cluster, { seeds: ['a:1', 'n2@b:2'], masterEligible: false, peerPort: 0, region: 'us-east', zone: 'z', name: 'c1', nodeId: 'me', advertise: 'h:9', dnsSrv: '_rg._tcp.x' })
+  t.throws(() => resolveServerConfig({ peerPort: 70000 }, {}), { message: 'config flag --peer-port: cluster.peerPort: expected a port number (0-65535)' })
 })
