@@ -56,7 +56,7 @@ export const clusterHandlers: ClusterVerbs = {
       nodeId: request.nodeId,
       clientAddress: request.clientAddress,
       peerAddress: request.peerAddress,
-      adminAddress: request.adminAddress ?? '',
+      adminAddress: request.adminAddress,
       region: request.region,
       masterEligible: request.masterEligible ?? true,
       tags: { ...request.tags },

@@ -96,7 +96,7 @@ export const apiRequestSchemas = {
     nodeId: name,
     clientAddress: z.string().max(512),
     peerAddress: z.string().max(512),
-    adminAddress: z.string().max(512).optional(),
+    adminAddress: z.string().max(512),
     region: name,
     masterEligible: z.boolean().optional(),
     tags: z.record(z.string().max(256), z.string().max(256)).optional(),

@@ -132,7 +132,9 @@ t.test('control API over plain NATS request/reply', async (t) => {
   await t.test('system events are published on $RG.events.>', async (t) => {
     const received: Array<{ subject: string; data: Record<string, unknown> }> = []
     const subscription = nc.subscribe('$RG.events.>', {
-      callback: (_error, message) => received.push({ subject: message.subject, data: message.json<Record<string, unknown>>() }),
+      callback: (_error, message) => {
+        received.push({ subject: message.subject, data: message.json<Record<string, unknown>>() })
+      },
     })
     await nc.flush()
     await call(nc, 'NAMESPACE.ENSURE', { name: 'billing' })
