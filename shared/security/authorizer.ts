@@ -22,7 +22,7 @@ export interface Authorizer {
 }
 
 export const authorizerLimits = {
-  /** Cached decisions per state version; the cache is dropped when full (and on every new state). */
+  /** Cached decisions per state version, all principals together; the cache is dropped when full (and on every new state). */
   decisionCacheEntriesMax: 10_000,
 } as const
 
@@ -34,29 +34,37 @@ export interface ClusterAuthorizerOptions {
 
 export function createClusterAuthorizer(options: ClusterAuthorizerOptions): Authorizer {
   let cachedFor: ClusterState | undefined
-  let cache = new Map<string, boolean>()
+  // Per principal object (one per connection), per action: subject → decision. Nested maps, so
+  // a cached publish costs two lookups and allocates nothing.
+  let cache = new Map<Principal, Record<ClientAction, Map<string, boolean>>>()
+  let cachedEntries = 0
   return {
     version: () => options.state(),
     authorize(principal, action, subject, payload) {
       // Reply inboxes are open to every principal, and one-off: never cached.
       if (subject.startsWith(inboxPrefix)) return true
       const state = options.state()
-      if (state !== cachedFor) {
+      if (state !== cachedFor || cachedEntries >= authorizerLimits.decisionCacheEntriesMax) {
         cachedFor = state
         cache = new Map()
+        cachedEntries = 0
       }
       // API decisions depend on the body: never cached.
       const cacheable = !subject.startsWith(apiPrefix)
-      const key = cacheable ? `${principal.user}\u0000${principal.namespace}\u0000${action}\u0000${subject}` : ''
+      let decisions = cacheable ? cache.get(principal) : undefined
       if (cacheable) {
-        const hit = cache.get(key)
+        const hit = decisions?.[action].get(subject)
         if (hit !== undefined) return hit
       }
       const need = accessFor(action, subject, principal.namespace, payload)
       const decision = need.kind === 'allow' || permits(state, principal.user, need.permission, options.region, need.stream)
       if (cacheable) {
-        if (cache.size >= authorizerLimits.decisionCacheEntriesMax) cache = new Map()
-        cache.set(key, decision)
+        if (decisions === undefined) {
+          decisions = { publish: new Map(), subscribe: new Map() }
+          cache.set(principal, decisions)
+        }
+        decisions[action].set(subject, decision)
+        cachedEntries += 1
       }
       return decision
     },
