@@ -21,7 +21,7 @@
 //    only skipped at delivery.
 import { addHash, hash128, hashHex, zeroHash } from './hash.js'
 import type { Hash128 } from './hash.js'
-import { compareEventOrder, copyKeyOf, encodeEvent, eventProblem, originKey, originKeyOf } from './event.js'
+import { compareEventOrder, encodeEvent, eventProblem, originKey, originKeyOf } from './event.js'
 import type { EventPosition, StreamEvent } from './event.js'
 import { PersistentRejection } from './errors.js'
 import { compareHlc } from './hlc.js'
@@ -105,7 +105,9 @@ function sortedInsert(list: StreamEvent[], event: StreamEvent): void {
 export class EventSet {
   readonly stream: string
   readonly dedupWindowMs: number
-  readonly #copies = new Map<string, Held>()
+  /** origin key → sequence → copy. */
+  readonly #origins = new Map<string, Map<number, Held>>()
+  #size = 0
   readonly #byId = new Map<string, StreamEvent[]>()
   readonly #tracker: VersionTracker
   #digest: Hash128 = zeroHash
@@ -118,7 +120,7 @@ export class EventSet {
   }
 
   get size(): number {
-    return this.#copies.size
+    return this.#size
   }
 
   /** Sequences held per origin beyond its contiguous prefix, at most. */
@@ -143,9 +145,8 @@ export class EventSet {
         refused.push({ event, reason: 'invalid' })
         continue
       }
-      const key = copyKeyOf(event)
       const hash = hash128(encodeEvent(event))
-      const held = this.#copies.get(key)
+      const held = this.#held(event.origin, event.incarnation, event.originSeq)
       if (held !== undefined) {
         if (held.hash[0] === hash[0] && held.hash[1] === hash[1] && held.hash[2] === hash[2] && held.hash[3] === hash[3]) alreadyHeld++
         else refused.push({ event, reason: 'conflicting-copy' })
@@ -160,7 +161,14 @@ export class EventSet {
         refused.push({ event, reason: recorded })
         continue
       }
-      this.#copies.set(key, { event, hash })
+      const origin = originKeyOf(event)
+      let bySeq = this.#origins.get(origin)
+      if (bySeq === undefined) {
+        bySeq = new Map()
+        this.#origins.set(origin, bySeq)
+      }
+      bySeq.set(event.originSeq, { event, hash })
+      this.#size++
       let list = this.#byId.get(event.id)
       if (list === undefined) {
         list = []
@@ -186,11 +194,15 @@ export class EventSet {
   }
 
   get(origin: string, incarnation: number, originSeq: number): StreamEvent | undefined {
-    return this.#copies.get(`${origin}#${incarnation}#${originSeq}`)?.event
+    return this.#held(origin, incarnation, originSeq)?.event
+  }
+
+  #held(origin: string, incarnation: number, originSeq: number): Held | undefined {
+    return this.#origins.get(originKey(origin, incarnation))?.get(originSeq)
   }
 
   has(p: EventPosition): boolean {
-    return this.#copies.has(copyKeyOf(p))
+    return this.#held(p.origin, p.incarnation, p.originSeq) !== undefined
   }
 
   /** Every held copy of `id`, in delivery order. */
@@ -233,20 +245,27 @@ export class EventSet {
 
   /** Held copies of a range, in sequence order, at most `limit` (to answer a pull). */
   eventsInRange(range: SeqRange, limit = Number.MAX_SAFE_INTEGER): StreamEvent[] {
-    const hash = range.originKey.lastIndexOf('#')
-    const origin = range.originKey.slice(0, hash)
-    const incarnation = Number(range.originKey.slice(hash + 1))
+    const bySeq = this.#origins.get(range.originKey)
+    if (bySeq === undefined) return []
     const out: StreamEvent[] = []
+    if (range.toSeq - range.fromSeq + 1 > bySeq.size) {
+      // A wide range over few copies: walk the copies, not the sequence numbers.
+      for (const [seq, held] of bySeq) if (seq >= range.fromSeq && seq <= range.toSeq) out.push(held.event)
+      out.sort((a, b) => a.originSeq - b.originSeq)
+      return out.slice(0, limit)
+    }
     for (let seq = range.fromSeq; seq <= range.toSeq && out.length < limit; seq++) {
-      const event = this.get(origin, incarnation, seq)
-      if (event !== undefined) out.push(event)
+      const held = bySeq.get(seq)
+      if (held !== undefined) out.push(held.event)
     }
     return out
   }
 
   /** Every held copy, in delivery order. */
   all(): StreamEvent[] {
-    return [...this.#copies.values()].map((h) => h.event).sort(compareEventOrder)
+    const out: StreamEvent[] = []
+    for (const bySeq of this.#origins.values()) for (const held of bySeq.values()) out.push(held.event)
+    return out.sort(compareEventOrder)
   }
 
   /** The deduplicated log: survivors in delivery order (final only below the stability frontier). */

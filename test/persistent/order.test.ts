@@ -29,8 +29,8 @@ const worldArb: fc.Arbitrary<World> = fc
   .record({
     originCount: fc.integer({ min: 3, max: 5 }),
     skews: fc.array(fc.integer({ min: -40, max: 40 }), { minLength: 5, maxLength: 5 }),
-    steps: fc.array(stepArb, { maxLength: 50 }),
-    crashAt: fc.option(fc.nat(50)),
+    steps: fc.array(stepArb, { maxLength: 80 }),
+    crashAt: fc.option(fc.nat(80)),
     restart: fc.boolean(),
   })
   .map(({ originCount, skews, steps, crashAt, restart }) => {
@@ -143,7 +143,7 @@ t.test('property: 3–5 replicas with random arrival orders deliver the same seq
         if (!run.indexes.every((index, i) => index === i)) throw new Error('delivery indexes are not 0, 1, 2, …')
       }
     }),
-    { numRuns: 250 },
+    { numRuns: 1000 },
   )
 })
 
