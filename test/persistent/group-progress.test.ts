@@ -31,7 +31,7 @@ const merged = (a: GroupProgress, b: GroupProgress): GroupProgress => {
   return out
 }
 
-const statesArb = fc.tuple(fc.array(opArb, { maxLength: 40 }), fc.array(opArb, { maxLength: 40 }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
+const statesArb = fc.tuple(fc.array(opArb, { maxLength: 40, size: 'max' }), fc.array(opArb, { maxLength: 40, size: 'max' }), fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 }))
 
 t.test('property: merge is commutative, associative and idempotent (same and different terms)', async () => {
   fc.assert(
@@ -55,7 +55,7 @@ t.test('property: merge is commutative, associative and idempotent (same and dif
 
 t.test('property: after everyone merges everything, replicas agree; heads never go back', async () => {
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+    fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), (ops) => {
       const replicas = run(ops)
       for (const r of replicas) for (const other of replicas) r.merge(other)
       const [first] = replicas
@@ -72,7 +72,7 @@ t.test('property: after everyone merges everything, replicas agree; heads never 
 t.test('property: an id is outstanding after merge iff some dispatch of it was not seen by an ack', async () => {
   // Reference: each dispatch is a unique token; an ack removes the tokens its replica has seen.
   fc.assert(
-    fc.property(fc.array(opArb, { maxLength: 60 }), (ops) => {
+    fc.property(fc.array(opArb, { maxLength: 60, size: 'max' }), (ops) => {
       const seen = [0, 1, 2].map(() => new Set<string>())
       const removed = [0, 1, 2].map(() => new Set<string>())
       const tokenId = new Map<string, string>()

@@ -33,7 +33,7 @@ export const eventArb: fc.Arbitrary<StreamEvent> = fc.record({
  * ids come from a small pool so copies of one id meet inside and outside the window.
  */
 export const eventPoolArb: fc.Arbitrary<StreamEvent[]> = fc
-  .array(fc.record({ origin: fc.constantFrom('a', 'b', 'c'), stepMs: fc.integer({ min: 0, max: 15 }), id: fc.constantFrom('x', 'y', 'z', 'w'), skewMs: fc.integer({ min: -20, max: 20 }) }), { maxLength: 40 })
+  .array(fc.record({ origin: fc.constantFrom('a', 'b', 'c'), stepMs: fc.integer({ min: 0, max: 15 }), id: fc.constantFrom('x', 'y', 'z', 'w'), skewMs: fc.integer({ min: -20, max: 20 }) }), { maxLength: 40, size: 'max' })
   .map((steps) => {
     const clocks = new Map<string, Hlc>()
     const seqs = new Map<string, number>()

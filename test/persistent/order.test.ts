@@ -29,7 +29,7 @@ const worldArb: fc.Arbitrary<World> = fc
   .record({
     originCount: fc.integer({ min: 3, max: 5 }),
     skews: fc.array(fc.integer({ min: -40, max: 40 }), { minLength: 5, maxLength: 5 }),
-    steps: fc.array(stepArb, { maxLength: 80 }),
+    steps: fc.array(stepArb, { maxLength: 80, size: 'max' }),
     crashAt: fc.option(fc.nat(80)),
     restart: fc.boolean(),
   })

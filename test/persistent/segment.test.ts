@@ -7,7 +7,7 @@ import type { StreamEvent } from '../../data-plane/persistent/index.js'
 import { event, permutationArb, stream } from './helpers.js'
 
 const segmentArb: fc.Arbitrary<StreamEvent[]> = fc
-  .array(fc.record({ stepMs: fc.integer({ min: 1, max: 9 }), id: fc.constantFrom('x', 'y', 'z'), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 20 })
+  .array(fc.record({ stepMs: fc.integer({ min: 1, max: 9 }), id: fc.constantFrom('x', 'y', 'z'), byte: fc.integer({ min: 0, max: 255 }) }), { minLength: 1, maxLength: 20, size: 'max' })
   .map((steps) => {
     let wallMs = 100
     return steps.map((s, i) => {
