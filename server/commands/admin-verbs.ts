@@ -1,7 +1,7 @@
 // The admin verbs of the `railgun` command, over the control API (`$RG.API.>`) with the Railgun
 // client. Every verb takes `--server URL` (default $RAILGUN_SERVER, else nats://127.0.0.1:4222)
 // and `--json` (print the API's answer as JSON). An API error prints one line
-// `railgun: <message> (<RG_ERR_CODE>)` and exits 1; a usage error exits 2.
+// `railgun: <message> (<error code>)` and exits 1; a usage error exits 2.
 //
 //   railgun status
 //   railgun stream ensure NAME [--namespace NS] [--kind K] [--regions a,b] [--replicas N] [--dedup-window MS] [--update]
