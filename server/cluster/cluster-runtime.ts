@@ -110,6 +110,7 @@ class Runtime implements ClusterRuntime {
   private transferCooldownUntilMs = 0
   private selfInFlight = false
   private selfRetryAtMs = 0
+  private reportedRemoved = false
   private wasLeader = false
   private closing: Promise<void> | undefined
 
@@ -148,7 +149,8 @@ class Runtime implements ClusterRuntime {
   }
 
   peers(): PeerStatus[] {
-    return [...this.peerStates.values()].sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0))
+    // Peers we dial, plus any that is up (it dialed us); a hung-up peer drops out.
+    return [...this.peerStates.values()].filter((status) => this.dialed.has(status.peer) || status.state === 'up').sort((a, b) => (a.peer < b.peer ? -1 : a.peer > b.peer ? 1 : 0))
   }
 
   async open(): Promise<void> {
@@ -336,7 +338,15 @@ class Runtime implements ClusterRuntime {
   private ensureSelf(node: ClusterNode): void {
     const wanted = this.addNodeFields()
     const record = node.state.nodes.get(this.id)
-    if (record !== undefined && record.state === 'active' && sameRecord(record, wanted)) return
+    if (record?.state === 'removed') {
+      // Removal is an operator's decision: do not undo it by re-joining.
+      if (!this.reportedRemoved) this.logger.error(`this node (${this.id}) was removed from the cluster; start it with a fresh data directory to join again`)
+      this.reportedRemoved = true
+      return
+    }
+    this.reportedRemoved = false
+    // Active or draining with the same definition: nothing to do. Missing, dead, or changed: ensure.
+    if (record !== undefined && record.state !== 'dead' && sameRecord(record, wanted)) return
     if (this.selfInFlight || Date.now() < this.selfRetryAtMs) return
     this.selfInFlight = true
     node

@@ -94,4 +94,19 @@ t.test('three seeded nodes form one cluster; a follower ensure applies everywher
   await back.ready
   await waitFor('the returning node is active again', () => others.every((node) => runtimeOf(node).node.state.nodes.get(victimId)?.state === 'active'), 20_000)
   t.pass('the returning node re-sent addNode and is active again')
+
+  // Stop it for good and remove it: it leaves the Raft configuration and the others forget it.
+  await cluster.stop(victimPlan.name)
+  const remover = runtimeOf(await waitForLeader(others))
+  await waitFor('dead again', () => remover.node.state.nodes.get(victimId)?.state === 'dead', 20_000)
+  const removed = await remover.node.ensure({ type: 'removeNode', nodeId: victimId })
+  t.ok(removed.ok, 'a dead node is removed')
+  await waitFor('the removed node left the Raft configuration', () => {
+    const current = others.find((node) => runtimeOf(node).isLeader())
+    if (current === undefined) return false
+    const confState = runtimeOf(current).node.status().confState
+    return !confState.voters.includes(victimId) && !confState.learners.includes(victimId)
+  }, 20_000)
+  await waitFor('the others no longer dial the removed peer', () => others.every((node) => !runtimeOf(node).peers().some((peer) => peer.peer === victimId)))
+  t.pass('removed from the configuration and from the peer lists')
 })
