@@ -42,7 +42,7 @@ const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
 /** In-flight requests on one node's API; beyond it requests are refused at once. */
-export const inFlightRequestsMax = apiLimits.queuedRequestsMax
+export const inFlightRequestsMax = apiLimits.inFlightRequestsMax
 
 export function attachControlApi(options: ControlApiOptions): ControlApi {
   const { router, controlPlane, logger, nodeInfo } = options

@@ -26,10 +26,8 @@ export const apiDefaults = {
 export const apiLimits = {
   /** A request body over this is refused before parsing (the NATS max_payload bounds it too). */
   requestBytesMax: 4 * 1024 * 1024,
-  /** Requests handled at once by one node's API (more wait in line; beyond the queue → refused). */
-  concurrentRequestsMax: 64,
-  /** Requests waiting for a slot. */
-  queuedRequestsMax: 4_096,
+  /** Requests one node's API works on at once; beyond it a request is refused (RG_ERR_LIMIT_EXCEEDED). */
+  inFlightRequestsMax: 4_096,
   /** Entries in one LIST answer. */
   listEntriesMax: 10_000,
 } as const
