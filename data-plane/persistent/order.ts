@@ -25,10 +25,10 @@
 // successor event, and the same events end up in the same places everywhere.
 //
 // Duplicates (event-set.ts) are skipped at delivery: below the frontier their verdict is final.
-import { compareHlc, hlcZero, maxHlc } from './hlc.js'
+import { compareHlc, hlcZero, isValidHlc, maxHlc } from './hlc.js'
 import type { Hlc } from './hlc.js'
 import { compareEventOrder, isValidIncarnation, originKey, originKeyOf } from './event.js'
-import type { StreamEvent } from './event.js'
+import type { EventPosition, StreamEvent } from './event.js'
 import { PersistentRejection, failure, success } from './errors.js'
 import type { Outcome } from './errors.js'
 import type { EventSet } from './event-set.js'
@@ -84,6 +84,11 @@ export interface OrdererOptions {
   readonly origins: readonly OriginIncarnation[]
   /** Highest controller term seen so far (decisions below it are stale). */
   readonly controllerTerm?: number
+  /**
+   * Resume after a restart: what this replica had delivered (persisted by the driver with the
+   * consumer state). Held events at or below it are not delivered again.
+   */
+  readonly resumeAfter?: { readonly lastDelivered: EventPosition; readonly deliveredCount: number }
 }
 
 export type CloseOutcome = 'closed' | 'unchanged'
@@ -94,13 +99,18 @@ export class Orderer {
   readonly #waiting = new MinHeap<StreamEvent>(compareEventOrder)
   /** Heartbeats of incarnations not tracked yet (a successor may speak before its decision arrives). */
   readonly #unknownHeartbeats = new Map<string, Heartbeat[]>()
-  #lastDelivered: StreamEvent | null = null
+  #lastDelivered: EventPosition | null = null
   #deliveredCount = 0
+  /** Events at or below this were delivered before a restart. */
+  readonly #resumePoint: EventPosition | null
   #controllerTerm: number
 
   constructor(set: EventSet, options: OrdererOptions) {
     this.#set = set
     this.#controllerTerm = options.controllerTerm ?? 0
+    this.#resumePoint = options.resumeAfter?.lastDelivered ?? null
+    this.#lastDelivered = this.#resumePoint
+    this.#deliveredCount = options.resumeAfter?.deliveredCount ?? 0
     for (const o of options.origins) this.#addTrack(o.origin, o.incarnation, hlcZero)
   }
 
@@ -113,8 +123,8 @@ export class Orderer {
     return this.#deliveredCount
   }
 
-  /** The last event delivered (a survivor), or null. */
-  get lastDelivered(): StreamEvent | null {
+  /** The position of the last event delivered (a survivor), or null. */
+  get lastDelivered(): EventPosition | null {
     return this.#lastDelivered
   }
 
@@ -145,6 +155,10 @@ export class Orderer {
 
   #offer(track: Track, event: StreamEvent): void {
     if (this.#excluded(track, event)) return
+    if (this.#resumePoint !== null && compareEventOrder(event, this.#resumePoint) <= 0) {
+      track.deliveredMaxSeq = Math.max(track.deliveredMaxSeq, event.originSeq)
+      return
+    }
     // Invariant: nothing can arrive below what was delivered (the frontier guarantees it).
     if (this.#lastDelivered !== null && compareEventOrder(event, this.#lastDelivered) <= 0) {
       throw new Error(`orderer: event ${originKeyOf(event)}:${event.originSeq} arrived below the delivered point (origin broke its HLC or heartbeat contract)`)
@@ -162,6 +176,8 @@ export class Orderer {
 
   /** Records a heartbeat; false when its incarnation is not tracked (yet): it is kept, bounded, for when it is. */
   heartbeat(hb: Heartbeat): boolean {
+    // Garbage from a peer is ignored (the frontier only waits longer).
+    if (!(Number.isInteger(hb.seq) && hb.seq >= 0 && isValidHlc(hb.hlc))) return false
     const key = originKey(hb.origin, hb.incarnation)
     const track = this.#tracks.get(key)
     if (track !== undefined) {
