@@ -146,3 +146,9 @@ t.test('admin verbs as a child process', async (t) => {
   t.equal(usage.code, 2)
   t.match(usage.stderr, /missing required argument/)
 })
+
+t.test('railgun (server/cli.ts) registers the admin verbs', async (t) => {
+  const { createProgram } = await import('../../server/cli.js')
+  const names = createProgram().commands.map((command) => command.name())
+  for (const verb of ['status', 'stream', 'kv', 'bucket', 'leader', 'node']) t.ok(names.includes(verb), verb)
+})
