@@ -3,7 +3,7 @@
 // `cluster`. A `{ok:false}` answer rejects with `ApiError` carrying the server's code; transport
 // failures reject with the client's own errors (`NoRespondersError` when the server has no API).
 import type { Observable } from 'rxjs'
-import { apiEnvelopeSchema, apiRequestTimeoutMsDefault, apiSubject } from '../shared/api/index.js'
+import { apiEnvelopeSchema, apiRequestTimeoutMsDefault, apiSubject, clusterStatusSchema, leaderTransferResponseSchema, mutationResponseSchema, streamViewSchema } from '../shared/api/index.js'
 import type { ApiRequest, ApiVerb, ClusterStatus, MutationResponse, NodeView, StreamView } from '../shared/api/index.js'
 import type { ErrorCode } from '../shared/errors.js'
 import { ApiError } from './api-error.js'
@@ -21,6 +21,13 @@ export interface ApiTransport {
 export interface ApiCallOptions {
   /** Default `apiRequestTimeoutMsDefault` (15 s: above the server's Raft proposal budget). */
   readonly timeoutMs?: number
+}
+
+/** Checks a success answer (or a part of it) against its shared schema: a mismatch is a protocol error. */
+export function checked<T>(verb: string, schema: { safeParse(value: unknown): { success: true; data: T } | { success: false } }, value: unknown): T {
+  const result = schema.safeParse(value)
+  if (!result.success) throw new ProtocolError(`${verb}: the answer does not match its schema`)
+  return result.data
 }
 
 /** Success answers: `ok: true` and the verb's fields. */
@@ -55,17 +62,17 @@ export class StreamsApi {
 
   /** Creates, confirms (`unchanged`) or, with `update: true`, updates a stream; conflicts reject with RG_ERR_CONFLICT. */
   async ensure(request: ApiRequest<'STREAM.ENSURE'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
-    return (await callApi(this.transport, 'STREAM.ENSURE', request, options)) as MutationResponse
+    return checked('STREAM.ENSURE', mutationResponseSchema, await callApi(this.transport, 'STREAM.ENSURE', request, options))
   }
 
   async list(filter: { namespace?: string } = {}, options: ReadOptions = {}): Promise<StreamView[]> {
     const answer = await callApi(this.transport, 'STREAM.LIST', { ...filter, ...staleOf(options) }, timeoutOf(options))
-    return answer.streams as StreamView[]
+    return checked('STREAM.LIST', streamViewSchema.array(), answer.streams)
   }
 
   async info(namespace: string, name: string, options: ReadOptions = {}): Promise<StreamView> {
     const answer = await callApi(this.transport, 'STREAM.INFO', { namespace, name, ...staleOf(options) }, timeoutOf(options))
-    return answer.stream as StreamView
+    return checked('STREAM.INFO', streamViewSchema, answer.stream)
   }
 
   async remove(namespace: string, name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
@@ -122,7 +129,7 @@ export class ClusterApi {
 
   /** Leader, term, members (region, role, state), regions, readiness, as the serving node sees them. */
   async status(options: ApiCallOptions = {}): Promise<ClusterStatus> {
-    return (await callApi(this.transport, 'CLUSTER.STATUS', {}, options)) as unknown as ClusterStatus
+    return checked('CLUSTER.STATUS', clusterStatusSchema, await callApi(this.transport, 'CLUSTER.STATUS', {}, options))
   }
 
   async nodes(options: ReadOptions = {}): Promise<NodeView[]> {
@@ -131,8 +138,8 @@ export class ClusterApi {
 
   /** Moves Raft leadership to `to` (any voter but the leader when omitted); resolves once it moved. */
   async transferLeader(to?: string, options: ApiCallOptions = {}): Promise<{ leader: string; term: number }> {
-    const answer = await callApi(this.transport, 'LEADER.TRANSFER', to === undefined ? {} : { to }, options)
-    return { leader: answer.leader as string, term: answer.term as number }
+    const answer = checked('LEADER.TRANSFER', leaderTransferResponseSchema, await callApi(this.transport, 'LEADER.TRANSFER', to === undefined ? {} : { to }, options))
+    return { leader: answer.leader ?? to ?? '', term: answer.term }
   }
 
   async addNode(request: ApiRequest<'NODE.ADD'>, options: ApiCallOptions = {}): Promise<MutationResponse> {

@@ -6,8 +6,9 @@
 // gap, no duplicate — while the connection stays up (a reconnect may miss events; resubscribe).
 import { Observable } from 'rxjs'
 import { eventSubjectRoot } from '../shared/api/index.js'
+import { kvGetResponseSchema, kvListResponseSchema } from '../shared/api/index.js'
 import type { KvEntryView } from '../shared/api/index.js'
-import { callApi } from './control-api.js'
+import { callApi, checked } from './control-api.js'
 import type { ApiCallOptions, ApiTransport, ReadOptions } from './control-api.js'
 import { ProtocolError } from './errors.js'
 
@@ -50,7 +51,7 @@ export class KvBucket {
   /** The entry, or undefined when the key does not exist (RG_ERR_NOT_FOUND when the bucket does not). */
   async get(key: string, options: ReadOptions = {}): Promise<KvEntry | undefined> {
     const answer = await callApi(this.transport, 'KV.GET', { bucket: this.bucket, key, ...(options.stale === true ? { stale: true } : {}) }, options)
-    const entry = answer.entry as KvEntryView | null
+    const entry = checked('KV.GET', kvGetResponseSchema, answer).entry
     return entry === null ? undefined : entryOf(entry)
   }
 
@@ -75,7 +76,8 @@ export class KvBucket {
   /** Entries whose key starts with `prefix`, in key order, and the KV revision they were read at. */
   async listWithRevision(prefix = '', options: ReadOptions = {}): Promise<{ entries: KvEntry[]; kvRevision: number }> {
     const answer = await callApi(this.transport, 'KV.LIST', { bucket: this.bucket, prefix, ...(options.stale === true ? { stale: true } : {}) }, options)
-    return { entries: (answer.entries as KvEntryView[]).map(entryOf), kvRevision: answer.kvRevision as number }
+    const listed = checked('KV.LIST', kvListResponseSchema, answer)
+    return { entries: listed.entries.map(entryOf), kvRevision: listed.kvRevision }
   }
 
   async list(prefix = '', options: ReadOptions = {}): Promise<KvEntry[]> {

@@ -4,6 +4,7 @@
 import t from 'tap'
 import { connect } from '@nats-io/transport-node'
 import type { NatsConnection } from '@nats-io/transport-node'
+import { apiEnvelopeSchema, apiFailureSchema, clusterStatusSchema, kvGetResponseSchema, kvListResponseSchema, mutationResponseSchema, streamViewSchema } from '../../shared/api/index.js'
 import { startApiCluster } from './helpers.js'
 
 type Answer = { ok: boolean; error?: { code: string; message: string; details?: Record<string, unknown> } } & Record<string, unknown>
@@ -11,7 +12,12 @@ type Answer = { ok: boolean; error?: { code: string; message: string; details?: 
 async function call(nc: NatsConnection, verb: string, body: unknown): Promise<Answer> {
   const payload = typeof body === 'string' ? body : JSON.stringify(body)
   const reply = await nc.request(`$RG.API.${verb}`, payload, { timeout: 10_000 })
-  return reply.json<Answer>()
+  const answer = reply.json<Answer>()
+  // Every answer is the shared envelope; failures exactly `{ok:false, error:{code, message, details?}}`.
+  if (!apiEnvelopeSchema.safeParse(answer).success || (answer.ok === false && !apiFailureSchema.safeParse(answer).success)) {
+    throw new Error(`${verb}: answer outside the envelope: ${JSON.stringify(answer)}`)
+  }
+  return answer
 }
 
 t.test('control API over plain NATS request/reply', async (t) => {
@@ -35,6 +41,7 @@ t.test('control API over plain NATS request/reply', async (t) => {
       ackDefault: 'majority',
       deadLetter: { maxDeliveries: 0, maxLag: 0 },
     })
+    t.ok(mutationResponseSchema.safeParse(first).success, 'mutation answers match the shared schema')
     const second = await call(nc, 'STREAM.ENSURE', { name: 'orders' })
     t.equal(second.outcome, 'unchanged')
     const explicit = await call(nc, 'STREAM.ENSURE', { name: 'orders', dedupWindowMs: 120_000, kind: 'persistent' })
@@ -51,6 +58,7 @@ t.test('control API over plain NATS request/reply', async (t) => {
     t.equal(updated.outcome, 'updated')
     const info = await call(nc, 'STREAM.INFO', { name: 'orders' })
     t.equal((info.stream as { dedupWindowMs: number }).dedupWindowMs, 5_000)
+    t.ok(streamViewSchema.safeParse(info.stream).success, 'the stream view matches the shared schema')
     t.same((info.stream as { placement: unknown }).placement, { 'us-east': { replicas: ['n1'], pending: [], retiring: [], underReplicated: false } })
     const kind = await call(nc, 'STREAM.ENSURE', { name: 'orders', kind: 'ephemeral', update: true })
     t.equal(kind.error?.code, 'RG_ERR_IMMUTABLE_FIELD')
@@ -104,6 +112,7 @@ t.test('control API over plain NATS request/reply', async (t) => {
     const got = await call(nc, 'KV.GET', { bucket: 'config', key: 'a.b' })
     t.match(got.entry, { key: 'a.b', value: 'one', valueBase64: Buffer.from('one').toString('base64'), revision })
     t.equal(got.kvRevision, revision)
+    t.ok(kvGetResponseSchema.safeParse(got).success, 'KV.GET matches the shared schema')
     const stale = await call(nc, 'KV.GET', { bucket: 'config', key: 'a.b', stale: true })
     t.match(stale.entry, { value: 'one' }, 'stale read of this node')
     const mismatch = await call(nc, 'KV.CAS', { bucket: 'config', key: 'a.b', value: 'two', expectedRevision: revision + 100 })
@@ -121,6 +130,7 @@ t.test('control API over plain NATS request/reply', async (t) => {
     await call(nc, 'KV.PUT', { bucket: 'config', key: 'z', value: 'last' })
     const listed = await call(nc, 'KV.LIST', { bucket: 'config', prefix: 'a.' })
     t.same((listed.entries as Array<{ key: string }>).map((entry) => entry.key), ['a.b', 'a.c'])
+    t.ok(kvListResponseSchema.safeParse(listed).success, 'KV.LIST matches the shared schema')
     t.equal((await call(nc, 'KV.DELETE', { bucket: 'config', key: 'a.c' })).outcome, 'removed')
     t.equal((await call(nc, 'KV.DELETE', { bucket: 'config', key: 'a.c' })).outcome, 'unchanged')
     const gone = await call(nc, 'KV.GET', { bucket: 'config', key: 'a.c' })
@@ -155,6 +165,7 @@ t.test('control API over plain NATS request/reply', async (t) => {
     node.ready = true
     t.equal(answer.error?.code, 'RG_ERR_NOT_READY')
     const status = await call(nc, 'CLUSTER.STATUS', {})
+    t.ok(clusterStatusSchema.safeParse(status).success, 'CLUSTER.STATUS matches the shared schema')
     t.match(status, { ok: true, nodeId: 'n1', leader: 'n1', role: 'leader', regions: ['us-east'], members: [{ id: 'n1', region: 'us-east', role: 'leader', state: 'active', voter: true }] })
   })
 
