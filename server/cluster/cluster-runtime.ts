@@ -211,6 +211,11 @@ class Runtime implements ClusterRuntime {
       logger: this.logger,
       driver: { tickMs: settings.tickMs, electionTicks: settings.electionTicks, snapshotEveryEntries: settings.snapshotEveryEntries },
     })
+    if (this.closing !== undefined) {
+      // close() ran while the node was opening: it could not stop what did not exist yet.
+      await this.clusterNode.stop()
+      throw new Error('cluster runtime closed while opening')
+    }
     this.syncPeers()
     const intervalMs = Math.min(maintenanceIntervalMsMax, settings.tickMs * 4)
     this.timers.push(setInterval(() => this.maintain(), intervalMs))

@@ -72,7 +72,7 @@ t.test('the CLI exits 2 on a bad seed entry, with the message on stderr', { time
   })
   const code = await Promise.race([
     new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode))),
-    new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 100_000)),
+    new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 100_000).unref()),
   ])
   t.equal(code, 2)
   t.match(errorOutput, 'railgun: config cluster: cluster.seeds: seed "oops" is not host:port (expected host:port or nodeId@host:port)')
