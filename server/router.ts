@@ -45,7 +45,19 @@ export type LocalHandler = (message: LocalMessage) => void
 
 interface LocalSubscriber {
   readonly pattern: string
+  /** The literal tokens before the first wildcard: a subject without it cannot match (no split per publish). */
+  readonly literalPrefix: string
   readonly handler: LocalHandler
+}
+
+function literalPrefixOf(pattern: string): string {
+  const tokens = pattern.split('.')
+  const firstWildcard = tokens.findIndex((token) => token === '*' || token === '>' || token === '#')
+  if (firstWildcard === -1) return pattern
+  const head = tokens.slice(0, firstWildcard).join('.')
+  // `#` matches zero tokens too (`a.#` matches `a`), so no trailing dot is required after it.
+  if (head === '' || tokens[firstWildcard] === '#') return head
+  return `${head}.`
 }
 
 /** Named limit: in-process subscribers on one router (a handful of node services). */
@@ -165,7 +177,7 @@ export class Router {
    */
   subscribeLocal(pattern: string, handler: LocalHandler): () => void {
     if (this.#local.length >= localSubscribersMax) throw new RangeError(`at most ${localSubscribersMax} in-process subscribers`)
-    const subscriber: LocalSubscriber = { pattern, handler }
+    const subscriber: LocalSubscriber = { pattern, literalPrefix: literalPrefixOf(pattern), handler }
     this.#local = [...this.#local, subscriber]
     return () => {
       this.#local = this.#local.filter((entry) => entry !== subscriber)
@@ -189,7 +201,7 @@ export class Router {
   #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
     let delivered = 0
     for (const subscriber of this.#local) {
-      if (!matchSubject(subscriber.pattern, subject)) continue
+      if (!subject.startsWith(subscriber.literalPrefix) || !matchSubject(subscriber.pattern, subject)) continue
       subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice() })
       delivered += 1
     }

@@ -56,6 +56,13 @@ t.test('in-process subscribers on the router', async (t) => {
   t.same(events, ['evt.one:1'])
   subscription.unsubscribe()
 
+  // Wildcard patterns: `#` matches zero or more tokens, `*` one, `>` one or more.
+  const matched: string[] = []
+  const stops = ['w.#', 'x.*.y', 'z.>'].map((pattern) => router.subscribeLocal(pattern, (message) => matched.push(`${pattern}:${message.subject}`)))
+  for (const subject of ['w', 'w.a.b', 'wa', 'x.1.y', 'x.y', 'z', 'z.q']) router.publishLocal(subject, undefined, undefined, new Uint8Array(0))
+  t.same(matched, ['w.#:w', 'w.#:w.a.b', 'x.*.y:x.1.y', 'z.>:z.q'])
+  for (const stop of stops) stop()
+
   unsubscribe()
   await t.rejects(nc.request('svc.echo', 'again', { timeout: 2_000 }), /no responders|503/i, 'after unsubscribing nobody answers')
   t.equal(received.length, 1)
