@@ -3,7 +3,7 @@
 // start-up warnings. See README.md and docs/security.md.
 export { certificateErrorCodes, describeAuthorizationError, TlsTerminator, tlsHandshakeRecordByte, tlsTerminatorDefaults } from './tls-terminator.js'
 export type { TlsTerminatorOptions, TlsUpgrade } from './tls-terminator.js'
-export { loadTlsMaterial } from './tls-material.js'
+export { loadTlsMaterial, reloadTlsMaterials } from './tls-material.js'
 export type { TlsFiles, TlsMaterial, TlsReloadResult } from './tls-material.js'
 export { createDevCertificates, devCertificateDefaults, devCertificateRoles } from './dev-certificates.js'
 export type { DevCertificateFiles, DevCertificateOptions, DevCertificateRole, DevCertificates } from './dev-certificates.js'

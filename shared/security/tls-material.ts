@@ -101,3 +101,22 @@ export function loadTlsMaterial(files: TlsFiles, source = 'tls', clock: () => nu
     },
   }
 }
+
+/**
+ * Reload every configured material (the node's SIGHUP handler) and log each outcome: `info` with
+ * the new generation, or `error` with the reason while the previous material stays in use.
+ */
+export function reloadTlsMaterials(
+  logger: { info(object: object, message: string): void; error(object: object, message: string): void },
+  materials: Readonly<Record<string, TlsMaterial | undefined>>,
+): Record<string, TlsReloadResult> {
+  const results: Record<string, TlsReloadResult> = {}
+  for (const [section, material] of Object.entries(materials)) {
+    if (material === undefined) continue
+    const result = material.reload()
+    results[section] = result
+    if (result.ok) logger.info({ section, generation: material.generation, certFile: material.files.certFile }, 'TLS material reloaded: new handshakes use it')
+    else logger.error({ section, reason: result.reason }, 'TLS material reload failed: the previous certificate stays in use')
+  }
+  return results
+}

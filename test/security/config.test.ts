@@ -4,7 +4,9 @@
 import t from 'tap'
 import { clientTlsMaterial, loginRateLimitsOf, peerTlsMaterial, securityConfigDefaults, securityConfigSchema } from '../../shared/security/config.js'
 import type { SecurityConfig } from '../../shared/security/config.js'
-import { devCertificates } from './helpers.js'
+import { loadTlsMaterial, reloadTlsMaterials } from '../../shared/security/tls-material.js'
+import { renameSync } from 'node:fs'
+import { capturedLogger, devCertificates } from './helpers.js'
 
 function issues(config: SecurityConfig): string[] {
   const parsed = securityConfigSchema.safeParse(config)
@@ -39,4 +41,24 @@ t.test('the helpers load what the sections name', async (t) => {
   t.equal(peerTlsMaterial(config)?.hasCa, true)
   const broken = { ...config, peerTls: { ...config.peerTls, keyFile: certs.client.keyFile } }
   t.throws(() => peerTlsMaterial(broken), { code: 'RG_ERR_CONFIG', message: /config peerTls: certFile: cannot use/ }, 'a key that does not match is a config error at start')
+})
+
+t.test('reloadTlsMaterials (the SIGHUP handler) reloads each section and logs the outcome', async (t) => {
+  const certs = devCertificates(t, 'reload-all')
+  const config: SecurityConfig = {
+    ...securityConfigDefaults,
+    tls: { ...securityConfigDefaults.tls, certFile: certs.server.certFile, keyFile: certs.server.keyFile },
+  }
+  const tls = clientTlsMaterial(config)
+  const broken = loadTlsMaterial({ certFile: certs.peer.certFile, keyFile: certs.peer.keyFile, caFile: certs.caFile })
+  const log = capturedLogger()
+  const moved = `${certs.dir}/moved-away.pem`
+  renameSync(certs.peer.keyFile, moved)
+  const results = reloadTlsMaterials(log.logger, { tls, peerTls: broken, unused: undefined })
+  t.match(results, { tls: { ok: true }, peerTls: { ok: false, reason: /peer-key\.pem/ } })
+  t.notOk('unused' in results)
+  t.match(log.text(), /TLS material reloaded/)
+  t.match(log.text(), /TLS material reload failed: the previous certificate stays in use/)
+  t.equal(broken.generation, 1)
+  t.equal(tls?.generation, 2)
 })
