@@ -10,12 +10,15 @@ import { ApiError } from './api-error.js'
 import { ProtocolError } from './errors.js'
 import type { Message } from './message.js'
 import type { RequestOptions } from './request.js'
+import type { Status } from './status.js'
 
 /** The client members the control API uses (RailgunClient has them). */
 export interface ApiTransport {
   requestPromise(subject: string, data: Uint8Array | string, options?: RequestOptions): Promise<Message>
   subscribe(subject: string): Observable<Message>
   flush(): Promise<void>
+  /** Connection status; a KV watch re-reads after `reconnected` (events sent while down are lost). */
+  readonly status$?: Observable<Status>
 }
 
 export interface ApiCallOptions {

@@ -3,7 +3,9 @@
 // order. Watch subscribes to the bucket's events (`$RG.events.kv.<bucket>.*`) before it reads
 // (KV.LIST answers the cluster's `kvRevision` R at the read), emits the read values, then the
 // buffered and live events with a revision above R, dropping any revision already emitted: no
-// gap, no duplicate — while the connection stays up (a reconnect may miss events; resubscribe).
+// gap, no duplicate while the connection stays up. After a reconnect (events published while
+// down are lost) it re-reads and emits the net differences: a put for each key whose revision
+// changed, a delete (carrying the read's kvRevision) for each key that is gone.
 import { Observable } from 'rxjs'
 import { eventSubjectRoot } from '../shared/api/index.js'
 import { kvGetResponseSchema, kvListResponseSchema } from '../shared/api/index.js'
@@ -87,14 +89,22 @@ export class KvBucket {
   /** Current values (as `put`s, in key order), then every change in revision order. Cold; unsubscribe to stop. */
   watch(prefix = ''): Observable<KvChange> {
     return new Observable<KvChange>((subscriber) => {
+      // undefined while (re-)reading: events wait in `buffered`.
       let snapshotRevision: number | undefined
       let lastRevision = 0
       const buffered: KvChange[] = []
+      /** What the subscriber has been told: key → revision. */
+      const known = new Map<string, number>()
+      const tell = (change: KvChange): void => {
+        if (change.type === 'delete') known.delete(change.key)
+        else known.set(change.key, change.revision)
+        subscriber.next(change)
+      }
       const emitChange = (change: KvChange): void => {
         // Invariant: changes go out in strictly increasing revision order, each once.
         if (change.revision <= lastRevision) return
         lastRevision = change.revision
-        subscriber.next(change)
+        tell(change)
       }
       const events = this.transport.subscribe(`${eventSubjectRoot}.kv.${this.bucket}.*`).subscribe({
         next: (message) => {
@@ -112,17 +122,30 @@ export class KvBucket {
         error: (error: unknown) => subscriber.error(error),
         complete: () => subscriber.complete(),
       })
-      const start = async (): Promise<void> => {
+      const read = async (): Promise<void> => {
         await this.transport.flush() // the server has our interest before we read
         const { entries, kvRevision } = await this.listWithRevision(prefix)
         if (subscriber.closed) return
-        for (const entry of entries) subscriber.next({ type: 'put', bucket: this.bucket, key: entry.key, revision: entry.revision, value: entry.value })
+        const listed = new Set<string>()
+        for (const entry of entries) {
+          listed.add(entry.key)
+          if (known.get(entry.key) !== entry.revision) tell({ type: 'put', bucket: this.bucket, key: entry.key, revision: entry.revision, value: entry.value })
+        }
+        for (const key of [...known.keys()]) if (!listed.has(key)) tell({ type: 'delete', bucket: this.bucket, key, revision: kvRevision })
         snapshotRevision = kvRevision
-        lastRevision = kvRevision
+        lastRevision = Math.max(lastRevision, kvRevision)
         for (const change of buffered.splice(0)) emitChange(change)
       }
-      start().catch((error: unknown) => subscriber.error(error))
-      return () => events.unsubscribe()
+      read().catch((error: unknown) => subscriber.error(error))
+      const statusSubscription = this.transport.status$?.subscribe((status) => {
+        if (status.type !== 'reconnected' || snapshotRevision === undefined) return
+        snapshotRevision = undefined
+        read().catch((error: unknown) => subscriber.error(error))
+      })
+      return () => {
+        events.unsubscribe()
+        statusSubscription?.unsubscribe()
+      }
     })
   }
 }

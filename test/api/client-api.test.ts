@@ -1,7 +1,7 @@
 // The Railgun client's control API: streams, buckets, cluster, typed ApiError, and KV watch
 // (current values first, then every change in revision order, no gap and no duplicate).
 import t from 'tap'
-import { bufferCount, firstValueFrom, take } from 'rxjs'
+import { bufferCount, filter, firstValueFrom, take } from 'rxjs'
 import { ApiError, connect, RailgunClientError } from '../../client/index.js'
 import type { KvChange } from '../../client/index.js'
 import { startApiCluster, waitFor } from './helpers.js'
@@ -106,4 +106,43 @@ t.test('client.kv: get, put, cas, delete, list, watch', async (t) => {
   const fresh = await firstValueFrom(kv.watch('lb.').pipe(bufferCount(final.length), take(1)))
   t.same(fresh.map((change) => change.key), final.map((entry) => entry.key))
   t.ok(fresh.every((change) => change.type === 'put' && change.value !== undefined))
+})
+
+t.test('kv watch re-reads after a reconnect: the net changes made while down', async (t) => {
+  const cluster = await startApiCluster(t, 1)
+  const node = cluster.nodes[0]!
+  const watcher = await connect(node.clientUrl, { name: 'watcher', reconnect: { delayMsMin: 300, delayMsMax: 300 } })
+  const writer = await connect(node.clientUrl, { name: 'writer' })
+  t.teardown(async () => {
+    await watcher.close()
+    await writer.close()
+  })
+  await writer.buckets.ensure({ name: 'lb' })
+  const kv = writer.kv('lb')
+  await kv.put('a', '1')
+  await kv.put('b', '1')
+  const seen: KvChange[] = []
+  const subscription = watcher.kv('lb').watch().subscribe((change) => seen.push(change))
+  t.teardown(() => subscription.unsubscribe())
+  await waitFor('the current values', () => seen.length === 2)
+  const reconnected = firstValueFrom(watcher.status$.pipe(filter((status) => status.type === 'reconnected')))
+
+  // Drop the watcher's connection; write while it is down (it redials after 300 ms).
+  for (const connection of [...node.router.connections]) if (connection.name === 'watcher') connection.closedByPeer()
+  const changedA = await kv.put('a', '2')
+  await kv.put('c', 'new')
+  await kv.put('c', 'newer')
+  await kv.delete('b')
+  await reconnected
+  const last = await kv.put('d', 'after')
+  await waitFor('the watch caught up', () => seen.some((change) => change.revision === last))
+
+  const state = new Map<string, string>()
+  for (const change of seen) {
+    if (change.type === 'delete') state.delete(change.key)
+    else state.set(change.key, Buffer.from(change.value ?? new Uint8Array(0)).toString('utf8'))
+  }
+  t.same([...state.entries()].sort(), (await kv.list()).map((entry) => [entry.key, entry.string()]), 'the watch reconstructs the state')
+  t.ok(seen.some((change) => change.key === 'a' && change.revision === changedA), 'the put made while down')
+  t.ok(seen.some((change) => change.key === 'b' && change.type === 'delete'), 'the delete made while down')
 })
