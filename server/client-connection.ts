@@ -30,7 +30,12 @@ export interface ClientAccess {
   readonly authenticator: Authenticator
   /** Absent = authenticated principals may do anything. */
   readonly authorizer?: Authorizer
+  /** A connection that has not sent an accepted CONNECT by then is closed (default `authenticationTimeoutMs`). */
+  readonly timeoutMs?: number
 }
+
+/** How long an unauthenticated connection may stay (nats-server's `auth_timeout` is 2 s; the machine may be loaded). */
+export const authenticationTimeoutMs = 5_000
 
 /** Bytes a connection may send while its CONNECT is being authenticated (the socket is paused meanwhile). */
 export const authenticatingHeldBytesMax = 1024 * 1024
@@ -67,6 +72,7 @@ export class ClientConnection {
   #heldBytes = 0
   /** The authorizer version the live subscriptions were last checked against. */
   #checkedVersion: unknown = undefined
+  #authTimer: NodeJS.Timeout | undefined = undefined
 
   constructor(router: Router, socket: Socket, id: number, access?: ClientAccess) {
     this.#router = router
@@ -74,6 +80,13 @@ export class ClientConnection {
     this.id = id
     this.#access = access
     this.#source = socket.remoteAddress ?? 'unknown'
+    if (access !== undefined) {
+      this.#authTimer = setTimeout(() => {
+        // A verdict in progress (scrypt) is waited for; silence is not.
+        if (!this.connected && !this.#authenticating) this.failWith('RG_ERR_AUTH_TIMEOUT')
+      }, access.timeoutMs ?? authenticationTimeoutMs)
+      this.#authTimer.unref()
+    }
     this.outbound = new OutboundBuffer(socket)
     const limits = router.config.limits
     this.#parser = createParser({
@@ -215,6 +228,7 @@ export class ClientConnection {
   }
 
   #accept(options: ConnectOptions): void {
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer)
     this.connected = true
     this.verbose = options.verbose === true
     this.pedantic = options.pedantic === true
@@ -413,6 +427,7 @@ export class ClientConnection {
   close(): void {
     if (this.closing) return
     this.closing = true
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer)
     this.#router.detach(this)
     this.outbound.flush()
     const socket = this.socket
@@ -426,6 +441,7 @@ export class ClientConnection {
   closedByPeer(): void {
     if (this.closing) return
     this.closing = true
+    if (this.#authTimer !== undefined) clearTimeout(this.#authTimer)
     this.outbound.discard()
     this.#router.detach(this)
     this.socket.destroy()

@@ -46,6 +46,7 @@ export const errorCodes = {
   RG_ERR_INVALID_SUBJECT: { group: 'wire', natsText: 'Invalid Subject', fatal: false, meaning: 'a subject, queue name or reply subject is not valid (refused by the server, or by the client before sending)' },
   RG_ERR_MAX_SUBSCRIPTIONS: { group: 'wire', natsText: 'Maximum Subscriptions Exceeded', fatal: false, meaning: 'a SUB beyond `limits.maxSubscriptionsPerConnection`' },
   RG_ERR_PERMISSION: { group: 'wire', natsText: 'Permissions Violation', fatal: false, meaning: 'the user\'s roles do not permit this publish or subscribe; the text goes on `for Publish to "<subject>"` or `for Subscription to "<subject>"`' },
+  RG_ERR_AUTH_TIMEOUT: { group: 'wire', natsText: 'Authentication Timeout', fatal: true, meaning: 'access control is on and no accepted CONNECT arrived within the authentication timeout' },
   RG_ERR_TLS_REQUIRED: { group: 'wire', natsText: 'Secure Connection - TLS Required', fatal: true, meaning: 'the node requires TLS and the client sent clear text after INFO instead of a TLS handshake' },
   // Status replies on response streams
   RG_ERR_NO_RESPONDERS: { group: 'status', natsText: undefined, status: 503, fatal: false, meaning: 'a request matched no subscriber and the requester set `headers` and `no_responders` in CONNECT' },

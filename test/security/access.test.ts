@@ -30,7 +30,7 @@ interface Fixture {
   readonly secrets: string[]
 }
 
-async function fixture(t: Test, rateLimits: LoginRateLimits = { burst: 100, refillPerMinute: 100, sourcesMax: 100 }): Promise<Fixture> {
+async function fixture(t: Test, rateLimits: LoginRateLimits = { burst: 100, refillPerMinute: 100, sourcesMax: 100 }, timeoutMs?: number): Promise<Fixture> {
   const access = new AccessState()
   access.role('reader', [{ permission: 'read', region: 'us-east', stream: 'default/orders' }])
   access.role('writer', [{ permission: 'write', region: '*', stream: 'default/orders' }])
@@ -47,7 +47,7 @@ async function fixture(t: Test, rateLimits: LoginRateLimits = { burst: 100, refi
   const log = capturedLogger()
   const authenticator = createClusterAuthenticator({ state: access.current, logger: log.logger, rateLimits })
   const authorizer = createClusterAuthorizer({ state: access.current, region })
-  const { port } = await startListener(t, { logger: log.logger, access: { authenticator, authorizer } })
+  const { port } = await startListener(t, { logger: log.logger, access: { authenticator, authorizer, ...(timeoutMs === undefined ? {} : { timeoutMs }) } })
   return { access, log, port, secrets: Object.values(passwords) }
 }
 
@@ -228,6 +228,20 @@ t.test('failed logins from one address are rate-limited: even the right password
   t.equal(reply, "-ERR 'Authorization Violation'\r\n", 'limited: refused without looking at the password')
   t.match(f.log.text(), /"reason":"rateLimited"/)
   t.notOk(/guess-|rita-pw/.test(f.log.text()), 'no password in the log')
+})
+
+t.test('a connection that never authenticates is closed with Authentication Timeout', async (t) => {
+  const f = await fixture(t, undefined, 300)
+  const idle = await rawClient(t, f.port)
+  await idle.waitFor(/^INFO .*\r\n/)
+  idle.write('PING\r\n')
+  await idle.waitFor('PONG\r\n')
+  await idle.waitFor("-ERR 'Authentication Timeout'\r\n")
+  await idle.closed
+  t.pass('PING does not count as authenticating; the connection is closed')
+  const rita = await loginAs(t, f.port, 'rita')
+  await delay(500)
+  t.equal(await exchange(rita, ''), 'PONG\r\n', 'an authenticated connection outlives the timeout')
 })
 
 t.test('the official NATS client: user/pass, token, refusal, permission errors', async (t) => {
