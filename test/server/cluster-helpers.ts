@@ -9,7 +9,7 @@ import { configWith } from '../../shared/config/index.js'
 import type { NodeConfig } from '../../shared/config/index.js'
 import { startNode } from '../../server/node.js'
 import type { RunningNode } from '../../server/node.js'
-import type { ClusterRuntime } from '../../server/cluster/index.js'
+import type { ClusterRuntime, ResolveSrv } from '../../server/cluster/index.js'
 import { reservePort } from '../../server/cluster/reserve-port.js'
 
 /** Short timings: elections after 300-600 ms, so a busy machine does not depose leaders too often. */
@@ -35,13 +35,13 @@ export class TestCluster {
     return { name, dataDir: join(this.root, name), peerPort, clientPort, httpPort, cluster }
   }
 
-  async start(plan: NodePlan, overrides: Partial<NodeConfig['cluster']> = {}): Promise<RunningNode> {
+  async start(plan: NodePlan, overrides: Partial<NodeConfig['cluster']> = {}, resolveSrv?: ResolveSrv): Promise<RunningNode> {
     const config = configWith({
       server: { host: '127.0.0.1', port: plan.clientPort, httpPort: plan.httpPort, name: plan.name },
       storage: { dataDir: plan.dataDir },
       cluster: { ...testClusterTimings, peerPort: plan.peerPort, ...plan.cluster, ...overrides },
     })
-    const node = await startNode({ config })
+    const node = await startNode({ config, ...(resolveSrv === undefined ? {} : { resolveSrv }) })
     this.running.set(plan.name, node)
     return node
   }
