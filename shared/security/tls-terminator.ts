@@ -150,7 +150,9 @@ export class TlsTerminator {
       return
     }
     if (this.#verifyPeer && !socket.authorized) {
-      const reason = describeAuthorizationError(socket.authorizationError)
+      // Without a certificate OpenSSL reports a missing issuer; say what happened instead.
+      const presented = Object.keys(socket.getPeerCertificate()).length > 0
+      const reason = presented ? describeAuthorizationError(socket.authorizationError) : 'no certificate presented'
       socket.destroy()
       pending.settle({ ok: false, reason })
       return

@@ -100,6 +100,7 @@ t.test('client certificates: required and checked against the CA', async (t) => 
 
   const withoutCertificate = await connect({ servers: `127.0.0.1:${port}`, reconnect: false, timeout: 5_000, tls: { caFile: certs.caFile } }).catch((error: unknown) => error)
   t.ok(withoutCertificate instanceof Error, `no client certificate → refused (${String(withoutCertificate)})`)
+  await until(() => /no certificate presented/.test(log.text()), 5_000, 'the missing certificate logged as such')
   const wrongCa = await connect({
     servers: `127.0.0.1:${port}`,
     reconnect: false,
