@@ -285,9 +285,13 @@ class Runtime implements ClusterRuntime {
   }
 
   private onPeerStatus(status: PeerStatus): void {
+    const previous = this.peerStates.get(status.peer)
     this.peerStates.set(status.peer, status)
-    if (status.state === 'down' && status.reason !== undefined) this.logger.info({ peer: status.peer, reason: status.reason }, 'peer link down')
-    else if (status.state === 'up') this.logger.info({ peer: status.peer }, 'peer link up')
+    if (status.state === 'up') this.logger.info({ peer: status.peer }, 'peer link up')
+    // A link that was up and dropped is news; a failed re-dial of a peer that is away is not
+    // (one line per attempt would flood the log while a seed is down).
+    else if (status.state === 'down' && previous?.state === 'up') this.logger.info({ peer: status.peer, reason: status.reason }, 'peer link down')
+    else if (status.state === 'down') this.logger.debug({ peer: status.peer, reason: status.reason }, 'peer dial failed')
   }
 
   /** Dial seeds and every known node; hang up on nodes removed from the state. */
