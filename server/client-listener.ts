@@ -96,6 +96,8 @@ export async function startClientListener(options: ClientListenerOptions): Promi
   const authInfo = options.access === undefined ? {} : { auth_required: true }
   /** Sockets between accept and `ClientConnection` (INFO sent or TLS handshake running). */
   const negotiating = new Set<Socket>()
+  /** False once `stopAccepting()` ran: a handshake finishing during drain is refused, not served. */
+  let accepting = true
 
   const waiting = new Map<Socket, NodeJS.Timeout>()
   const notReady = (socket: Socket): void => {
@@ -139,6 +141,10 @@ export async function startClientListener(options: ClientListenerOptions): Promi
           logger.info({ clientId, remote: info.client_ip, reason: result.reason }, 'client TLS handshake refused')
           return
         }
+        if (!accepting) {
+          refuse(result.socket, errorCodes.RG_ERR_NOT_READY.natsText)
+          return
+        }
         // TLS-first: INFO goes out inside TLS. Upgrade: it went out in clear text already.
         serve(result.socket, clientId, info, undefined, tls.handshakeFirst ? undefined : 'sent')
       })
@@ -162,6 +168,10 @@ export async function startClientListener(options: ClientListenerOptions): Promi
         return
       }
       negotiating.delete(socket)
+      if (!accepting) {
+        refuse(socket, errorCodes.RG_ERR_NOT_READY.natsText)
+        return
+      }
       if (tls.required) {
         refuse(socket, errorCodes.RG_ERR_TLS_REQUIRED.natsText)
         return
@@ -238,6 +248,7 @@ export async function startClientListener(options: ClientListenerOptions): Promi
       }
     },
     stopAccepting: () => {
+      accepting = false
       if (server.listening) server.close()
     },
     closed: () =>
