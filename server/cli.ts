@@ -116,8 +116,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   }
   const logger = createLogger({ nodeName: config.server.name, level: config.log.level as LogLevel })
   let node: Awaited<ReturnType<typeof startNode>>
+  let stopOnFatal = (): void => undefined
   try {
-    node = await startNode({ config, logger })
+    node = await startNode({ config, logger, onFatal: () => stopOnFatal() })
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`railgun: ${error.message}\n`)
@@ -138,6 +139,12 @@ export async function runServer(flags: ServerFlags): Promise<void> {
         process.exit(1)
       },
     )
+  }
+  // The control plane stopped on its own (storage error): drain and exit 1.
+  stopOnFatal = (): void => {
+    if (stopping) return
+    stopping = true
+    void node.close().finally(() => process.exit(1))
   }
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))

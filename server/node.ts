@@ -45,6 +45,11 @@ export interface StartNodeOptions {
   readonly openStorage?: (config: NodeConfig) => Promise<Storage>
   /** DNS SRV resolver for `cluster.dnsSrv` (tests); default `node:dns`. */
   readonly resolveSrv?: ResolveSrv
+  /**
+   * Called once if the control plane stops on its own after start (a Raft storage write failed,
+   * a broken invariant): the node is then not ready (/readyz 503) and should be stopped.
+   */
+  readonly onFatal?: (error: Error) => void
 }
 
 export interface RunningNode {
@@ -193,6 +198,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
           throw error
         }
         if (state !== 'opening') return // draining: close() stops the runtime
+        runtime?.node.stopped$.subscribe((stop) => {
+          if (stop.kind === 'requested') return
+          // DESIGN §3.3: a storage error stops the node; it no longer serves.
+          if (state === 'ready' || state === 'opening') state = 'failed'
+          failure = `control plane stopped (${stop.kind}): ${stop.error.message}`
+          logger.fatal({ err: stop.error.message }, failure)
+          options.onFatal?.(stop.error)
+        })
         state = 'ready'
         listener.admitWaiting()
         logger.info(

@@ -9,10 +9,11 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startNode } from '../../server/node.js'
+import { nodeKeySpaces, startNode } from '../../server/node.js'
 import { configWith } from '../../shared/config/index.js'
 import { ConfigError } from '../../shared/errors.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
+import type { Storage } from '../../shared/storage/index.js'
 import { runtimeOf, testCluster, waitFor, waitForLeader } from './cluster-helpers.js'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
@@ -107,4 +108,40 @@ t.test('storage without the control-plane key spaces runs the node without a con
   t.equal(node.cluster(), undefined)
   t.equal(node.nodeId, '')
   t.equal(node.peerPort, 0)
+})
+
+t.test('a Raft storage write failure after start stops serving: /readyz 503 and onFatal', { timeout: 60_000 }, async (t) => {
+  let failWrites = false
+  const wrap = (inner: Storage): Storage => ({
+    get keySpaces() {
+      return inner.keySpaces
+    },
+    get isOpen() {
+      return inner.isOpen
+    },
+    get: (keySpace, key) => inner.get(keySpace, key),
+    put: (keySpace, key, value, options) => inner.put(keySpace, key, value, options),
+    delete: (keySpace, key, options) => inner.delete(keySpace, key, options),
+    range: (keySpace, options) => inner.range(keySpace, options),
+    close: () => inner.close(),
+    batch: (operations, options) => (failWrites ? Promise.reject(new Error('disk on fire')) : inner.batch(operations, options)),
+  })
+  const fatal: Error[] = []
+  const node = await startNode({
+    config: configWith({ server: { host: '127.0.0.1', port: 0, httpPort: 0 }, cluster: { peerPort: 0, tickMs: 20, electionTicks: 15 } }),
+    openStorage: async () => wrap(await openMemoryStorage(createMemoryLocation(), { keySpaces: nodeKeySpaces })),
+    onFatal: (error) => fatal.push(error),
+  })
+  t.teardown(() => node.close())
+  await node.ready
+  await waitForLeader([node])
+  t.equal((await fetch(`${node.adminUrl}/readyz`)).status, 200)
+  failWrites = true
+  await runtimeOf(node).node.ensure({ type: 'ensureNamespace', name: 'never' }).catch(() => undefined)
+  await waitFor('the node reported the failure', () => fatal.length === 1)
+  t.match(fatal[0]?.message, /disk on fire/)
+  t.notOk(node.isReady())
+  const response = await fetch(`${node.adminUrl}/readyz`)
+  t.equal(response.status, 503)
+  t.match(await response.json(), { ready: false, reason: /control plane stopped \(storage\)/ })
 })
