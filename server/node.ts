@@ -16,7 +16,7 @@ import { openRocksStorage } from '../shared/storage/index.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
 import { clusterSettingsOf, nodeMetaKeySpace, openClusterRuntime } from './cluster/index.js'
-import type { ClusterRuntime, ResolveSrv } from './cluster/index.js'
+import type { ClusterRuntime, PeerTransportOptions, ResolveSrv } from './cluster/index.js'
 import type { AdminServer, ServerStatsView } from './admin-http.js'
 import { startClientListener } from './client-listener.js'
 import type { ClientListener } from './client-listener.js'
@@ -45,6 +45,8 @@ export interface StartNodeOptions {
   readonly openStorage?: (config: NodeConfig) => Promise<Storage>
   /** DNS SRV resolver for `cluster.dnsSrv` (tests); default `node:dns`. */
   readonly resolveSrv?: ResolveSrv
+  /** Extra peer transport options (peer mutual TLS material, credentials, timings). */
+  readonly peerTransport?: PeerTransportOptions
   /**
    * Called once if the control plane stops on its own after start (a Raft storage write failed,
    * a broken invariant): the node is then not ready (/readyz 503) and should be stopped.
@@ -178,6 +180,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       },
       signal: opening.signal,
       ...(options.resolveSrv === undefined ? {} : { resolveSrv: options.resolveSrv }),
+      ...(options.peerTransport === undefined ? {} : { peerTransport: options.peerTransport }),
     })
     return openedRuntime
   }

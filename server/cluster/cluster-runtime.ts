@@ -14,7 +14,7 @@ import { ConfigError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Storage } from '../../shared/storage/index.js'
 import { TcpTransport } from '../../shared/transport/index.js'
-import type { PeerStatus } from '../../shared/transport/index.js'
+import type { PeerStatus, TcpTransportOptions } from '../../shared/transport/index.js'
 import type { ClusterSettings } from './cluster-settings.js'
 import { discoverSrvSeeds } from './dns-discovery.js'
 import type { ResolveSrv } from './dns-discovery.js'
@@ -50,7 +50,12 @@ export interface ClusterRuntimeOptions {
   readonly resolveSrv?: ResolveSrv
   /** Aborting stops a runtime that is still opening (the open rejects). */
   readonly signal?: AbortSignal
+  /** Passed to the TcpTransport (e.g. `tls` for peer mutual TLS, `credentials`). */
+  readonly peerTransport?: PeerTransportOptions
 }
+
+/** Transport options the node may add (peer TLS, credentials, timings); identity and listen address are the runtime's. */
+export type PeerTransportOptions = Partial<Omit<TcpTransportOptions, 'nodeId' | 'clusterName' | 'region' | 'listen' | 'ready' | 'logger'>>
 
 /** What the rest of the node (and the admin API) sees of the control plane. */
 export interface ClusterRuntime {
@@ -165,6 +170,7 @@ class Runtime implements ClusterRuntime {
     if (settings.dnsSrv !== '') this.discovered = await this.discover()
     const mode = await this.mode()
     const transport = new TcpTransport({
+      ...this.options.peerTransport,
       nodeId: this.id,
       clusterName: settings.name,
       region: settings.region,

@@ -3,7 +3,7 @@
 export { clusterSettingsOf, seedsMax } from './cluster-settings.js'
 export type { ClusterSettings } from './cluster-settings.js'
 export { openClusterRuntime, maintenanceIntervalMsMax, selfEnsureRetryMs } from './cluster-runtime.js'
-export type { ClusterRuntime, ClusterRuntimeOptions } from './cluster-runtime.js'
+export type { ClusterRuntime, ClusterRuntimeOptions, PeerTransportOptions } from './cluster-runtime.js'
 export { derivedNodeIdHexChars, nodeIdFromAddress, nodeMetaKeySpace, resolveNodeId } from './node-id.js'
 export type { NodeIdSource } from './node-id.js'
 export { formatHostPort, parseHostPort, parseSeed, reachableHost } from './peer-address.js'

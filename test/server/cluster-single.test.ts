@@ -145,3 +145,29 @@ t.test('a Raft storage write failure after start stops serving: /readyz 503 and 
   t.equal(response.status, 503)
   t.match(await response.json(), { ready: false, reason: /control plane stopped \(storage\)/ })
 })
+
+t.test('peerTransport options reach the transport: peers with other credentials cannot join', { timeout: 60_000 }, async (t) => {
+  const cluster = testCluster(t)
+  const start = async (name: string, secret: string, seeds: string[]) => {
+    const plan = await cluster.plan(name)
+    const node = await startNode({
+      config: configWith({
+        server: { host: '127.0.0.1', port: 0, httpPort: 0, name },
+        storage: { dataDir: plan.dataDir },
+        cluster: { peerPort: plan.peerPort, tickMs: 20, electionTicks: 15, seeds },
+      }),
+      peerTransport: { credentials: new TextEncoder().encode(secret) },
+    })
+    cluster.running.set(name, node)
+    return node
+  }
+  const first = await start('first', 'secret-1', [])
+  await first.ready
+  const seeds = [`127.0.0.1:${first.peerPort}`]
+  const stranger = await start('stranger', 'other-secret', seeds)
+  const friend = await start('friend', 'secret-1', seeds)
+  await friend.ready
+  await waitFor('the friend joined', () => runtimeOf(first).node.state.nodes.get(friend.nodeId)?.state === 'active')
+  t.notOk(stranger.isReady(), 'a peer with other credentials is refused at the handshake and cannot join')
+  t.equal(runtimeOf(first).node.state.nodes.size, 2, 'only the first node and the friend are members')
+})
