@@ -1,0 +1,119 @@
+// Inputs and outputs of the stream replica (stream-replica.ts), in the style of a Raft `Ready`.
+import type { EventHeader, EventPosition, StreamEvent } from '../event.js'
+import type { PersistentRejection } from '../errors.js'
+import type { CloseDecision, Delivery } from '../order.js'
+import type { ReplicaMessage } from './messages.js'
+
+export const ackLevels = ['write', 'majority', 'all'] as const
+export type AckLevel = (typeof ackLevels)[number]
+
+export interface PublishRequest {
+  /** The driver's handle for the ack (unique among this replica's pending publishes). */
+  readonly publishId: string
+  /** The producer id (`Rg-Msg-Id`), or a nuid the driver generated: the dedup identity. */
+  readonly id: string
+  readonly headers: readonly EventHeader[]
+  readonly payload: Uint8Array
+  readonly ackLevel: AckLevel
+}
+
+/**
+ * The answer to a publish. `position` is the copy this publish wrote: its key in the stream's
+ * order, final from the moment of the ack (its delivery index is known only once stable).
+ *
+ * `duplicate` / `survivor` are the dedup verdict on what this replica held when the copy was
+ * written: `duplicate: true` names an earlier copy of the same id inside the window. What the
+ * ack promises before stability: exactly one copy of the id per window is delivered, and at
+ * least one is (the written copy is durable at `level`, and either it or an earlier copy
+ * survives). The verdict can still change in one case only: a copy of the id with a lower
+ * (hlc, origin) written concurrently on another origin, not yet replicated here — then that copy
+ * is delivered instead, and this one (or `survivor`) is skipped. A producer that retries on the
+ * same node, or after its previous attempt was acked, always gets the final verdict.
+ */
+export type PublishAck =
+  | {
+      readonly ok: true
+      readonly publishId: string
+      readonly level: AckLevel
+      readonly position: EventPosition
+      readonly duplicate: boolean
+      readonly survivor: EventPosition | null
+    }
+  | { readonly ok: false; readonly publishId: string; readonly error: PersistentRejection }
+
+/** A fence this replica promised: it never vouches for more than `frozenSeq` of that incarnation. */
+export interface FenceRecord {
+  readonly origin: string
+  readonly incarnation: number
+  readonly controllerTerm: number
+  readonly frozenSeq: number
+}
+
+/**
+ * What the driver must write and sync, then report with `persisted(id)` (ids grow; one call
+ * may cover several batches). Records are independent: a crash may keep any prefix of batches.
+ */
+export interface PersistBatch {
+  readonly id: number
+  readonly events: readonly StreamEvent[]
+  /** A new HLC ceiling in ms (the highest persisted one is restored on restart). */
+  readonly clockCeilingMs: number | null
+  readonly fences: readonly FenceRecord[]
+  /** Close decisions applied (restatements under a newer term included), in order. */
+  readonly closes: readonly CloseDecision[]
+}
+
+export interface OutgoingMessage {
+  readonly to: string
+  readonly message: ReplicaMessage
+}
+
+export const replicaNoticeKinds = ['clock-skew', 'refused-events', 'close-refused', 'stale-fence', 'unexpected-message'] as const
+export type ReplicaNoticeKind = (typeof replicaNoticeKinds)[number]
+
+/** Something worth a log line (never needed for correctness). */
+export interface ReplicaNotice {
+  readonly kind: ReplicaNoticeKind
+  readonly detail: string
+  readonly code?: string
+}
+
+export interface ReplicaReady {
+  /** Write and sync this, then call `persisted(persist.id)`. Messages may be sent at once. */
+  readonly persist: PersistBatch | null
+  readonly messages: readonly OutgoingMessage[]
+  readonly acks: readonly PublishAck[]
+  /** Stable events in the region's order, duplicates skipped; indexes continue from the last. */
+  readonly deliveries: readonly Delivery[]
+  readonly notices: readonly ReplicaNotice[]
+}
+
+export interface StreamReplicaTiming {
+  readonly heartbeatIntervalMs: number
+  readonly antiEntropyIntervalMs: number
+  readonly clockCeilingLeaseMs: number
+  readonly ackTimeoutMs: number
+}
+
+/** What a restarted node read back from its disk. */
+export interface RestoredReplicaState {
+  readonly events: readonly StreamEvent[]
+  /** Highest persisted HLC ceiling (0 = none). */
+  readonly clockCeilingMs: number
+  readonly fences: readonly FenceRecord[]
+  readonly closes: readonly CloseDecision[]
+}
+
+export interface StreamReplicaOptions {
+  readonly stream: string
+  /** This node's id: the origin name of the events it accepts. */
+  readonly node: string
+  /** This life of the node (persisted by the driver; +1 on every start after the first). */
+  readonly incarnation: number
+  /** The region's replica set (this node included); their incarnation 1 are the stream's first origins. */
+  readonly replicas: readonly string[]
+  readonly dedupWindowMs: number
+  readonly maxSkewMs?: number
+  readonly timing?: Partial<StreamReplicaTiming>
+  readonly restored?: RestoredReplicaState
+}

@@ -1,0 +1,141 @@
+// A tiny synchronous driver for StreamReplica scenario tests: every message goes through the
+// binary codec, disks sync when told, the network delivers in FIFO order unless a link is cut
+// or a message is held back. Not a simulator (that is test/sim/region/); a readable stage.
+import { StreamReplica, decodeReplicaMessage, encodeReplicaMessage } from '../../data-plane/persistent/index.js'
+import type { AckLevel, CloseDecision, Delivery, PersistBatch, PublishAck, ReplicaMessage, StreamEvent, StreamReplicaOptions } from '../../data-plane/persistent/index.js'
+
+export const stream = 'default/orders'
+const encoder = new TextEncoder()
+
+export interface Disk {
+  durable: PersistBatch[]
+  unsynced: PersistBatch[]
+}
+
+export class Stage {
+  readonly replicas = new Map<string, StreamReplica>()
+  readonly disks = new Map<string, Disk>()
+  readonly incarnations = new Map<string, number>()
+  readonly acks: PublishAck[] = []
+  readonly delivered = new Map<string, Delivery[]>()
+  readonly inbox: { from: string; to: string; bytes: Uint8Array }[] = []
+  /** Controller replies (fenced, closes-applied) addressed to `controller`. */
+  readonly controllerInbox: ReplicaMessage[] = []
+  readonly cut = new Set<string>()
+  /** When false, persist batches stay unsynced until `sync(node)`. */
+  autoSync = true
+  nowMs = 1000
+  #nextPublish = 1
+
+  constructor(readonly names: readonly string[], readonly options: Partial<StreamReplicaOptions> = {}) {
+    for (const name of names) this.start(name)
+  }
+
+  start(name: string): StreamReplica {
+    const incarnation = (this.incarnations.get(name) ?? 0) + 1
+    this.incarnations.set(name, incarnation)
+    const disk = this.disks.get(name) ?? { durable: [], unsynced: [] }
+    this.disks.set(name, disk)
+    const restored = incarnation === 1 ? undefined : {
+      events: disk.durable.flatMap((b) => b.events),
+      clockCeilingMs: Math.max(0, ...disk.durable.map((b) => b.clockCeilingMs ?? 0)),
+      fences: disk.durable.flatMap((b) => b.fences),
+      closes: disk.durable.flatMap((b) => b.closes),
+    }
+    const replica = new StreamReplica({ stream, node: name, incarnation, replicas: this.names, dedupWindowMs: 1000, ...this.options, ...(restored ? { restored } : {}) })
+    this.replicas.set(name, replica)
+    this.delivered.set(name, [])
+    return replica
+  }
+
+  crash(name: string): void {
+    this.replicas.delete(name)
+    const disk = this.disks.get(name) as Disk
+    disk.unsynced = []
+  }
+
+  get(name: string): StreamReplica {
+    const r = this.replicas.get(name)
+    if (r === undefined) throw new Error(`${name} is down`)
+    return r
+  }
+
+  publish(name: string, id: string, ackLevel: AckLevel = 'majority'): string {
+    const publishId = `p${this.#nextPublish++}`
+    this.get(name).publish([{ publishId, id, headers: [], payload: encoder.encode(id), ackLevel }], this.nowMs)
+    return publishId
+  }
+
+  sync(name: string): void {
+    const disk = this.disks.get(name) as Disk
+    const last = disk.unsynced[disk.unsynced.length - 1]
+    disk.durable.push(...disk.unsynced)
+    disk.unsynced = []
+    if (last !== undefined) this.replicas.get(name)?.persisted(last.id)
+  }
+
+  /** Drains every replica's Ready and delivers messages until nothing moves. */
+  run(stepsMax = 10_000): void {
+    for (let step = 0; step < stepsMax; step++) {
+      let moved = false
+      for (const [name, replica] of this.replicas) {
+        const ready = replica.ready()
+        if (ready.persist !== null) {
+          moved = true
+          ;(this.disks.get(name) as Disk).unsynced.push(ready.persist)
+          if (this.autoSync) this.sync(name)
+        }
+        this.acks.push(...ready.acks)
+        ;(this.delivered.get(name) as Delivery[]).push(...ready.deliveries)
+        for (const out of ready.messages) {
+          moved = true
+          this.inbox.push({ from: name, to: out.to, bytes: encodeReplicaMessage(out.message) })
+        }
+        if (ready.acks.length > 0 || ready.deliveries.length > 0) moved = true
+      }
+      const batch = this.inbox.splice(0)
+      for (const m of batch) {
+        const decoded = decodeReplicaMessage(m.bytes)
+        if (!decoded.ok) throw decoded.error
+        if (m.to === 'controller') {
+          this.controllerInbox.push(decoded.value)
+          continue
+        }
+        if (this.cut.has(`${m.from}>${m.to}`) || this.cut.has(m.to) || this.cut.has(m.from)) continue
+        this.replicas.get(m.to)?.step(m.from, decoded.value, this.nowMs)
+      }
+      if (!moved && batch.length === 0) return
+    }
+    throw new Error('stage did not settle')
+  }
+
+  /** Advances time by `ms` in ticks of `tickMs`, running after each tick. */
+  advance(ms: number, tickMs = 10): void {
+    for (let t = 0; t < ms; t += tickMs) {
+      this.nowMs += tickMs
+      for (const replica of this.replicas.values()) replica.tick(this.nowMs)
+      this.run()
+    }
+  }
+
+  /** The controller: fence on every reachable replica, close at the highest answer. */
+  fence(origin: string, incarnation: number, controllerTerm: number, requestId = 1): void {
+    for (const [name, replica] of this.replicas) {
+      if (!this.cut.has(name)) replica.step('controller', { kind: 'fence', stream, requestId, origin, incarnation, controllerTerm }, this.nowMs)
+    }
+    this.run()
+  }
+
+  close(decisions: readonly CloseDecision[], requestId = 2): void {
+    for (const [name, replica] of this.replicas) {
+      if (!this.cut.has(name)) replica.step('controller', { kind: 'closes', stream, requestId, decisions }, this.nowMs)
+    }
+    this.run()
+  }
+
+  deliveredKeys(name: string): string[] {
+    return (this.delivered.get(name) as Delivery[]).map((d) => `${d.event.id}@${d.event.origin}#${d.event.incarnation}:${d.event.originSeq}`)
+  }
+}
+
+export const idsOf = (events: readonly StreamEvent[]): string[] => events.map((e) => e.id)
