@@ -1,6 +1,7 @@
 // The simulator's command line:
 //   npm run sim -- --seed N [--trace]                 replay one seed exactly
 //   npm run sim -- --seeds 10000 [--nodes 5] [--start S]  run many seeds
+//   npm run sim -- region --seeds 10000 [--replicas 5]   the region simulation (region/region-cli.ts)
 // Options: --duration-ms, --membership, --snapshot-after-conf-change, --bug-follower-stale-reads,
 // --no-faults.
 // Exits non-zero on any violation (a broken Raft invariant, a non-linearizable history, or an
@@ -10,6 +11,12 @@ import { parseArgs } from 'node:util'
 import { runRaftSimulation } from './raft-cluster.js'
 import type { RaftSimOptions, RaftSimResult } from './raft-cluster.js'
 import { SimViolation } from './raft-invariants.js'
+
+// `npm run sim -- region ...` runs the region simulation of persistent streams (region/region-cli.ts).
+if (process.argv[2] === 'region') {
+  const { regionCli } = await import('./region/region-cli.js')
+  process.exit(regionCli(process.argv.slice(3)))
+}
 
 const { values } = parseArgs({
   options: {

@@ -153,15 +153,17 @@ export class StreamReplica {
       const result = this.#held.insert(restored.events.slice(i, i + insertBatchEventsMax))
       for (const { event } of result.added) this.#recordDurable(event)
     }
+    // Closes first: their terms never decrease in persisted order, while a fence persisted
+    // between them may carry a later term than an earlier close.
+    const outcome = this.#applyCloses(restored.closes, false)
+    // Invariant: decisions this replica persisted apply again to what it persisted.
+    if (outcome.errorCode !== '') throw new Error(`stream replica: persisted close decisions do not reapply (${outcome.errorCode})`)
     for (const fence of restored.fences) {
       const key = originKey(fence.origin, fence.incarnation)
       const kept = this.#fences.get(key)
       this.#fences.set(key, { ...fence, frozenSeq: kept?.frozenSeq ?? fence.frozenSeq, controllerTerm: Math.max(fence.controllerTerm, kept?.controllerTerm ?? 0) })
       this.#controllerTerm = Math.max(this.#controllerTerm, fence.controllerTerm)
     }
-    const outcome = this.#applyCloses(restored.closes, false)
-    // Invariant: decisions this replica persisted apply again to what it persisted.
-    if (outcome.errorCode !== '') throw new Error(`stream replica: persisted close decisions do not reapply (${outcome.errorCode})`)
     this.#durableChanged.clear()
     for (const key of this.#held.versionVector().keys()) this.#dirty.add(key)
   }

@@ -1,0 +1,263 @@
+// One simulated node of the region: a StreamReplica driven by its Ready contract over a SimDisk
+// (write, then sync after 0–3 simulated ms, then `persisted`: group commit) and the simulated
+// network (replica messages as codec bytes). It also stores the consumer group's progress
+// replicated by the SCC, and hosts the controller roles it is designated for (SCC, closer).
+//
+// Crash = lose the replica, the roles, the in-memory progress and the unsynced disk records
+// (or keep a torn prefix of them). Restart = read the disk back, persist incarnation + 1, build a
+// new replica from what survived, and (incarnation > 1) announce the successor claim to the
+// control plane until the closer gives this incarnation its origin slot.
+import { GroupProgress, StreamReplica, decodeReplicaMessage, encodeReplicaMessage } from '../../../data-plane/persistent/index.js'
+import type { CloseDecision, FenceRecord, PersistBatch, ReplicaMessage, StreamEvent } from '../../../data-plane/persistent/index.js'
+import { SimDisk } from '../disk.js'
+import type { RegionContext } from './context.js'
+import type { CloserRole } from './closer.js'
+import type { SccRole } from './scc.js'
+import type { RegionWire } from './wire.js'
+
+export type NodeRecord =
+  | { readonly kind: 'incarnation'; readonly incarnation: number }
+  | { readonly kind: 'batch'; readonly batch: PersistBatch }
+  | { readonly kind: 'progress'; readonly group: string; readonly state: GroupProgress }
+
+export const copyKeyOf = (e: { readonly origin: string; readonly incarnation: number; readonly originSeq: number }): string => `${e.origin}#${e.incarnation}#${e.originSeq}`
+
+/** Drains of one Ready loop, at most (a runaway loop is a bug). */
+const drainRoundsMax = 1000
+
+export class RegionNode {
+  readonly disk: SimDisk<NodeRecord>
+  life = 0
+  up = false
+  replica: StreamReplica | null = null
+  /** This life's deliveries, by index. */
+  log: StreamEvent[] = []
+  /** Copies held in synced records (what a crash cannot take). */
+  readonly durableCopies = new Set<string>()
+  readonly progress = new Map<string, GroupProgress>()
+  scc: SccRole | null = null
+  closer: CloserRole | null = null
+  skewMs: number
+  #crashAtNextSync: (() => void) | null = null
+  #syncScheduled = false
+  #writtenUpTo = 0
+  readonly #publishers = new Map<string, string>()
+
+  constructor(
+    readonly name: string,
+    private readonly ctx: RegionContext,
+  ) {
+    this.disk = new SimDisk<NodeRecord>(name, ctx.random.fork(`disk-${name}`), ctx.trace, () => ctx.clock.nowMs)
+    this.skewMs = ctx.random.fork(`skew-${name}`).intBetween(-ctx.config.skewMsMax, ctx.config.skewMsMax)
+  }
+
+  /** This node's physical clock (virtual time plus its skew). */
+  physical(): number {
+    return this.ctx.config.epochMs + this.ctx.clock.nowMs + this.skewMs
+  }
+
+  start(): void {
+    if (this.up) return
+    this.life++
+    this.up = true
+    const records = this.disk.read()
+    const incarnation = Math.max(0, ...records.filter((r) => r.kind === 'incarnation').map((r) => r.incarnation)) + 1
+    // The incarnation is durable before anything else happens in this life.
+    this.disk.write([{ kind: 'incarnation', incarnation }])
+    this.disk.sync()
+    const batches = records.flatMap((r) => (r.kind === 'batch' ? [r.batch] : []))
+    const events: StreamEvent[] = batches.flatMap((b) => b.events)
+    const fences: FenceRecord[] = batches.flatMap((b) => b.fences)
+    const closes: CloseDecision[] = batches.flatMap((b) => b.closes)
+    const clockCeilingMs = Math.max(0, ...batches.map((b) => b.clockCeilingMs ?? 0))
+    this.progress.clear()
+    for (const r of records) {
+      if (r.kind !== 'progress') continue
+      const local = this.progress.get(r.group) ?? new GroupProgress(0)
+      local.merge(r.state)
+      this.progress.set(r.group, local)
+    }
+    const cfg = this.ctx.config
+    this.replica = new StreamReplica({
+      stream: cfg.stream,
+      node: this.name,
+      incarnation,
+      replicas: cfg.replicaNames,
+      dedupWindowMs: cfg.dedupWindowMs,
+      timing: cfg.timing,
+      ...(incarnation === 1 ? {} : { restored: { events, clockCeilingMs, fences, closes } }),
+    })
+    this.log = []
+    this.#writtenUpTo = 0
+    this.#syncScheduled = false
+    this.ctx.checker.onStart(this, incarnation)
+    this.ctx.trace.record(this.ctx.clock.nowMs, 'start', `${this.name} inc=${incarnation} events=${events.length} ceiling=${clockCeilingMs}`)
+    this.ctx.network.register(this.name, (from, message) => this.#onMessage(from, message))
+    const life = this.life
+    const tick = (): void => {
+      if (this.life !== life || !this.up) return
+      this.#tick()
+      this.ctx.clock.schedule(cfg.tickMs, tick)
+    }
+    this.ctx.clock.schedule(this.ctx.random.fork(`tick-${this.name}-${life}`).int(cfg.tickMs) + 1, tick)
+  }
+
+  crash(): void {
+    if (!this.up) return
+    this.up = false
+    this.ctx.network.unregister(this.name)
+    this.disk.crash()
+    // A torn tail may have kept some unsynced records: they are durable now.
+    this.#recomputeDurable()
+    this.replica = null
+    this.scc = null
+    this.closer = null
+    this.progress.clear()
+    this.#crashAtNextSync = null
+    this.#publishers.clear()
+    this.ctx.trace.record(this.ctx.clock.nowMs, 'crash', this.name)
+  }
+
+  /** Crash at the next fsync, with its records written but not synced. */
+  crashAtNextSync(then: () => void): void {
+    this.#crashAtNextSync = then
+  }
+
+  disarm(): void {
+    this.#crashAtNextSync = null
+  }
+
+  #recomputeDurable(): void {
+    this.durableCopies.clear()
+    for (const r of this.disk.read()) if (r.kind === 'batch') for (const e of r.batch.events) this.durableCopies.add(copyKeyOf(e))
+  }
+
+  #tick(): void {
+    const replica = this.replica as StreamReplica
+    replica.tick(this.physical())
+    const claim = replica.successorClaim()
+    if (claim !== null) this.ctx.controlPlane.announce(claim)
+    this.drain()
+    this.scc?.tick(this.ctx.clock.nowMs)
+    this.closer?.tick(this.ctx.clock.nowMs)
+  }
+
+  /** Sends replica bytes (also used by the closer role on this node). */
+  sendReplica(to: string, message: ReplicaMessage): void {
+    this.ctx.network.send(this.name, to, { kind: 'replica', bytes: encodeReplicaMessage(message) })
+  }
+
+  #onMessage(from: string, message: RegionWire): void {
+    if (!this.up) return
+    const replica = this.replica as StreamReplica
+    switch (message.kind) {
+      case 'replica': {
+        const decoded = decodeReplicaMessage(message.bytes)
+        if (!decoded.ok) return this.ctx.checker.violation('codec', `${this.name}: undecodable replica message from ${from}: ${decoded.error.message}`)
+        const m = decoded.value
+        if (m.kind === 'fenced' || m.kind === 'closes-applied') {
+          this.closer?.onReply(from, m)
+          return
+        }
+        replica.step(from, m, this.physical())
+        break
+      }
+      case 'publish':
+        this.#publishers.set(message.publishId, from)
+        replica.publish([{ publishId: message.publishId, id: message.id, headers: [], payload: message.payload, ackLevel: message.level }], this.physical())
+        break
+      case 'consumer-ack':
+        this.scc?.onConsumerAck(message)
+        return
+      case 'progress':
+        this.#mergeProgress(message.group, message.state)
+        return
+      case 'progress-gather': {
+        const state = (this.progress.get(message.group) ?? new GroupProgress(0)).clone()
+        this.ctx.network.send(this.name, from, { kind: 'progress-state', group: message.group, requestId: message.requestId, state })
+        return
+      }
+      case 'progress-state':
+        this.scc?.onGatherReply(message)
+        return
+      case 'publish-ack':
+      case 'dispatch':
+        return
+    }
+    this.drain()
+  }
+
+  #mergeProgress(group: string, incoming: GroupProgress): void {
+    const local = this.progress.get(group) ?? new GroupProgress(0)
+    const before = local.canonical()
+    const beforeTerm = local.term
+    const outcome = local.merge(incoming)
+    if (outcome === 'ignored-stale-term' && this.ctx.config.bugs.staleProgressWins === true) {
+      const replaced = incoming.clone()
+      this.progress.set(group, replaced)
+      this.ctx.checker.onProgressMerge(this, group, beforeTerm, incoming.term, 'merged', before !== replaced.canonical())
+      return
+    }
+    this.progress.set(group, local)
+    this.ctx.checker.onProgressMerge(this, group, beforeTerm, incoming.term, outcome, before !== local.canonical())
+    if (outcome !== 'ignored-stale-term' && before !== local.canonical()) {
+      this.disk.write([{ kind: 'progress', group, state: local.clone() }])
+      this.#scheduleSync()
+    }
+  }
+
+  /** Runs the Ready loop until the replica has nothing more to say. */
+  drain(): void {
+    for (let round = 0; round < drainRoundsMax; round++) {
+      if (!this.up || this.replica === null) return
+      const ready = this.replica.ready()
+      if (ready.persist === null && ready.messages.length === 0 && ready.acks.length === 0 && ready.deliveries.length === 0 && ready.notices.length === 0) return
+      if (ready.persist !== null) {
+        this.disk.write([{ kind: 'batch', batch: ready.persist }])
+        this.#writtenUpTo = ready.persist.id
+        this.#scheduleSync()
+        if (this.ctx.config.bugs.ackBeforeSync === true) this.replica.persisted(ready.persist.id)
+      }
+      for (const out of ready.messages) {
+        if (out.message.kind === 'fenced' || out.message.kind === 'closes-applied') this.ctx.checker.onVouch(this, out.message)
+        this.sendReplica(out.to, out.message)
+      }
+      for (const ack of ready.acks) {
+        if (ack.ok) this.ctx.checker.onAck(this, ack)
+        const publisher = this.#publishers.get(ack.publishId)
+        this.#publishers.delete(ack.publishId)
+        if (publisher !== undefined) {
+          this.ctx.network.send(this.name, publisher, { kind: 'publish-ack', publishId: ack.publishId, ok: ack.ok, code: ack.ok ? '' : ack.error.code }, { connection: true })
+        }
+      }
+      for (const d of ready.deliveries) {
+        if (d.index !== this.log.length) this.ctx.checker.violation('delivery', `${this.name}: delivery index ${d.index} after ${this.log.length} deliveries`)
+        this.log.push(d.event)
+        this.ctx.checker.onDelivery(this, d.index, d.event)
+      }
+      for (const notice of ready.notices) this.ctx.checker.onNotice(this, notice)
+    }
+    this.ctx.checker.violation('liveness', `${this.name}: the Ready loop did not settle in ${drainRoundsMax} rounds`)
+  }
+
+  #scheduleSync(): void {
+    if (this.#syncScheduled) return
+    this.#syncScheduled = true
+    const life = this.life
+    this.ctx.clock.schedule(this.ctx.syncRandom.int(this.ctx.config.syncDelayMsMax + 1), () => {
+      if (this.life !== life || !this.up) return
+      this.#syncScheduled = false
+      if (this.#crashAtNextSync !== null) {
+        const then = this.#crashAtNextSync
+        this.crash()
+        then()
+        return
+      }
+      const unsynced = this.disk.read().slice(this.disk.recordCount - this.disk.unsyncedCount)
+      this.disk.sync()
+      for (const r of unsynced) if (r.kind === 'batch') for (const e of r.batch.events) this.durableCopies.add(copyKeyOf(e))
+      if (this.#writtenUpTo > 0) this.replica?.persisted(this.#writtenUpTo)
+      this.drain()
+    })
+  }
+}
