@@ -122,6 +122,8 @@ export class StreamReplica {
   #lastHeartbeatMs = Number.NEGATIVE_INFINITY
   #lastDigestMs = Number.NEGATIVE_INFINITY
   #heartbeatDue = false
+  /** Something that can move an ack level or the own commit changed since the last `ready`. */
+  #acksDirty = false
 
   constructor(options: StreamReplicaOptions) {
     if (!options.replicas.includes(options.node)) throw new RangeError(`stream replica: ${options.node} is not in the replica set`)
@@ -295,6 +297,7 @@ export class StreamReplica {
     while (this.#inFlight.length > 0 && (this.#inFlight[0] as InFlightBatch).id <= upTo) {
       const batch = this.#inFlight.shift() as InFlightBatch
       for (const event of batch.events) this.#recordDurable(event)
+      this.#acksDirty = true
       if (batch.clockCeilingMs !== null) this.#clock.ceilingPersisted(batch.clockCeilingMs)
     }
     while (this.#deferred.length > 0 && (this.#deferred[0] as Deferred).afterId <= upTo) this.#messages.push((this.#deferred.shift() as Deferred).out)
@@ -305,7 +308,8 @@ export class StreamReplica {
     this.#stampQueued()
     this.#flushPushes()
     // Own commit: what a majority holds durably of this incarnation.
-    if (this.#slotOpen || this.#acks.pendingCount > 0) {
+    if (this.#acksDirty && (this.#slotOpen || this.#acks.pendingCount > 0)) {
+      this.#acksDirty = false
       const selfDurable = this.durableReported(this.node, this.incarnation)
       this.#acksOut.push(...this.#acks.take(selfDurable))
       if (this.#learnCommit({ origin: this.node, incarnation: this.incarnation, seq: this.#acks.committed(selfDurable) })) this.#heartbeatDue = true
@@ -433,7 +437,7 @@ export class StreamReplica {
 
   #peerDurable(from: string, entry: VectorEntry): void {
     if (entry.origin !== this.node || entry.incarnation !== this.incarnation) return
-    this.#acks.reported(from, entry.seq)
+    if (this.#acks.reported(from, entry.seq)) this.#acksDirty = true
   }
 
   /** Returns whether the known commit of that incarnation grew. */
