@@ -15,6 +15,8 @@ import type { Logger } from '../shared/log.js'
 import { openRocksStorage } from '../shared/storage/index.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
+import { attachControlApi } from './api/index.js'
+import type { ControlApi } from './api/index.js'
 import { clusterSettingsOf, nodeMetaKeySpace, openClusterRuntime } from './cluster/index.js'
 import type { ClusterRuntime, PeerTransportOptions, ResolveSrv } from './cluster/index.js'
 import type { AdminServer, ServerStatsView } from './admin-http.js'
@@ -98,6 +100,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   const router = new Router(config, clock, logger)
   let storage: Storage | undefined
   let runtime: ClusterRuntime | undefined
+  // The control API ($RG.API.> and REST /api/v1) once the control plane is open.
+  let api: ControlApi | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''
   let openingReason = 'storage is opening'
@@ -135,6 +139,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             ? { ready: true }
             : { ready: false, reason: state === 'opening' ? openingReason : state === 'draining' ? 'draining' : failure },
         stats,
+        api: (request, response, url) => api?.handleHttp(request, response, url) ?? Promise.resolve(false),
       },
       config.server.host,
       config.server.httpPort,
@@ -201,6 +206,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
           throw error
         }
         if (state !== 'opening') return // draining: close() stops the runtime
+        if (runtime !== undefined) {
+          // Serve once this node is part of the cluster state (its own record applied here): a
+          // fresh node waits for the cluster to form or accept its join; a restart has it at once.
+          openingReason = 'control plane: waiting for this node to join the cluster state'
+          const joined = runtime
+          while (!joined.hasOwnRecord() && (state as string) === 'opening') await new Promise((resolve) => setTimeout(resolve, 10))
+          if ((state as string) !== 'opening') return
+        }
         runtime?.node.stopped$.subscribe((stop) => {
           if (stop.kind === 'requested') return
           // DESIGN §3.3: a storage error stops the node; it no longer serves.
@@ -209,6 +222,14 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
           logger.fatal({ err: stop.error.message }, failure)
           options.onFatal?.(stop.error)
         })
+        if (runtime !== undefined) {
+          api = attachControlApi({
+            router,
+            controlPlane: runtime.node,
+            logger,
+            nodeInfo: { region: runtime.region, isReady: () => state === 'ready' },
+          })
+        }
         state = 'ready'
         listener.admitWaiting()
         logger.info(
@@ -245,6 +266,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       const timeout = new Promise<void>((resolve) => setTimeout(resolve, drainTimeoutMs).unref())
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
+      api?.close()
       router.stop()
       opening.abort()
       // Storage that is still opening closes itself when it finishes (see `ready` above).

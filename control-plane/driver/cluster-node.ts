@@ -9,8 +9,11 @@ import type { Storage } from '../../shared/storage/index.js'
 import type { Transport } from '../../shared/transport/index.js'
 import { applyEntry, deserialize, emptyState, encodeCommand, serialize } from '../cluster/index.js'
 import type { ApplyResult, ClusterEvent, ClusterState, Command } from '../cluster/index.js'
+import { ProposalDropped } from '../raft/index.js'
 import type { ConfChange, ConfState, Entry, NodeId, RaftStatus, SnapshotMetadata } from '../raft/index.js'
+import { driverDefaults } from './driver-options.js'
 import type { DriverStop, RaftApplication, RaftDriverOptions } from './driver-options.js'
+import { RaftRequestError } from './driver-errors.js'
 import { DurableRaftStorage } from './durable-raft-storage.js'
 import { confStateKey, raftStateKeySpace } from './raft-records.js'
 import type { Applied } from './pending-requests.js'
@@ -78,11 +81,26 @@ export interface ClusterNodeOptions {
   readonly driver?: ClusterDriverTuning
 }
 
+/** Drop reasons that mean "not applied, and a leader may soon take it": retried within the budget. */
+const retriableDropReasons: ReadonlySet<string> = new Set(['noLeader', 'transferring'])
+
+function isRetriableDrop(error: unknown): boolean {
+  return error instanceof RaftRequestError && error.reason === 'dropped' && error.cause instanceof ProposalDropped && retriableDropReasons.has(error.cause.reason)
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 export class ClusterNode {
   private constructor(
     private readonly driver: RaftDriver<ApplyResult>,
     private readonly application: ClusterApplication,
     private readonly wallClockMs: () => number,
+    private readonly tickMs: number,
+    private readonly electionTimeoutMs: number,
+    private readonly proposalTimeoutMs: number,
+    private readonly readTimeoutMs: number,
   ) {}
 
   /** Loads and checks the Raft storage, restores the last snapshot, starts the driver, marks the transport ready. */
@@ -100,7 +118,19 @@ export class ClusterNode {
     driver.start()
     // DESIGN §3.3: peers are accepted only once the storage is open and checked.
     options.transport.markReady()
-    return new ClusterNode(driver, application, options.wallClockMs ?? Date.now)
+    // A lone voter needs nobody's vote: lead at once instead of after an election timeout.
+    const { voters } = driver.status().confState
+    if (voters.length === 1 && voters[0] === options.id) driver.campaign()
+    const tickMs = options.driver?.tickMs ?? driverDefaults.tickMs
+    return new ClusterNode(
+      driver,
+      application,
+      options.wallClockMs ?? Date.now,
+      tickMs,
+      tickMs * (options.driver?.electionTicks ?? driverDefaults.electionTicks),
+      options.driver?.proposalTimeoutMs ?? driverDefaults.proposalTimeoutMs,
+      options.driver?.readTimeoutMs ?? driverDefaults.readTimeoutMs,
+    )
   }
 
   /** True when `storage` already holds a Raft configuration (a restart: bootstrap options are ignored). */
@@ -125,16 +155,51 @@ export class ClusterNode {
     return this.driver.stopped$
   }
 
-  /** Proposes `command`; resolves with the state machine's result once applied on this node. */
+  /**
+   * Proposes `command`; resolves with the state machine's result once applied on this node.
+   * While no leader is known (an election, a transfer) the proposal is retried within the
+   * request's budget: such a drop is definitely not applied, so retrying cannot apply it twice.
+   */
   async ensure(command: Command, options: RequestOptions = {}): Promise<ApplyResult> {
-    const applied: Applied<ApplyResult> = await this.driver.propose(encodeCommand(command, this.wallClockMs()), options)
-    return applied.result
+    const deadlineMs = Date.now() + (options.timeoutMs ?? this.proposalTimeoutMs)
+    for (;;) {
+      await this.awaitLeader(deadlineMs)
+      try {
+        const applied: Applied<ApplyResult> = await this.driver.propose(encodeCommand(command, this.wallClockMs()), { timeoutMs: Math.max(1, deadlineMs - Date.now()) })
+        return applied.result
+      } catch (error) {
+        if (!isRetriableDrop(error) || Date.now() + this.tickMs >= deadlineMs) throw error
+        await sleep(this.tickMs)
+      }
+    }
   }
 
-  /** Runs `read` on the state once everything committed before this call is applied here. */
+  /**
+   * Runs `read` on the state once everything committed before this call is applied here. A read
+   * sent while no leader is known, or to a leader that died, is lost by Raft; reads are safe to
+   * repeat, so each attempt gets about two election timeouts and is retried within the budget.
+   */
   async read<T>(read: (state: ClusterState) => T, options: RequestOptions = {}): Promise<T> {
-    await this.driver.readIndex(options)
-    return read(this.application.state)
+    const deadlineMs = Date.now() + (options.timeoutMs ?? this.readTimeoutMs)
+    for (;;) {
+      await this.awaitLeader(deadlineMs)
+      const remainingMs = deadlineMs - Date.now()
+      const attemptMs = Math.max(1, Math.min(remainingMs, 2 * this.electionTimeoutMs))
+      try {
+        await this.driver.readIndex({ timeoutMs: attemptMs })
+        return read(this.application.state)
+      } catch (error) {
+        const retriable = error instanceof RaftRequestError && (error.reason === 'timeout' || error.reason === 'leadershipLost' || isRetriableDrop(error))
+        if (!retriable || Date.now() + this.tickMs >= deadlineMs) throw error
+      }
+    }
+  }
+
+  /** Waits (tick by tick) until this node knows a leader, or the deadline passes (then the request itself reports). */
+  private async awaitLeader(deadlineMs: number): Promise<void> {
+    while (this.driver.status().lead === null && this.driver.stoppedBy() === undefined && Date.now() + this.tickMs < deadlineMs) {
+      await sleep(this.tickMs)
+    }
   }
 
   /**

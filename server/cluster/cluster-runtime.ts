@@ -71,6 +71,8 @@ export interface ClusterRuntime {
   leader(): NodeId | null
   /** The last known status of every peer link, sorted by peer id. */
   peers(): PeerStatus[]
+  /** True once this node's own record is in the locally applied state (and not removed). */
+  hasOwnRecord(): boolean
   /** Stops the loop, the Raft driver, then the transport (the caller closes storage). */
   close(): Promise<void>
 }
@@ -151,6 +153,11 @@ class Runtime implements ClusterRuntime {
 
   leader(): NodeId | null {
     return this.clusterNode?.status().lead ?? null
+  }
+
+  hasOwnRecord(): boolean {
+    const record = this.clusterNode?.state.nodes.get(this.id)
+    return record !== undefined && record.state !== 'removed'
   }
 
   peers(): PeerStatus[] {

@@ -7,12 +7,12 @@ import { configWith } from '../../shared/config/index.js'
 import type { NodeConfig } from '../../shared/config/index.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
 import type { Storage } from '../../shared/storage/index.js'
-import { startNode } from '../../server/node.js'
+import { nodeKeySpaces, startNode } from '../../server/node.js'
 import type { RunningNode } from '../../server/node.js'
 
 export type ConfigOverrides = { readonly [S in keyof NodeConfig]?: Partial<NodeConfig[S]> }
 
-/** Start a node with in-memory storage; it is closed when the test ends. */
+/** Start a node (with its control plane, alone) on in-memory storage; it is closed when the test ends. */
 export async function startTestNode(
   t: Test,
   overrides: ConfigOverrides = {},
@@ -22,10 +22,11 @@ export async function startTestNode(
   const config = configWith({
     ...overrides,
     server: { host: '127.0.0.1', port: 0, httpPort: 0, name: 'test-node', ...overrides.server },
+    cluster: { peerPort: 0, ...overrides.cluster },
   })
   const node = await startNode({
     config,
-    openStorage: openStorage ?? (() => openMemoryStorage(createMemoryLocation(), { keySpaces: [] })),
+    openStorage: openStorage ?? (() => openMemoryStorage(createMemoryLocation(), { keySpaces: nodeKeySpaces })),
     ...nodeOptions,
   })
   t.teardown(() => node.close())

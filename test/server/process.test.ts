@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { openRocksStorage } from '../../shared/storage/index.js'
 import { resolveServerConfig } from '../../server/cli.js'
+import { nodeKeySpaces } from '../../server/node.js'
 import { railgunVersion } from '../../server/version.js'
 import { connectedRawClient, until } from './helpers.js'
 
@@ -31,7 +32,7 @@ t.test('flags beat env in the server verb', async (t) => {
 })
 
 t.test('a bad configuration exits 2 with a message naming the source and field', async (t) => {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'server', '--port', '0'], {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/cli.ts', 'server', '--peer-port', '0', '--port', '0'], {
     cwd: root,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, RAILGUN_LIMITS_MAX_PAYLOAD_BYTES: 'lots' },
@@ -51,7 +52,7 @@ t.test('a storage that cannot open stops the node with exit 1', async (t) => {
   writeFileSync(join(directory, 'data', 'db'), 'not a directory')
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'server/cli.ts', 'server', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data', join(directory, 'data')],
+    ['--import', 'tsx', 'server/cli.ts', 'server', '--peer-port', '0', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data', join(directory, 'data')],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAILGUN_LOG_LEVEL: 'info' } },
   )
   let output = ''
@@ -62,7 +63,9 @@ t.test('a storage that cannot open stops the node with exit 1', async (t) => {
   })
   const code = await Promise.race([
     new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode))),
-    new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 60_000)),
+    new Promise<string>((resolve) => {
+      setTimeout(() => resolve('timeout'), 60_000).unref()
+    }),
   ])
   t.equal(code, 1)
   t.match(output, /storage failed to open/)
@@ -74,7 +77,7 @@ t.test('SIGTERM drains and exits 0; the data directory is closed cleanly', async
   t.teardown(() => rmSync(directory, { recursive: true, force: true }))
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', 'server/cli.ts', 'server', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data', directory, '--name', 'proc-node'],
+    ['--import', 'tsx', 'server/cli.ts', 'server', '--peer-port', '0', '--port', '0', '--http-port', '0', '--host', '127.0.0.1', '--data', directory, '--name', 'proc-node'],
     { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAILGUN_LOG_LEVEL: 'info' } },
   )
   let output = ''
@@ -98,12 +101,14 @@ t.test('SIGTERM drains and exits 0; the data directory is closed cleanly', async
   publisher.write('PUB drain.test 5\r\nfinal\r\nPING\r\n')
   await publisher.waitFor(/PONG\r\nPONG\r\n$/)
   child.kill('SIGTERM')
-  const code = await Promise.race([exited, new Promise<string>((resolve) => setTimeout(() => resolve('timeout'), 15_000))])
+  const code = await Promise.race([exited, new Promise<string>((resolve) => {
+      setTimeout(() => resolve('timeout'), 15_000).unref()
+    })])
   t.equal(code, 0, 'exit code 0 after SIGTERM')
   await subscriber.closed
   t.match(subscriber.text(), 'MSG drain.test 1 5\r\nfinal\r\n', 'pending message reached the subscriber before close')
   t.match(output, /draining/)
-  const storage = await openRocksStorage(join(directory, 'db'), { keySpaces: ['node-meta'] })
+  const storage = await openRocksStorage(join(directory, 'db'), { keySpaces: nodeKeySpaces })
   t.pass('the data directory reopens: the lock was released by a clean close')
   await storage.close()
 })

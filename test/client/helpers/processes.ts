@@ -155,6 +155,8 @@ export const railgunKind: ServerKind = {
   unavailableReason: existsSync(railgunCli) ? undefined : 'server/cli.ts is not there yet',
   async start(options = {}) {
     const port = await freePort()
+    // A fixed peer port too, so a restart keeps the node's advertised address.
+    const peerPort = await freePort()
     const dataDir = mkdtempSync(join(tmpdir(), 'railgun-client-test-'))
     const args = [
       '--import',
@@ -165,6 +167,8 @@ export const railgunKind: ServerKind = {
       String(port),
       '--http-port',
       '0',
+      '--peer-port',
+      String(peerPort),
       '--host',
       '127.0.0.1',
       '--data',
