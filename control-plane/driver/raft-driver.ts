@@ -241,7 +241,10 @@ export class RaftDriver<R> {
       return
     }
     const message = decoded.message
-    if (message.to !== this.id || message.from !== from) {
+    // A forwarded transfer request names the transferee as its sender (as etcd's does): a
+    // follower passes an operator's "transfer to X" on to the leader that way.
+    const forwardedTransfer = message.type === 'transferLeader'
+    if (message.to !== this.id || (message.from !== from && !forwardedTransfer)) {
       this.dropFrame({ from, to: message.to, claimedFrom: message.from, type: message.type }, 'raft frame dropped: wrong addressee or sender')
       return
     }

@@ -72,16 +72,7 @@ export const clusterHandlers: ClusterVerbs = {
     if (!voters.includes(to)) return failure('RG_ERR_NOT_FOUND', `node ${to} is not a voter`, { voters })
     if (before.lead === null) return failure('RG_ERR_RAFT_PROPOSAL_DROPPED', 'no leader known: an election is under way, retry', { reason: 'noLeader', outcome: 'notApplied' })
     if (before.lead === to) return { ok: true, leader: to, term: before.term, transferred: true }
-    // The leader steps the transfer itself; a follower forwards it to the leader only when it is
-    // the target (the driver drops a forwarded frame naming another sender than the link's peer).
-    const self = context.controlPlane.id
-    if (before.role !== 'leader' && self !== to) {
-      const leaderNode = context.controlPlane.state.nodes.get(before.lead)
-      return failure('RG_ERR_INVALID_STATE', `this node (${self}) is neither the leader (${before.lead}) nor the target (${to}): send LEADER.TRANSFER to one of them`, {
-        leader: before.lead,
-        ...(leaderNode === undefined ? {} : { leaderClientAddress: leaderNode.clientAddress }),
-      })
-    }
+    // The leader steps the transfer itself; a follower forwards the request to the leader.
     context.controlPlane.transferLeadership(to)
     const deadline = Date.now() + leaderTransferWaitMs
     for (;;) {

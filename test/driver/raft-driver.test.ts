@@ -141,6 +141,18 @@ t.test('leadership transfer moves the leader', async (t) => {
   t.equal((await waitForLeader(group.members)).id, target.id)
 })
 
+t.test('a transfer asked on a third node (neither leader nor target) is forwarded and moves the leader', async (t) => {
+  const group = await startGroup(3)
+  t.teardown(() => group.close())
+  const leader = await waitForLeader(group.members)
+  await leader.driver.propose(bytes('x'))
+  const [asked, target] = group.members.filter((m) => m.id !== leader.id)
+  if (asked === undefined || target === undefined) throw new Error('expected two followers')
+  asked.driver.transferLeadership(target.id)
+  await waitUntil('target leads', () => target.driver.status().role === 'leader')
+  t.equal((await waitForLeader(group.members)).id, target.id)
+})
+
 t.test('snapshots: compaction every N entries; a lagging follower catches up by snapshot', async (t) => {
   const group = await startGroup(3, { snapshotEveryEntries: 5 })
   t.teardown(() => group.close())
