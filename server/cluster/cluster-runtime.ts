@@ -1,7 +1,8 @@
 // The control plane of one `railgun server`: the peer transport, the node id, forming or joining
 // the cluster, the ClusterNode (Raft + cluster state machine), and the maintenance loop that
 // keeps Raft membership and the peer links in line with the cluster state:
-//   - dial seeds and every node's `peerAddress` in the state (disconnect removed ones);
+//   - dial seeds and every node's `peerAddress` in the state (disconnect removed ones), or the
+//     address `cluster.peerRoutes` gives for that node id;
 //   - once a leader is known, ensure this node's own `addNode` record (idempotent);
 //   - on the leader: one membership step at a time (reconcile.ts), and `markNodeDead` for an
 //     active member whose link has been down for `deadAfterMs`;
@@ -325,6 +326,11 @@ class Runtime implements ClusterRuntime {
       }
     }
     wanted.delete(this.id)
+    // A configured route wins over the seed and the advertised address (a proxy, a NAT).
+    for (const id of wanted.keys()) {
+      const route = this.settings.peerRoutes.get(id)
+      if (route !== undefined) wanted.set(id, route)
+    }
     for (const [id, address] of wanted) {
       const text = formatHostPort(address)
       if (this.dialed.get(id) === text) continue

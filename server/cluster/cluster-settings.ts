@@ -5,11 +5,13 @@ import { checkName, clusterLimits } from '../../control-plane/cluster/index.js'
 import type { NameKind } from '../../control-plane/cluster/index.js'
 import type { NodeConfig } from '../../shared/config/index.js'
 import { ConfigError } from '../../shared/errors.js'
-import { parseHostPort, parseSeed } from './peer-address.js'
+import { parseHostPort, parsePeerRoute, parseSeed } from './peer-address.js'
 import type { HostPort, Seed } from './peer-address.js'
 
 /** Seed entries accepted at most (each is dialed). */
 export const seedsMax = 64
+/** Peer route entries accepted at most. */
+export const peerRoutesMax = 256
 
 export interface ClusterSettings {
   readonly name: string
@@ -28,6 +30,8 @@ export interface ClusterSettings {
   readonly electionTicks: number
   readonly snapshotEveryEntries: number
   readonly deadAfterMs: number
+  /** Node id → where to dial it instead of its seed or advertised address. */
+  readonly peerRoutes: ReadonlyMap<string, HostPort>
 }
 
 function nameProblem(kind: NameKind, field: string, value: string): string | undefined {
@@ -70,6 +74,16 @@ export function clusterSettingsOf(config: NodeConfig): ClusterSettings {
     if (twin !== undefined) fail('seeds', `"${entry}": node id ${twin.nodeId} appears twice`)
     seeds.push(parsed.value)
   }
+  if (cluster.peerRoutes.length > peerRoutesMax) fail('peerRoutes', `at most ${peerRoutesMax} entries`)
+  const peerRoutes = new Map<string, HostPort>()
+  for (const entry of cluster.peerRoutes) {
+    const parsed = parsePeerRoute(entry)
+    if (!parsed.ok) fail('peerRoutes', parsed.problem)
+    const idIssue = nameProblem('node', 'nodeId', parsed.value.nodeId)
+    if (idIssue !== undefined) fail('peerRoutes', `"${entry}": ${idIssue}`)
+    if (peerRoutes.has(parsed.value.nodeId)) fail('peerRoutes', `"${entry}": node id ${parsed.value.nodeId} appears twice`)
+    peerRoutes.set(parsed.value.nodeId, { host: parsed.value.host, port: parsed.value.port })
+  }
   if (cluster.dnsSrv !== '' && !/^[A-Za-z0-9_.-]{1,253}$/.test(cluster.dnsSrv)) fail('dnsSrv', `"${cluster.dnsSrv}" is not a DNS name`)
   return {
     name: cluster.name,
@@ -86,5 +100,6 @@ export function clusterSettingsOf(config: NodeConfig): ClusterSettings {
     electionTicks: cluster.electionTicks,
     snapshotEveryEntries: cluster.snapshotEveryEntries,
     deadAfterMs: cluster.deadAfterMs,
+    peerRoutes,
   }
 }

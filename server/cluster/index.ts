@@ -1,13 +1,13 @@
 // Public entry of the node's control-plane assembly (server/cluster): settings, node id, seeds,
 // the membership decision and the runtime.
-export { clusterSettingsOf, seedsMax } from './cluster-settings.js'
+export { clusterSettingsOf, peerRoutesMax, seedsMax } from './cluster-settings.js'
 export type { ClusterSettings } from './cluster-settings.js'
 export { openClusterRuntime, maintenanceIntervalMsMax, selfEnsureRetryMs } from './cluster-runtime.js'
 export type { ClusterRuntime, ClusterRuntimeOptions, PeerTransportOptions } from './cluster-runtime.js'
 export { derivedNodeIdHexChars, nodeIdFromAddress, nodeMetaKeySpace, resolveNodeId } from './node-id.js'
 export type { NodeIdSource } from './node-id.js'
-export { formatHostPort, parseHostPort, parseSeed, reachableHost } from './peer-address.js'
-export type { HostPort, Parsed, Seed } from './peer-address.js'
+export { formatHostPort, parseHostPort, parsePeerRoute, parseSeed, reachableHost } from './peer-address.js'
+export type { HostPort, Parsed, PeerRoute, Seed } from './peer-address.js'
 export { nextMembershipStep, promotionLagEntriesMax } from './reconcile.js'
 export type { MembershipStep, MembershipView } from './reconcile.js'
 export { discoverSrvSeeds } from './dns-discovery.js'

@@ -1,4 +1,5 @@
-// Peer addresses and seed entries: `host:port`, `[v6]:port`, and seeds as `nodeId@host:port`.
+// Peer addresses and seed entries: `host:port`, `[v6]:port`, seeds as `nodeId@host:port`, and
+// peer routes as `nodeId=host:port`.
 // Pure parsing with errors as values; `cluster-settings.ts` turns them into config errors.
 import { nodeIdFromAddress } from './node-id.js'
 
@@ -40,6 +41,21 @@ export function parseSeed(entry: string): Parsed<Seed> {
   if (!address.ok) return { ok: false, problem: `seed ${address.problem} (expected host:port or nodeId@host:port)` }
   const nodeId = idPart === '' ? nodeIdFromAddress(formatHostPort(address.value)) : idPart
   return { ok: true, value: { ...address.value, nodeId, explicitId: idPart !== '' } }
+}
+
+export interface PeerRoute extends HostPort {
+  readonly nodeId: string
+}
+
+/** A peer route: `nodeId=host:port` (dial that node there). The id's name rules are checked by the caller. */
+export function parsePeerRoute(entry: string): Parsed<PeerRoute> {
+  const equals = entry.indexOf('=')
+  if (equals === -1) return { ok: false, problem: `"${entry}" is not nodeId=host:port` }
+  const nodeId = entry.slice(0, equals).trim()
+  if (nodeId.length === 0) return { ok: false, problem: `"${entry}": empty node id before "="` }
+  const address = parseHostPort(entry.slice(equals + 1))
+  if (!address.ok) return { ok: false, problem: `route ${address.problem} (expected nodeId=host:port)` }
+  return { ok: true, value: { ...address.value, nodeId } }
 }
 
 /** The host others reach a listener bound to `bindHost` at: a wildcard becomes 127.0.0.1. */

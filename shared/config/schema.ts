@@ -3,6 +3,7 @@
 // the same sections, so an error names the source and the field.
 import { z } from 'zod'
 import { logLevels } from '../log.js'
+import { checkSecurityConfig, securityConfigDefaults, securitySectionShapes } from '../security/config.js'
 
 const positiveIntegerText = 'expected a positive integer'
 const nonNegativeIntegerText = 'expected a non-negative integer'
@@ -102,7 +103,14 @@ export const sectionShapes = {
     snapshotEveryEntries: nonNegativeInteger(),
     /** A member whose peer link has been down this long is marked dead by the leader. */
     deadAfterMs: positiveInteger(),
+    /**
+     * `nodeId=host:port`: dial that peer there instead of its seed or advertised address (a
+     * proxy in front of it, a NAT). The handshake still checks the peer's id.
+     */
+    peerRoutes: stringList(),
   },
+  /** Client TLS, peer mutual TLS, access control: shared/security/config.ts, docs/security.md. */
+  ...securitySectionShapes,
 } as const
 
 export const nodeConfigSchema = z
@@ -113,9 +121,13 @@ export const nodeConfigSchema = z
     responses: z.object(sectionShapes.responses).strict(),
     log: z.object(sectionShapes.log).strict(),
     cluster: z.object(sectionShapes.cluster).strict(),
+    tls: z.object(sectionShapes.tls).strict(),
+    peerTls: z.object(sectionShapes.peerTls).strict(),
+    access: z.object(sectionShapes.access).strict(),
   })
   .strict()
   .superRefine((config, context) => {
+    checkSecurityConfig(config, context)
     // One message must fit in a connection's outbound budget, or every delivery of a large
     // message would be a slow consumer.
     if (config.limits.maxPayloadBytes > config.limits.maxPendingBytes) {
@@ -138,6 +150,9 @@ export const configSourceSchema = z
     responses: z.object(sectionShapes.responses).partial().strict().optional(),
     log: z.object(sectionShapes.log).partial().strict().optional(),
     cluster: z.object(sectionShapes.cluster).partial().strict().optional(),
+    tls: z.object(sectionShapes.tls).partial().strict().optional(),
+    peerTls: z.object(sectionShapes.peerTls).partial().strict().optional(),
+    access: z.object(sectionShapes.access).partial().strict().optional(),
   })
   .strict()
 
@@ -175,5 +190,7 @@ export const configDefaults: NodeConfig = {
     electionTicks: 10,
     snapshotEveryEntries: 10_000,
     deadAfterMs: 10_000,
+    peerRoutes: [],
   },
+  ...securityConfigDefaults,
 }
