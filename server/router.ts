@@ -1,6 +1,7 @@
-// Node-wide routing state: the interest index, response streams (RS), counters, and the flush
-// scheduler that coalesces socket writes per event-loop turn. Connections call in here for every
-// PUB/HPUB/SUB/UNSUB; nothing here logs or allocates a Promise per message.
+// Node-wide routing state: the interest index, response streams (RS), counters (node-wide and per
+// ES stream), and the flush scheduler that coalesces socket writes per event-loop turn.
+// Connections call in here for every PUB/HPUB/SUB/UNSUB; nothing here logs or allocates a Promise
+// per message.
 import type { NodeConfig } from '../shared/config/index.js'
 import type { Clock } from '../shared/clock.js'
 import type { Logger } from '../shared/log.js'
@@ -9,7 +10,7 @@ import type { MsgHeaders } from '../shared/protocol/index.js'
 import { ResponseTracker, requestTimeoutFromHeader } from '../data-plane/response/index.js'
 import type { ResponseStream } from '../data-plane/response/index.js'
 import { pickIndex } from '../data-plane/ephemeral/index.js'
-import { matchSubject } from '../shared/subject/index.js'
+import { matchSubject, splitStreamSubject } from '../shared/subject/index.js'
 import type { RandomSource } from '../data-plane/ephemeral/index.js'
 import type { ClientConnection } from './client-connection.js'
 import { createInterestIndex, subjectRules } from './interest.js'
@@ -63,6 +64,25 @@ function literalPrefixOf(pattern: string): string {
 /** Named limit: in-process subscribers on one router (a handful of node services). */
 export const localSubscribersMax = 64
 
+/**
+ * Traffic of one ES stream (the subject's first token, shared/subject/stream.ts) as this node
+ * routed it: publishes received, their bytes (payload + headers), and deliveries made (one per
+ * subscription or group that got a copy, in-process subscribers included).
+ */
+export interface StreamTraffic {
+  /** `namespace/name`; the namespace is `default` until connections carry their own. */
+  readonly stream: string
+  published: number
+  publishedBytes: number
+  delivered: number
+}
+
+/** Named limit: ES streams tracked one by one; publishes to further streams are counted under `overflowStreamKey`. */
+export const streamTrafficEntriesMax = 1024
+/** Where traffic of streams beyond `streamTrafficEntriesMax` is counted. */
+export const overflowStreamKey = 'default/_other'
+const trafficNamespace = 'default'
+
 export interface RouterCounters {
   inMsgs: number
   inBytes: number
@@ -89,6 +109,10 @@ export class Router {
   #subjectBytes = new Map<string, Buffer>()
   /** In-process subscribers (few: node services); checked only when there is at least one. */
   #local: LocalSubscriber[] = []
+  /** Per ES stream traffic, keyed `namespace/name`; at most `streamTrafficEntriesMax` + overflow. */
+  readonly streamTraffic = new Map<string, StreamTraffic>()
+  /** Subject → its stream's traffic entry: one Map lookup per publish (cleared when full). */
+  #trafficBySubject = new Map<string, StreamTraffic>()
 
   /** Lifecycle logging only (connection errors, closes); never per message. */
   readonly logger: Logger
@@ -194,6 +218,7 @@ export class Router {
     this.counters.inBytes += payload.length + (headerBlock === undefined ? 0 : headerBlock.length)
     const isResponse = this.responses.size > 0 && this.responses.respond(subject) !== undefined
     const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse)
+    this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
     // Deliveries made outside a client's input chunk are flushed at the end of the turn.
     return delivered
   }
@@ -251,10 +276,39 @@ export class Router {
       opened = verdict === 'opened'
     }
     const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload, isResponse)
+    this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
     if (delivered === 0 && replyTo !== undefined) {
       if (opened) this.responses.respond(replyTo)
       if (from.noResponders) this.#sendStatus(from, replyTo, statusBlocks.noResponders)
     }
+  }
+
+  /** Per-stream counters: a cached subject costs one Map lookup; a response's inbox is not cached. */
+  #countStream(subject: string, isResponse: boolean, bytes: number, delivered: number): void {
+    let traffic = isResponse ? undefined : this.#trafficBySubject.get(subject)
+    if (traffic === undefined) {
+      traffic = this.#trafficOf(subject)
+      if (!isResponse) {
+        if (this.#trafficBySubject.size >= subjectBytesCacheEntriesMax) this.#trafficBySubject = new Map()
+        this.#trafficBySubject.set(subject, traffic)
+      }
+    }
+    traffic.published += 1
+    traffic.publishedBytes += bytes
+    traffic.delivered += delivered
+  }
+
+  #trafficOf(subject: string): StreamTraffic {
+    const key = `${trafficNamespace}/${splitStreamSubject(subject).stream}`
+    let traffic = this.streamTraffic.get(key)
+    if (traffic !== undefined) return traffic
+    const full = this.streamTraffic.size >= streamTrafficEntriesMax
+    traffic = full ? this.streamTraffic.get(overflowStreamKey) : undefined
+    if (traffic !== undefined) return traffic
+    const stream = full ? overflowStreamKey : key
+    traffic = { stream, published: 0, publishedBytes: 0, delivered: 0 }
+    this.streamTraffic.set(stream, traffic)
+    return traffic
   }
 
   /** UTF-8 bytes of a subject, cached: most traffic repeats a few subjects. */

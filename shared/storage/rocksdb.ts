@@ -2,7 +2,8 @@
 // a column family (DESIGN §3.3: column families per concern), so a key space has its own
 // memtables, compaction and ordered iteration without key prefixes. Column families are declared
 // at open: RocksDB refuses to open a database without naming every family it already holds, and
-// that refusal surfaces as a `StorageIoError`.
+// that refusal surfaces as a `StorageIoError`. An optional observer (metrics) hears of every
+// written batch: its operation count, bytes, whether it was synced, and how long it took.
 import { RocksLevel } from '@nxtedition/rocksdb'
 import type { ColumnHandle, RocksBatchOperation } from '@nxtedition/rocksdb'
 import { StorageClosedError, StorageIoError, StorageKeySpaceError } from '../errors.js'
@@ -10,6 +11,15 @@ import { asBuffer } from './bytes.js'
 import { checkStorageReadiness } from './readiness.js'
 import { internalKeySpace, keySpaceNamePattern } from './types.js'
 import type { BatchOperation, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
+
+/** Told of every batch written (after it succeeded); must be cheap and must not throw. */
+export interface RocksStorageObserver {
+  onBatchWritten(batch: { readonly operations: number; readonly bytes: number; readonly sync: boolean; readonly durationMs: number }): void
+}
+
+export interface OpenRocksStorageOptions extends OpenStorageOptions {
+  readonly observer?: RocksStorageObserver
+}
 
 /** Entries fetched per iterator step: bounds memory per range read. */
 const rangeChunkEntriesMax = 256
@@ -24,11 +34,13 @@ class RocksStorage implements Storage {
   readonly keySpaces: readonly string[]
   readonly #db: RocksLevel
   readonly #columns: ReadonlyMap<string, ColumnHandle>
+  readonly #observer: RocksStorageObserver | undefined
   #open = true
 
-  constructor(db: RocksLevel, keySpaces: readonly string[]) {
+  constructor(db: RocksLevel, keySpaces: readonly string[], observer?: RocksStorageObserver) {
     this.#db = db
     this.keySpaces = keySpaces
+    this.#observer = observer
     const columns = new Map<string, ColumnHandle>()
     for (const name of [internalKeySpace, ...keySpaces]) {
       const handle = db.columns[name]
@@ -80,14 +92,21 @@ class RocksStorage implements Storage {
       if (!this.#open) throw new StorageClosedError('write')
       return
     }
+    const sync = options?.sync === true
+    const startedMs = this.#observer === undefined ? 0 : performance.now()
     try {
-      await this.#db.batch(rocksOperations, {
-        sync: options?.sync === true,
-        keyEncoding: 'buffer',
-        valueEncoding: 'buffer',
-      })
+      await this.#db.batch(rocksOperations, { sync, keyEncoding: 'buffer', valueEncoding: 'buffer' })
     } catch (error) {
       throw ioError('write', error)
+    }
+    if (this.#observer !== undefined) {
+      let bytes = 0
+      for (const operation of operations) bytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0)
+      try {
+        this.#observer.onBatchWritten({ operations: operations.length, bytes, sync, durationMs: performance.now() - startedMs })
+      } catch {
+        // An observer's failure must not turn a durable write into a reported failure.
+      }
     }
   }
 
@@ -137,7 +156,7 @@ class RocksStorage implements Storage {
 }
 
 /** Open (creating the directory and key spaces as needed), then run the readiness check. */
-export async function openRocksStorage(directory: string, options: OpenStorageOptions): Promise<Storage> {
+export async function openRocksStorage(directory: string, options: OpenRocksStorageOptions): Promise<Storage> {
   for (const name of options.keySpaces) {
     if (!keySpaceNamePattern.test(name) || name === internalKeySpace) throw new StorageKeySpaceError(name)
   }
@@ -151,7 +170,7 @@ export async function openRocksStorage(directory: string, options: OpenStorageOp
   } catch (error) {
     throw ioError(`open ${directory}`, error)
   }
-  const storage = new RocksStorage(db, [...options.keySpaces])
+  const storage = new RocksStorage(db, [...options.keySpaces], options.observer)
   try {
     await checkStorageReadiness(storage)
   } catch (error) {
