@@ -17,6 +17,7 @@ export const environmentAliases: Readonly<Record<string, readonly [SectionName, 
   RAILGUN_HTTP_PORT: ['server', 'httpPort'],
   RAILGUN_NAME: ['server', 'name'],
   RAILGUN_DATA: ['storage', 'dataDir'],
+  RAILGUN_ADMIN_USER: ['access', 'adminUser'],
 }
 
 export interface LoadConfigOptions {
