@@ -22,8 +22,8 @@ export class Stage {
   /** Controller replies (fenced, closes-applied) addressed to `controller`. */
   readonly controllerInbox: ReplicaMessage[] = []
   readonly cut = new Set<string>()
-  /** When false, persist batches stay unsynced until `sync(node)`. */
-  autoSync = true
+  /** Nodes whose persist batches stay unsynced until `sync(node)`. */
+  readonly manualSync = new Set<string>()
   nowMs = 1000
   #nextPublish = 1
 
@@ -83,7 +83,7 @@ export class Stage {
         if (ready.persist !== null) {
           moved = true
           ;(this.disks.get(name) as Disk).unsynced.push(ready.persist)
-          if (this.autoSync) this.sync(name)
+          if (!this.manualSync.has(name)) this.sync(name)
         }
         this.acks.push(...ready.acks)
         ;(this.delivered.get(name) as Delivery[]).push(...ready.deliveries)
@@ -118,19 +118,20 @@ export class Stage {
     }
   }
 
-  /** The controller: fence on every reachable replica, close at the highest answer. */
-  fence(origin: string, incarnation: number, controllerTerm: number, requestId = 1): void {
-    for (const [name, replica] of this.replicas) {
-      if (!this.cut.has(name)) replica.step('controller', { kind: 'fence', stream, requestId, origin, incarnation, controllerTerm }, this.nowMs)
-    }
+  /** The controller fences an incarnation on `on` (default: every replica up and not cut off). */
+  fence(origin: string, incarnation: number, controllerTerm: number, on: readonly string[] = [...this.replicas.keys()], requestId = 1): ReplicaMessage[] {
+    this.controllerInbox.length = 0
+    for (const name of on) if (!this.cut.has(name)) this.get(name).step('controller', { kind: 'fence', stream, requestId, origin, incarnation, controllerTerm }, this.nowMs)
     this.run()
+    return this.controllerInbox.splice(0)
   }
 
-  close(decisions: readonly CloseDecision[], requestId = 2): void {
-    for (const [name, replica] of this.replicas) {
-      if (!this.cut.has(name)) replica.step('controller', { kind: 'closes', stream, requestId, decisions }, this.nowMs)
-    }
+  /** The controller distributes decisions to `on`; returns the replies. */
+  close(decisions: readonly CloseDecision[], on: readonly string[] = [...this.replicas.keys()], requestId = 2): ReplicaMessage[] {
+    this.controllerInbox.length = 0
+    for (const name of on) if (!this.cut.has(name)) this.get(name).step('controller', { kind: 'closes', stream, requestId, decisions }, this.nowMs)
     this.run()
+    return this.controllerInbox.splice(0)
   }
 
   deliveredKeys(name: string): string[] {
