@@ -31,6 +31,8 @@ export interface AdminSource {
   stats(): ServerStatsView
   /** Consulted for every path this file does not serve, before answering 404. */
   readonly api?: AdminDelegate
+  /** Access control (server/admin-auth.ts): answers 401/403 itself and resolves false; absent = open. */
+  readonly auth?: (request: IncomingMessage, response: ServerResponse) => Promise<boolean>
 }
 
 export interface AdminServer {
@@ -49,6 +51,7 @@ function sendJson(response: ServerResponse, status: number, body: unknown): void
 }
 
 async function route(source: AdminSource, request: IncomingMessage, response: ServerResponse): Promise<void> {
+  if (source.auth !== undefined && !(await source.auth(request, response))) return
   const path = (request.url ?? '/').split('?')[0]
   const known = path === '/healthz' || path === '/readyz' || path === '/api/v1/server'
   if (!known) {
