@@ -162,3 +162,33 @@ t.test('closes: a chain sent out of order waits for its first link; a restart re
   stage.advance(200)
   t.same(ids(stage, 'b').slice(0, 3), before, 'b replays the same order from index 0 after its restart')
 })
+
+t.test('a copy cut off by a close does not shadow its retry (DESIGN §4.4: the id is delivered once)', async (t) => {
+  // Orderer over the full held set would count a#1:1 in the dedup verdict even after the close
+  // cuts it, and skip the retry forever. The replica's orderer only sees committed copies.
+  const stage = new Stage(['a', 'b', 'c'])
+  stage.advance(50)
+  stage.manualSync.add('a')
+  stage.cut.add('a>c')
+  stage.cut.add('b>c')
+  stage.publish('a', 'X')
+  stage.run()
+  t.ok(stage.get('b').held.copiesOf('X').length === 1, 'b holds the first copy')
+  stage.crash('a')
+  stage.manualSync.delete('a')
+  const retry = stage.publish('b', 'X', 'write')
+  stage.advance(50)
+  const ack = stage.acks.find((a) => a.publishId === retry)
+  t.ok(ack?.ok === true && ack.duplicate, 'the retry is acked as a duplicate of the copy b held (a provisional verdict)')
+  stage.cut.clear()
+  const a2 = stage.start('a')
+  const claim = a2.successorClaim()
+  if (claim === null) throw new Error('claim expected')
+  const answers = stage.fence('a', 1, 1, ['a', 'c'])
+  t.same(answers.map((m) => m.kind === 'fenced' && m.durableSeq), [0, 0], 'no majority ever held a#1:1')
+  stage.close([{ origin: 'a', incarnation: 1, atSeq: 0, controllerTerm: 1, successor: { incarnation: 2, fromHlc: claim.fromHlc } }])
+  stage.advance(200)
+  for (const name of ['a', 'b', 'c']) {
+    t.same((stage.delivered.get(name) ?? []).map((d) => `${d.event.id}@${d.event.origin}`), ['X@b'], `${name} delivers the retry, once`)
+  }
+})

@@ -25,10 +25,11 @@ export interface PublishRequest {
  * written: `duplicate: true` names an earlier copy of the same id inside the window. What the
  * ack promises before stability: exactly one copy of the id per window is delivered, and at
  * least one is (the written copy is durable at `level`, and either it or an earlier copy
- * survives). The verdict can still change in one case only: a copy of the id with a lower
- * (hlc, origin) written concurrently on another origin, not yet replicated here — then that copy
- * is delivered instead, and this one (or `survivor`) is skipped. A producer that retries on the
- * same node, or after its previous attempt was acked, always gets the final verdict.
+ * survives). The verdict can still change in two cases: a copy of the id with a lower
+ * (hlc, origin) written concurrently on another origin and not yet replicated here (that copy is
+ * then delivered instead), or `survivor` is cut off by a close (its origin died before a majority
+ * held it: this copy is then delivered). A producer that retries after its previous attempt was
+ * acked at `majority` or `all`, inside the window, always gets the final verdict.
  */
 export type PublishAck =
   | {
