@@ -12,6 +12,8 @@ import { loadConfig, splitList } from '../shared/config/index.js'
 import type { ConfigSource, NodeConfig } from '../shared/config/index.js'
 import { ConfigError } from '../shared/errors.js'
 import { createLogger, logLevels } from '../shared/log.js'
+import { securityFlagNames, securityServerFlags, securitySourceFromFlags } from '../shared/security/config.js'
+import type { SecurityServerFlags } from '../shared/security/config.js'
 import type { LogLevel } from '../shared/log.js'
 import { registerAdminCommands } from './commands/admin-verbs.js'
 import { registerClientCommands } from './commands/client-verbs.js'
@@ -20,7 +22,7 @@ import { railgunVersion } from './version.js'
 
 export type CommandRegistrar = (program: Command) => void
 
-export interface ServerFlags {
+export interface ServerFlags extends SecurityServerFlags {
   readonly port?: number
   readonly httpPort?: number
   readonly host?: string
@@ -56,6 +58,7 @@ export const serverFlagNames = {
   'cluster.masterEligible': '--master-eligible',
   'cluster.seeds': '--seeds',
   'cluster.dnsSrv': '--dns-srv',
+  ...securityFlagNames,
 } as const
 
 function integerFlag(value: string): number {
@@ -84,6 +87,7 @@ export function configSourceFromFlags(flags: ServerFlags): ConfigSource {
   if (flags.seeds !== undefined) cluster.seeds = splitList(flags.seeds)
   if (flags.dnsSrv !== undefined) cluster.dnsSrv = flags.dnsSrv
   if (Object.keys(cluster).length > 0) source.cluster = cluster
+  Object.assign(source, securitySourceFromFlags(flags))
   return source as ConfigSource
 }
 
@@ -118,7 +122,9 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   let node: Awaited<ReturnType<typeof startNode>>
   let stopOnFatal = (): void => undefined
   try {
-    node = await startNode({ config, logger, onFatal: () => stopOnFatal() })
+    // The first admin's password (docs/security.md § Bootstrap): read once, never logged.
+    const adminPassword = process.env.RAILGUN_ADMIN_PASSWORD
+    node = await startNode({ config, logger, onFatal: () => stopOnFatal(), ...(adminPassword === undefined ? {} : { adminPassword }) })
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`railgun: ${error.message}\n`)
@@ -148,6 +154,8 @@ export async function runServer(flags: ServerFlags): Promise<void> {
   }
   process.once('SIGTERM', () => stop('SIGTERM'))
   process.once('SIGINT', () => stop('SIGINT'))
+  // Certificates are reloaded on SIGHUP: new handshakes use them, open connections keep theirs.
+  process.on('SIGHUP', () => node.security.reload())
   try {
     await node.ready
   } catch (error) {
@@ -160,7 +168,7 @@ export async function runServer(flags: ServerFlags): Promise<void> {
 }
 
 export function registerServerCommand(program: Command): void {
-  program
+  const command = program
     .command('server')
     .description('run a Railgun node (NATS-protocol client port, admin HTTP port)')
     .option('--port <port>', 'client port (default 4222; 0 picks a free port)', integerFlag)
@@ -180,6 +188,8 @@ export function registerServerCommand(program: Command): void {
     .option('--no-master-eligible', 'never vote: follow the control plane as a learner')
     .option('--seeds <list>', 'comma-separated host:port or nodeId@host:port; the seeds are the initial voters')
     .option('--dns-srv <name>', 'discover peers through this DNS SRV name')
+  for (const entry of securityServerFlags) command.option(entry.flag, entry.description)
+  command
     .action(async (flags: ServerFlags) => {
       await runServer(flags)
     })

@@ -15,6 +15,10 @@ import type { Logger } from '../shared/log.js'
 import { openRocksStorage } from '../shared/storage/index.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
+import { createAdminAuth } from './admin-auth.js'
+import { prepareNodeSecurity } from '../shared/security/node-security.js'
+import type { NodeSecurity } from '../shared/security/node-security.js'
+import type { AdminBootstrap } from '../shared/security/bootstrap-admin.js'
 import { attachControlApi } from './api/index.js'
 import type { ControlApi } from './api/index.js'
 import { clusterSettingsOf, nodeMetaKeySpace, openClusterRuntime } from './cluster/index.js'
@@ -54,6 +58,8 @@ export interface StartNodeOptions {
    * a broken invariant): the node is then not ready (/readyz 503) and should be stopped.
    */
   readonly onFatal?: (error: Error) => void
+  /** The first admin's password (`RAILGUN_ADMIN_PASSWORD`, read by the CLI); see docs/security.md § Bootstrap. */
+  readonly adminPassword?: string
 }
 
 export interface RunningNode {
@@ -76,6 +82,8 @@ export interface RunningNode {
   readonly peerPort: number
   /** The control plane, once open (undefined before, and on a node whose storage lacks its key spaces). */
   cluster(): ClusterRuntime | undefined
+  /** TLS, authentication and authorization as configured (docs/security.md). */
+  readonly security: NodeSecurity
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
@@ -105,6 +113,15 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''
   let openingReason = 'storage is opening'
+  // TLS files are read now (a bad one is RG_ERR_CONFIG before anything binds); warnings logged.
+  const security = prepareNodeSecurity({
+    config,
+    logger,
+    region: clusterSettings.region,
+    state: () => runtime?.node.state,
+    ...(options.adminPassword === undefined ? {} : { adminPassword: options.adminPassword }),
+  })
+  let bootstrap: AdminBootstrap | undefined
 
   const listener: ClientListener = await startClientListener({
     router,
@@ -115,7 +132,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     logger,
     isReady: () => state === 'ready',
     notReadyHoldMs: options.notReadyHoldMs ?? notReadyHoldMsDefault,
+    ...(security.clientTls === undefined ? {} : { tls: security.clientTls }),
+    ...(security.access === undefined ? {} : { access: security.access }),
   })
+  const adminAuth = security.access === undefined ? undefined : createAdminAuth({ ...security.access, logger })
   const stats = (): ServerStatsView => ({
     name: config.server.name,
     serverId,
@@ -140,6 +160,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             : { ready: false, reason: state === 'opening' ? openingReason : state === 'draining' ? 'draining' : failure },
         stats,
         api: (request, response, url) => api?.handleHttp(request, response, url) ?? Promise.resolve(false),
+        ...(adminAuth === undefined ? {} : { auth: adminAuth.check }),
       },
       config.server.host,
       config.server.httpPort,
@@ -185,7 +206,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       },
       signal: opening.signal,
       ...(options.resolveSrv === undefined ? {} : { resolveSrv: options.resolveSrv }),
-      ...(options.peerTransport === undefined ? {} : { peerTransport: options.peerTransport }),
+      ...(options.peerTransport === undefined && security.peerTlsMaterial === undefined
+        ? {}
+        : { peerTransport: { ...(security.peerTlsMaterial === undefined ? {} : { tls: { material: security.peerTlsMaterial } }), ...options.peerTransport } }),
     })
     return openedRuntime
   }
@@ -228,7 +251,20 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             controlPlane: runtime.node,
             logger,
             nodeInfo: { region: runtime.region, isReady: () => state === 'ready' },
+            ...(adminAuth === undefined ? {} : { restAccess: adminAuth.mayRunVerb }),
           })
+          // Access on and no user yet: create the first admin (or refuse a lone node that cannot).
+          bootstrap = security.startBootstrap(runtime.node)
+          if (bootstrap !== undefined) {
+            openingReason = 'access control: bootstrapping the first admin'
+            try {
+              await bootstrap.first
+            } catch (error) {
+              failure = (error as Error).message
+              throw error
+            }
+            if ((state as string) !== 'opening') return
+          }
         }
         state = 'ready'
         listener.admitWaiting()
@@ -267,6 +303,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
+      bootstrap?.stop()
       router.stop()
       opening.abort()
       // Storage that is still opening closes itself when it finishes (see `ready` above).
@@ -300,6 +337,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       return runtime?.peerPort ?? 0
     },
     cluster: () => runtime,
+    security,
     close,
   }
 }

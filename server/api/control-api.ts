@@ -11,12 +11,14 @@ import type { Logger } from '../../shared/log.js'
 import type { LocalMessage, Router } from '../router.js'
 import type { ApiNodeInfo, ControlPlane } from './control-plane-port.js'
 import type { HandlerContext, VerbHandler, VerbHandlers } from './handler-context.js'
+import { accessHandlers } from './handlers-access.js'
 import { clusterHandlers } from './handlers-cluster.js'
 import { kvHandlers } from './handlers-kv.js'
 import { objectHandlers } from './handlers-objects.js'
 import type { ApiReply } from './replies.js'
 import { failure, fromIssues, fromThrown } from './replies.js'
 import { handleRest } from './rest.js'
+import type { RestAccess } from './rest.js'
 import { publishSystemEvents } from './system-events.js'
 
 export interface ControlApiOptions {
@@ -26,6 +28,8 @@ export interface ControlApiOptions {
   readonly nodeInfo: ApiNodeInfo
   /** How often the node checks for a new leader to publish `$RG.events.leader.elected` (default 100 ms). */
   readonly leaderPollMs?: number
+  /** Access control for REST routes (server/admin-auth.ts); absent = every verb allowed. NATS requests are judged by the client connection. */
+  readonly restAccess?: RestAccess
 }
 
 export interface ControlApi {
@@ -37,7 +41,7 @@ export interface ControlApi {
   close(): void
 }
 
-const handlers: VerbHandlers = { ...objectHandlers, ...kvHandlers, ...clusterHandlers }
+const handlers: VerbHandlers = { ...objectHandlers, ...kvHandlers, ...clusterHandlers, ...accessHandlers }
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -103,7 +107,7 @@ export function attachControlApi(options: ControlApiOptions): ControlApi {
   const events = publishSystemEvents(router, controlPlane, logger, options.leaderPollMs)
 
   return {
-    handleHttp: (request, response, url) => handleRest(execute, request, response, url),
+    handleHttp: (request, response, url) => handleRest(execute, request, response, url, options.restAccess),
     execute,
     close: () => {
       if (closed) return

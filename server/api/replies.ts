@@ -49,6 +49,8 @@ export function httpStatusOf(reply: ApiReply): number {
   if (reply.ok) return 200
   const byCode: Partial<Record<ErrorCode, number>> = {
     RG_ERR_NOT_FOUND: 404,
+    RG_ERR_AUTHORIZATION: 401,
+    RG_ERR_PERMISSION: 403,
     RG_ERR_UNKNOWN_VERB: 404,
     RG_ERR_INVALID_ARGUMENT: 400,
     RG_ERR_INVALID_NAME: 400,

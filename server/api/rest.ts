@@ -16,6 +16,9 @@
 //   GET /api/v1/kv/{bucket}[?prefix=]            KV.LIST
 //   GET|PUT|DELETE /api/v1/kv/{bucket}/{key…}    KV.GET | KV.PUT (raw body = value; ?expectedRevision= → KV.CAS) | KV.DELETE
 //   POST /api/v1/leader/transfer                 LEADER.TRANSFER ({to?})
+//   GET|POST /api/v1/users, DELETE /api/v1/users/{name}          USER.LIST | USER.ENSURE | USER.DELETE
+//   GET|POST /api/v1/tokens[?user=], DELETE /api/v1/tokens/{id}  TOKEN.LIST | TOKEN.CREATE | TOKEN.REVOKE
+//   GET|POST /api/v1/roles, DELETE /api/v1/roles/{name}          ROLE.LIST | ROLE.ENSURE | ROLE.DELETE
 // GET routes take `?stale=true` for a local read.
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { apiLimits } from '../../shared/api/index.js'
@@ -172,6 +175,15 @@ const routes: readonly Route[] = [
     },
   },
   { pattern: /^leader\/transfer$/, methods: { POST: async (i) => as('LEADER.TRANSFER', await objectBody(i)) } },
+  { pattern: /^users$/, methods: { GET: async (i) => as('USER.LIST', stale(i.query)), POST: async (i) => as('USER.ENSURE', await objectBody(i)) } },
+  { pattern: /^users\/([^/]+)$/, methods: { DELETE: async (i) => as('USER.DELETE', { name: param(i, 0) }) } },
+  {
+    pattern: /^tokens$/,
+    methods: { GET: async (i) => as('TOKEN.LIST', { ...optional(i.query, 'user'), ...stale(i.query) }), POST: async (i) => as('TOKEN.CREATE', await objectBody(i)) },
+  },
+  { pattern: /^tokens\/([^/]+)$/, methods: { DELETE: async (i) => as('TOKEN.REVOKE', { id: param(i, 0) }) } },
+  { pattern: /^roles$/, methods: { GET: async (i) => as('ROLE.LIST', stale(i.query)), POST: async (i) => as('ROLE.ENSURE', await objectBody(i)) } },
+  { pattern: /^roles\/([^/]+)$/, methods: { DELETE: async (i) => as('ROLE.DELETE', { name: param(i, 0) }) } },
 ]
 
 function sendJson(response: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -199,8 +211,23 @@ async function readBody(request: IncomingMessage): Promise<Uint8Array> {
   return Buffer.concat(chunks)
 }
 
+/** Whether `pathname` (not yet percent-decoded) is a control API route served here (any method). */
+export function isRestRoute(pathname: string): boolean {
+  if (!pathname.startsWith(restPrefix)) return false
+  let path: string
+  try {
+    path = pathname.slice(restPrefix.length).split('/').map((segment) => decodeURIComponent(segment)).join('/')
+  } catch {
+    return true // answered 400 by handleRest
+  }
+  return routes.some((route) => route.pattern.test(path))
+}
+
+/** Access control for REST: may this request run `verb` with `body`? (server/admin-auth.ts) */
+export type RestAccess = (request: IncomingMessage, verb: ApiVerb, body: unknown) => boolean
+
 /** Serves a /api/v1 route; false when the path is not one of ours. */
-export async function handleRest(execute: ExecuteVerb, request: IncomingMessage, response: ServerResponse, url: URL): Promise<boolean> {
+export async function handleRest(execute: ExecuteVerb, request: IncomingMessage, response: ServerResponse, url: URL, access?: RestAccess): Promise<boolean> {
   if (!url.pathname.startsWith(restPrefix)) return false
   let segments: string[]
   try {
@@ -241,7 +268,10 @@ export async function handleRest(execute: ExecuteVerb, request: IncomingMessage,
   let reply: ApiReply
   try {
     const resolved = await action(input)
-    reply = 'ok' in resolved ? resolved : await execute(resolved.verb, resolved.request)
+    if ('ok' in resolved) reply = resolved
+    else if (access !== undefined && !access(request, resolved.verb, resolved.request)) {
+      reply = failure('RG_ERR_PERMISSION', `permission denied: your roles do not permit ${resolved.verb} here`, { verb: resolved.verb })
+    } else reply = await execute(resolved.verb, resolved.request)
   } catch (error) {
     if (!(error instanceof BodyError)) throw error
     reply = error.reply

@@ -34,6 +34,17 @@ const valueFields = {
 
 export const empty = z.strictObject({ stale })
 
+export const permissionValues = ['read', 'write', 'admin'] as const
+
+/** A role's grant: a permission on `region` / `namespace/stream` patterns (`*` = any run of characters). */
+const grantSchema = z.strictObject({ permission: z.enum(permissionValues), region: z.string().max(256), stream: z.string().max(512) })
+
+/**
+ * A password travels in the request body (use TLS) and is hashed on the serving node; it is
+ * never stored, answered, logged or put in an event. Bounded like `passwordLimits`.
+ */
+const password = z.string().min(1).max(1024)
+
 export const apiRequestSchemas = {
   'STREAM.ENSURE': z.strictObject({
     namespace: name.optional(),
@@ -104,6 +115,17 @@ export const apiRequestSchemas = {
   'NODE.DRAIN': z.strictObject({ nodeId: name }),
   'NODE.REMOVE': z.strictObject({ nodeId: name, force: z.boolean().optional() }),
   'LEADER.TRANSFER': z.strictObject({ to: name.optional() }),
+  /** Creates a user (password required), or changes its roles / password (`update`). Omitted fields keep the stored value. */
+  'USER.ENSURE': z.strictObject({ name, password: password.optional(), roles: z.array(name).max(64).optional(), update }),
+  'USER.LIST': empty,
+  'USER.DELETE': z.strictObject({ name }),
+  /** The server generates the token and answers its secret once; `expiresInMs` absent or 0 = never expires. */
+  'TOKEN.CREATE': z.strictObject({ user: name, expiresInMs: count.optional(), id: name.optional() }),
+  'TOKEN.LIST': z.strictObject({ user: name.optional(), stale }),
+  'TOKEN.REVOKE': z.strictObject({ id: name }),
+  'ROLE.ENSURE': z.strictObject({ name, grants: z.array(grantSchema).max(256).optional(), update }),
+  'ROLE.LIST': empty,
+  'ROLE.DELETE': z.strictObject({ name }),
 } as const satisfies Record<ApiVerb, z.ZodType>
 
 export type ApiRequest<V extends ApiVerb> = z.input<(typeof apiRequestSchemas)[V]>
@@ -113,3 +135,7 @@ export type StreamEnsureRequest = ApiRequest<'STREAM.ENSURE'>
 export type GroupEnsureRequest = ApiRequest<'GROUP.ENSURE'>
 export type PipelineEnsureRequest = ApiRequest<'PIPELINE.ENSURE'>
 export type NodeAddRequest = ApiRequest<'NODE.ADD'>
+export type UserEnsureRequest = ApiRequest<'USER.ENSURE'>
+export type TokenCreateRequest = ApiRequest<'TOKEN.CREATE'>
+export type RoleEnsureRequest = ApiRequest<'ROLE.ENSURE'>
+export type GrantView = z.infer<typeof grantSchema>

@@ -110,3 +110,50 @@ export const clusterStatusSchema = z.object({
 export type ClusterStatus = z.infer<typeof clusterStatusSchema>
 
 export const leaderTransferResponseSchema = z.object({ ok: z.literal(true), leader: z.string().nullable(), term: z.number(), transferred: z.boolean() })
+
+/** A user as the API shows it: never a password or its hash. */
+export const userViewSchema = z.object({
+  name: z.string(),
+  roles: z.array(z.string()),
+  /** Tokens of this user that are neither revoked nor expired. */
+  liveTokens: z.number(),
+  createdIndex: z.number(),
+  updatedIndex: z.number(),
+})
+export type UserView = z.infer<typeof userViewSchema>
+
+/** A token as the API shows it: its public id, never the secret or its hash. */
+export const tokenViewSchema = z.object({
+  id: z.string(),
+  user: z.string(),
+  /** Wall-clock ms; 0 = never. */
+  expiresAtMs: z.number(),
+  revoked: z.boolean(),
+  /** Expired at the serving node's clock when answered. */
+  expired: z.boolean(),
+  createdIndex: z.number(),
+})
+export type TokenView = z.infer<typeof tokenViewSchema>
+
+export const roleViewSchema = z.object({
+  name: z.string(),
+  grants: z.array(z.object({ permission: z.enum(['read', 'write', 'admin']), region: z.string(), stream: z.string() })),
+  createdIndex: z.number(),
+  updatedIndex: z.number(),
+})
+export type RoleView = z.infer<typeof roleViewSchema>
+
+/**
+ * TOKEN.CREATE: the mutation answer plus the token itself. `token` (`rgt_<id>_<secret>`) is
+ * answered this once; the cluster keeps only its hash.
+ */
+export const tokenCreatedSchema = z.looseObject({
+  ok: z.literal(true),
+  outcome: z.enum(mutationOutcomes),
+  details: z.record(z.string(), z.unknown()),
+  id: z.string(),
+  user: z.string(),
+  expiresAtMs: z.number(),
+  token: z.string(),
+})
+export type TokenCreated = z.infer<typeof tokenCreatedSchema>

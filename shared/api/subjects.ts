@@ -43,6 +43,15 @@ export const apiVerbs = [
   'NODE.DRAIN',
   'NODE.REMOVE',
   'LEADER.TRANSFER',
+  'USER.ENSURE',
+  'USER.LIST',
+  'USER.DELETE',
+  'TOKEN.CREATE',
+  'TOKEN.LIST',
+  'TOKEN.REVOKE',
+  'ROLE.ENSURE',
+  'ROLE.LIST',
+  'ROLE.DELETE',
 ] as const
 export type ApiVerb = (typeof apiVerbs)[number]
 
@@ -79,4 +88,7 @@ export const readVerbs: ReadonlySet<ApiVerb> = new Set<ApiVerb>([
   'KV.LIST',
   'CLUSTER.STATUS',
   'CLUSTER.NODES',
+  'USER.LIST',
+  'TOKEN.LIST',
+  'ROLE.LIST',
 ])

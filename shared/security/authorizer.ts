@@ -8,7 +8,7 @@
 import type { ClusterState } from '../../control-plane/cluster/index.js'
 import { permits } from '../../control-plane/cluster/index.js'
 import type { Principal } from './authenticator.js'
-import type { ClientAction } from './subject-access.js'
+import type { AccessPermission, ClientAction } from './subject-access.js'
 import { accessFor, apiPrefix, inboxPrefix } from './subject-access.js'
 
 export interface Authorizer {
@@ -32,7 +32,12 @@ export interface ClusterAuthorizerOptions {
   readonly region: string
 }
 
-export function createClusterAuthorizer(options: ClusterAuthorizerOptions): Authorizer {
+export interface ClusterAuthorizer extends Authorizer {
+  /** Whether `principal` holds `permission` on `stream` (`namespace/name`, `*` parts literal) here: the admin HTTP checks. */
+  permits(principal: Principal, permission: AccessPermission, stream: string): boolean
+}
+
+export function createClusterAuthorizer(options: ClusterAuthorizerOptions): ClusterAuthorizer {
   let cachedFor: ClusterState | undefined
   // Per principal object (one per connection), per action: subject → decision. Nested maps, so
   // a cached publish costs two lookups and allocates nothing.
@@ -40,6 +45,7 @@ export function createClusterAuthorizer(options: ClusterAuthorizerOptions): Auth
   let cachedEntries = 0
   return {
     version: () => options.state(),
+    permits: (principal, permission, stream) => permits(options.state(), principal.user, permission, options.region, stream),
     authorize(principal, action, subject, payload) {
       // Reply inboxes are open to every principal, and one-off: never cached.
       if (subject.startsWith(inboxPrefix)) return true

@@ -18,7 +18,7 @@ export type { AuthenticationFailure, AuthenticationResult, Authenticator, Creden
 export { createClusterAuthenticator } from './cluster-authenticator.js'
 export type { ClusterAuthenticator, ClusterAuthenticatorOptions } from './cluster-authenticator.js'
 export { authorizerLimits, createClusterAuthorizer } from './authorizer.js'
-export type { Authorizer, ClusterAuthorizerOptions } from './authorizer.js'
+export type { Authorizer, ClusterAuthorizer, ClusterAuthorizerOptions } from './authorizer.js'
 export { accessFor, apiAccess, apiPrefix, clientActions, eventsPrefix, everyName, inboxPrefix, kvResourceNamespace } from './subject-access.js'
 export type { AccessNeed, AccessPermission, ClientAction } from './subject-access.js'
 export { clientTlsMaterial, loginRateLimitsOf, peerTlsMaterial, securityConfigDefaults, securityConfigSchema, securitySectionShapes } from './config.js'

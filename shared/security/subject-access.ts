@@ -14,6 +14,8 @@
 //   there); mutations need `admin`, reads `read`; KV verbs map to the bucket `_kv/<bucket>` and
 //   need `write` (put, cas, delete) or `read` (get, list). A body that does not name the
 //   resource is judged on `*` (the widest), so a missing field never widens access.
+//   `USER.*`, `TOKEN.*`, `ROLE.*` (identities and grants) need `admin` on `*/*`, reads included:
+//   a user list names every account, and granting is administering.
 // - `$RG.events.…` subscribed → `read` on `*/*`. Any other `$…` subject → `admin` on `*/*`.
 
 /** The namespace part of KV bucket resources (`_kv/<bucket>`): buckets have no namespace. */
@@ -82,6 +84,10 @@ export function apiAccess(verb: string, payload: Uint8Array | undefined, default
       return grant(permission, kvResourceNamespace, action === 'LIST' ? everyName : text(fields, 'name', everyName))
     case 'KV':
       return grant(read ? 'read' : 'write', kvResourceNamespace, text(fields, 'bucket', everyName))
+    case 'USER':
+    case 'TOKEN':
+    case 'ROLE':
+      return grant('admin', everyName, everyName)
     default:
       // CLUSTER.*, NODE.*, LEADER.*, and verbs this table does not know: cluster-wide.
       return grant(permission, everyName, everyName)
