@@ -19,7 +19,8 @@ export interface RegionConfig {
   readonly dedupWindowMs: number
   readonly timing: Partial<StreamReplicaTiming>
   readonly tickMs: number
-  readonly syncDelayMsMax: number
+  /** Each disk's fsync takes 0..max ms, max picked per node from these (changed by the nemesis). */
+  readonly syncDelayMsChoices: readonly number[]
   /** Each node's physical clock is off by up to this much (either way). */
   readonly skewMsMax: number
   /** Virtual time 0 is this physical time (HLC wallMs look like real dates). */

@@ -38,6 +38,8 @@ export class RegionNode {
   scc: SccRole | null = null
   closer: CloserRole | null = null
   skewMs: number
+  /** This disk's fsync latency bound (slow disks widen the window between push and sync). */
+  syncDelayMsMax: number
   #crashAtNextSync: (() => void) | null = null
   #syncScheduled = false
   #writtenUpTo = 0
@@ -49,6 +51,7 @@ export class RegionNode {
   ) {
     this.disk = new SimDisk<NodeRecord>(name, ctx.random.fork(`disk-${name}`), ctx.trace, () => ctx.clock.nowMs)
     this.skewMs = ctx.random.fork(`skew-${name}`).intBetween(-ctx.config.skewMsMax, ctx.config.skewMsMax)
+    this.syncDelayMsMax = ctx.random.fork(`disk-speed-${name}`).pick(ctx.config.syncDelayMsChoices)
   }
 
   /** This node's physical clock (virtual time plus its skew). */
@@ -244,7 +247,7 @@ export class RegionNode {
     if (this.#syncScheduled) return
     this.#syncScheduled = true
     const life = this.life
-    this.ctx.clock.schedule(this.ctx.syncRandom.int(this.ctx.config.syncDelayMsMax + 1), () => {
+    this.ctx.clock.schedule(this.ctx.syncRandom.int(this.syncDelayMsMax + 1), () => {
       if (this.life !== life || !this.up) return
       this.#syncScheduled = false
       if (this.#crashAtNextSync !== null) {

@@ -2,7 +2,8 @@
 // StreamReplicas on simulated disks and network, publishers with every ack level and producer
 // ids (retries reuse them), a consumer group behind an SCC, an origin closer, and a nemesis —
 // crashes (half of them mid-fsync: unsynced records lost or torn), restarts, isolations,
-// splits, one-way link cuts, weather (drop/duplicate/delay, which reorders), clock skew changes,
+// splits, one-way link cuts, weather (drop/duplicate/delay, which reorders), clock skew and fsync
+// latency changes (each disk 0–1, 3, 10 or 30 ms),
 // SCC and closer failovers with the stale holder still running for a while. Then everything
 // heals and restarts, publishers stop, and after a quiet period the checker's final checks run
 // (checker.ts). The same seed replays the same run (same trace hash).
@@ -83,7 +84,7 @@ export function runRegionSimulation(options: RegionSimOptions): RegionSimResult 
     dedupWindowMs: 2_000,
     timing: { heartbeatIntervalMs: 50, antiEntropyIntervalMs: 150, clockCeilingLeaseMs: 300, ackTimeoutMs: 1_000 },
     tickMs: 10,
-    syncDelayMsMax: 3,
+    syncDelayMsChoices: [1, 3, 10, 30],
     skewMsMax: 80,
     epochMs: 1_700_000_000_000,
     ackWaitMs: 250,
@@ -192,7 +193,8 @@ export function runRegionSimulation(options: RegionSimOptions): RegionSimResult 
     } else {
       const node = nemesisRandom.pick(all)
       node.skewMs = nemesisRandom.intBetween(-config.skewMsMax, config.skewMsMax)
-      trace.record(clock.nowMs, 'skew', `${node.name} ${node.skewMs}`)
+      node.syncDelayMsMax = nemesisRandom.pick(config.syncDelayMsChoices)
+      trace.record(clock.nowMs, 'clock-and-disk', `${node.name} skew=${node.skewMs} fsync<=${node.syncDelayMsMax}`)
     }
     clock.schedule(nemesisRandom.intBetween(150, 900), nemesis)
   }
