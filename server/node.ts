@@ -13,8 +13,11 @@ import type { Clock } from '../shared/clock.js'
 import { createSilentLogger } from '../shared/log.js'
 import type { Logger } from '../shared/log.js'
 import { openRocksStorage } from '../shared/storage/index.js'
+import type { RocksStorageObserver } from '../shared/storage/rocksdb.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
+import { attachOperatorView } from './dashboard/index.js'
+import type { NodeMetrics } from './metrics/index.js'
 import { createAdminAuth } from './admin-auth.js'
 import { prepareNodeSecurity } from '../shared/security/node-security.js'
 import type { NodeSecurity } from '../shared/security/node-security.js'
@@ -60,6 +63,8 @@ export interface StartNodeOptions {
   readonly onFatal?: (error: Error) => void
   /** The first admin's password (`RAILGUN_ADMIN_PASSWORD`, read by the CLI); see docs/security.md § Bootstrap. */
   readonly adminPassword?: string
+  /** `$RG.metrics.<nodeId>` period in ms (0 = off); default `metrics.publishIntervalMs` of the config if present, else 5 s. */
+  readonly metricsPublishIntervalMs?: number
 }
 
 export interface RunningNode {
@@ -84,12 +89,14 @@ export interface RunningNode {
   cluster(): ClusterRuntime | undefined
   /** TLS, authentication and authorization as configured (docs/security.md). */
   readonly security: NodeSecurity
+  /** This node's metrics (server/metrics): registry, key metrics, the data plane's reporting hooks. */
+  readonly metrics: NodeMetrics
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
 
-export function defaultOpenStorage(config: NodeConfig): Promise<Storage> {
-  return openRocksStorage(join(config.storage.dataDir, 'db'), { keySpaces: nodeKeySpaces })
+export function defaultOpenStorage(config: NodeConfig, observer?: RocksStorageObserver): Promise<Storage> {
+  return openRocksStorage(join(config.storage.dataDir, 'db'), { keySpaces: nodeKeySpaces, ...(observer === undefined ? {} : { observer }) })
 }
 
 function displayHost(host: string): string {
@@ -150,15 +157,27 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     slowConsumers: router.counters.slowConsumers,
     openResponseStreams: router.responses.size,
   })
+  const readiness = (): { ready: boolean; reason?: string } =>
+    state === 'ready' ? { ready: true } : { ready: false, reason: state === 'opening' ? openingReason : state === 'draining' ? 'draining' : failure }
+  // Metrics, $RG.metrics, the dashboard and the log identity (server/dashboard/operator-view.ts).
+  const operator = attachOperatorView({
+    router,
+    clock,
+    logger,
+    nodeName: config.server.name,
+    version: railgunVersion,
+    startedAtMs,
+    readiness,
+    cluster: () => runtime,
+    metricsPublishIntervalMs: options.metricsPublishIntervalMs ?? (config as { metrics?: { publishIntervalMs?: number } }).metrics?.publishIntervalMs,
+  })
   let admin: AdminServer
   try {
     admin = await startAdminServer(
       {
-        readiness: () =>
-          state === 'ready'
-            ? { ready: true }
-            : { ready: false, reason: state === 'opening' ? openingReason : state === 'draining' ? 'draining' : failure },
+        readiness,
         stats,
+        ...operator.admin,
         api: (request, response, url) => api?.handleHttp(request, response, url) ?? Promise.resolve(false),
         ...(adminAuth === undefined ? {} : { auth: adminAuth.check }),
       },
@@ -166,6 +185,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       config.server.httpPort,
     )
   } catch (error) {
+    operator.close()
     listener.stopAccepting()
     throw error
   }
@@ -183,7 +203,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     { serverId, version: railgunVersion, dataDir: config.storage.dataDir, clientPort: listener.port, httpPort: admin.port },
     'railgun starting: opening storage',
   )
-  const open = options.openStorage ?? defaultOpenStorage
+  const open = options.openStorage ?? ((opening: NodeConfig) => defaultOpenStorage(opening, operator.metrics.storageObserver))
   let openedRuntime: Promise<ClusterRuntime | undefined> = Promise.resolve(undefined)
   // Aborts a control plane that is still opening (e.g. waiting for seeds to accept a join).
   const opening = new AbortController()
@@ -229,6 +249,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
           throw error
         }
         if (state !== 'opening') return // draining: close() stops the runtime
+        if (runtime !== undefined) operator.controlPlaneOpened(runtime)
         if (runtime !== undefined) {
           // Serve once this node is part of the cluster state (its own record applied here): a
           // fresh node waits for the cluster to form or accept its join; a restart has it at once.
@@ -303,6 +324,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
+      operator.close()
       bootstrap?.stop()
       router.stop()
       opening.abort()
@@ -338,6 +360,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     },
     cluster: () => runtime,
     security,
+    metrics: operator.metrics,
     close,
   }
 }

@@ -1,0 +1,17 @@
+// Public entry of the dashboard (server/dashboard): the page, its routes and JSON snapshots, and
+// `attachOperatorView`, which wires metrics, `$RG.metrics`, the dashboard and log identity into a
+// node. See README.md.
+export { attachOperatorView } from './operator-view.js'
+export type { OperatorView, OperatorViewOptions } from './operator-view.js'
+export {
+  createDashboardRoutes,
+  dashboardSnapshotPath,
+  dashboardStreamPath,
+  dashboardStreamIntervalMsDefault,
+  dashboardStreamMaxMs,
+  dashboardStreamsMax,
+} from './routes.js'
+export type { DashboardRoutes, DashboardRoutesOptions } from './routes.js'
+export { buildSnapshot, dataPlaneNote } from './snapshot.js'
+export { dashboardAsset, dashboardAssetPaths, dashboardAssetPrefix } from './assets.js'
+export { PeerProbe, probeIntervalMs, probeTimeoutMs } from './peer-probe.js'

@@ -1,0 +1,76 @@
+// Every Prometheus metric a node exports, declared on the node's own registry (several nodes run
+// in one process in tests, so nothing goes to prom-client's global registry). Names follow the
+// Prometheus conventions: `railgun_` prefix, base units (seconds, bytes), `_total` for counters.
+// The meanings are listed in server/README.md ("Metrics").
+import { Counter, Gauge, Histogram } from 'prom-client'
+import type { Registry } from 'prom-client'
+
+/** Ack levels of persistent streams (control-plane/cluster `ackLevels`), a label of `railgun_stream_acked_total`. */
+export const ackLevelLabels = ['write', 'majority', 'all'] as const
+
+/** Operations per written batch: 1 … 4096. */
+const batchOperationBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
+/** Bytes per written batch: 64 B … 16 MiB. */
+const batchByteBuckets = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216]
+/** fsync'd batch latency: 50 µs … 2.5 s. */
+const syncSecondsBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
+
+export function defineMetrics(registry: Registry) {
+  const registers = [registry]
+  const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers })
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers })
+  return {
+    info: gauge('railgun_node_info', 'Always 1; labels identify the node', ['node_id', 'name', 'region', 'version']),
+    ready: gauge('railgun_node_ready', '1 when the node serves clients (storage open, control plane open), else 0'),
+    uptime: gauge('railgun_uptime_seconds', 'Seconds since the node started'),
+
+    raftTerm: gauge('railgun_raft_term', 'Current Raft term as this node knows it'),
+    raftCommit: gauge('railgun_raft_commit_index', 'Highest Raft log index known committed'),
+    raftApplied: gauge('railgun_raft_applied_index', 'Highest Raft log index applied to the cluster state on this node'),
+    raftLastIndex: gauge('railgun_raft_last_index', 'Last index in this node\'s Raft log'),
+    raftIsLeader: gauge('railgun_raft_is_leader', '1 when this node is the Raft leader'),
+    raftLeaderKnown: gauge('railgun_raft_leader_known', '1 when this node knows a leader (0 = election under way or quorum lost)'),
+    raftVoters: gauge('railgun_raft_voters', 'Voters in the Raft configuration'),
+    raftLearners: gauge('railgun_raft_learners', 'Learners in the Raft configuration'),
+    raftElections: counter('railgun_raft_elections_started_total', 'Elections this node started (campaigns), sampled from its Raft status'),
+    raftLeaderChanges: counter('railgun_raft_leader_changes_total', 'Leader changes seen by this node (a new leader, or the same one at a new term)'),
+    raftPersistedBatches: counter('railgun_raft_persisted_batches_total', 'Raft Ready batches persisted (synced) by the driver'),
+    raftMessagesSent: counter('railgun_raft_messages_sent_total', 'Raft messages handed to the peer transport'),
+    raftSendsRefused: counter('railgun_raft_sends_refused_total', 'Raft messages the transport refused (peer unreachable)'),
+    raftFramesDropped: counter('railgun_raft_frames_dropped_total', 'Raft frames received and dropped (undecodable or unexpected)'),
+    raftSnapshotsTaken: counter('railgun_raft_snapshots_taken_total', 'Cluster-state snapshots taken (log compacted)'),
+    raftSnapshotsRestored: counter('railgun_raft_snapshots_restored_total', 'Snapshots restored from the leader'),
+
+    clientConnections: gauge('railgun_client_connections', 'Open client connections'),
+    subscriptions: gauge('railgun_subscriptions', 'Client subscriptions'),
+    openResponseStreams: gauge('railgun_response_streams_open', 'Open response streams (requests awaiting a reply)'),
+    messagesIn: counter('railgun_client_messages_in_total', 'Messages published to this node (clients and node services)'),
+    messagesOut: counter('railgun_client_messages_out_total', 'Messages delivered to client connections'),
+    bytesIn: counter('railgun_client_bytes_in_total', 'Payload and header bytes published to this node'),
+    bytesOut: counter('railgun_client_bytes_out_total', 'Payload and header bytes delivered to client connections'),
+    slowConsumers: counter('railgun_slow_consumers_total', 'Client connections closed as slow consumers'),
+    peerLinks: gauge('railgun_peer_links', 'Peer links by state', ['state']),
+    peerLinkUp: gauge('railgun_peer_link_up', '1 when the link to this peer is up, else 0', ['peer']),
+
+    streamPublished: counter('railgun_stream_published_total', 'Messages published to the stream on this node', ['stream']),
+    streamPublishedBytes: counter('railgun_stream_published_bytes_total', 'Payload and header bytes published to the stream on this node', ['stream']),
+    streamDelivered: counter('railgun_stream_delivered_total', 'Deliveries of the stream\'s messages made by this node (one per receiving subscription or group)', ['stream']),
+    streamAcked: counter('railgun_stream_acked_total', 'Persistent-stream publishes acknowledged, by ack level (data plane: issue #5)', ['stream', 'level']),
+    streamRedelivered: counter('railgun_stream_redelivered_total', 'Persistent-stream messages redelivered (nack, ack timeout, member lost)', ['stream']),
+    streamDeadLettered: counter('railgun_stream_dead_lettered_total', 'Persistent-stream messages moved to the dead-letter stream', ['stream']),
+    streamDedupHits: counter('railgun_stream_dedup_hits_total', 'Publishes dropped as duplicates inside the dedup window', ['stream']),
+    streamReplicationLag: gauge('railgun_stream_replication_lag_seconds', 'How far this region is behind the named source region for the stream', ['stream', 'region']),
+
+    storageBatchOperations: new Histogram({ name: 'railgun_storage_write_batch_operations', help: 'Operations per storage write batch', buckets: batchOperationBuckets, registers }),
+    storageBatchBytes: new Histogram({ name: 'railgun_storage_write_batch_bytes', help: 'Key and value bytes per storage write batch', buckets: batchByteBuckets, registers }),
+    storageSyncSeconds: new Histogram({ name: 'railgun_storage_sync_seconds', help: 'Latency of synced (fsync\'d) storage write batches', buckets: syncSecondsBuckets, registers }),
+
+    residentMemory: gauge('railgun_process_resident_memory_bytes', 'Resident set size of the process (shared by nodes in one process)'),
+    heapUsed: gauge('railgun_process_heap_used_bytes', 'V8 heap in use (shared by nodes in one process)'),
+    eventLoopLagMean: gauge('railgun_event_loop_lag_mean_seconds', 'Mean event-loop delay over the last window (perf_hooks.monitorEventLoopDelay)'),
+    eventLoopLagP99: gauge('railgun_event_loop_lag_p99_seconds', '99th percentile event-loop delay over the last window'),
+    eventLoopLagMax: gauge('railgun_event_loop_lag_max_seconds', 'Largest event-loop delay over the last window'),
+  }
+}
+
+export type MetricSet = ReturnType<typeof defineMetrics>

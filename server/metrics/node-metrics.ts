@@ -1,0 +1,336 @@
+// NodeMetrics: one node's Prometheus registry and the samplers that feed it. Values are read from
+// their owners when needed (`refresh()` before a scrape or a key-metrics snapshot): the router's
+// counters, the control plane's Raft status, driver counters and peer links, the process. What
+// has no owner to ask is sampled on a timer (`sampleIntervalMs`): elections and leader changes
+// (RaftTracker), when each peer link was last seen up, per-second rates (RateWindow), and the
+// event-loop delay window. Storage batches arrive through `storageObserver`; the persistent-stream
+// data plane (issue #5) reports through `dataPlane` (declared now, zero until it lands).
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import type { IntervalHistogram } from 'node:perf_hooks'
+import { Registry } from 'prom-client'
+import type { Counter } from 'prom-client'
+import type { Clock } from '../../shared/clock.js'
+import type { RocksStorageObserver } from '../../shared/storage/rocksdb.js'
+import type { ClusterRuntime } from '../cluster/index.js'
+import type { Router } from '../router.js'
+import { ackLevelLabels, defineMetrics } from './definitions.js'
+import type { MetricSet } from './definitions.js'
+import { keyMetricsStreamsMax } from './key-metrics.js'
+import type { KeyMetrics, StreamKeyMetrics } from './key-metrics.js'
+import { RaftTracker } from './raft-tracker.js'
+import { RateWindow } from './rates.js'
+
+/** How often Raft status and peer links are sampled (elections shorter than this may be missed). */
+export const sampleIntervalMsDefault = 250
+/** Rates are computed over windows of this length. */
+export const rateWindowMs = 1_000
+/** The event-loop delay histogram is read and reset once per window of this length. */
+export const eventLoopWindowMs = 5_000
+/** Named limit: streams whose data-plane label sets are pre-created at zero. */
+export const dataPlaneStreamsMax = 1_024
+
+export interface MetricsSources {
+  readonly router: Router
+  readonly clock: Clock
+  readonly nodeName: string
+  readonly version: string
+  readonly startedAtMs: number
+  /** Wall-clock time for published values (`timeMs`); default Date.now. Rates and ages use `clock`. */
+  readonly wallClockMs?: () => number
+  isReady(): boolean
+  /** The control plane once open (undefined before, and on a node without one). */
+  cluster(): ClusterRuntime | undefined
+}
+
+export interface NodeMetricsOptions {
+  readonly sampleIntervalMs?: number
+}
+
+/** What the persistent-stream data plane reports (issue #5); `stream` is `namespace/name`. */
+export interface StreamDataPlaneMetrics {
+  acked(stream: string, level: (typeof ackLevelLabels)[number], count?: number): void
+  redelivered(stream: string, count?: number): void
+  deadLettered(stream: string, count?: number): void
+  dedupHit(stream: string, count?: number): void
+  replicationLag(stream: string, region: string, seconds: number): void
+}
+
+export class NodeMetrics {
+  readonly registry = new Registry()
+  readonly raft = new RaftTracker()
+  readonly #rates = new RateWindow()
+  readonly #metrics: MetricSet
+  readonly #sources: MetricsSources
+  readonly #sampleIntervalMs: number
+  /** Per counter, labels → the value last mirrored into it (sources are monotonic). */
+  readonly #mirrored = new Map<Counter<string>, Map<string, number>>()
+  readonly #peerLastUpMs = new Map<string, number>()
+  readonly #dataPlaneStreams = new Set<string>()
+  readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 })
+  #lag = { meanMs: 0, p99Ms: 0, maxMs: 0 }
+  #lastRateMs = Number.NEGATIVE_INFINITY
+  #lastLagMs: number
+  #timer: NodeJS.Timeout | undefined
+  #storage = { batches: 0, syncedBatches: 0, lastSyncMs: null as number | null }
+
+  readonly storageObserver: RocksStorageObserver
+  readonly dataPlane: StreamDataPlaneMetrics
+
+  constructor(sources: MetricsSources, options: NodeMetricsOptions = {}) {
+    this.#sources = sources
+    this.#sampleIntervalMs = options.sampleIntervalMs ?? sampleIntervalMsDefault
+    this.#metrics = defineMetrics(this.registry)
+    this.#lastLagMs = sources.clock.nowMs()
+    const metrics = this.#metrics
+    this.storageObserver = {
+      onBatchWritten: (batch) => {
+        metrics.storageBatchOperations.observe(batch.operations)
+        metrics.storageBatchBytes.observe(batch.bytes)
+        this.#storage.batches += 1
+        if (batch.sync) {
+          metrics.storageSyncSeconds.observe(batch.durationMs / 1000)
+          this.#storage.syncedBatches += 1
+          this.#storage.lastSyncMs = batch.durationMs
+        }
+      },
+    }
+    this.dataPlane = {
+      acked: (stream, level, count = 1) => metrics.streamAcked.inc({ stream, level }, count),
+      redelivered: (stream, count = 1) => metrics.streamRedelivered.inc({ stream }, count),
+      deadLettered: (stream, count = 1) => metrics.streamDeadLettered.inc({ stream }, count),
+      dedupHit: (stream, count = 1) => metrics.streamDedupHits.inc({ stream }, count),
+      replicationLag: (stream, region, seconds) => metrics.streamReplicationLag.set({ stream, region }, seconds),
+    }
+  }
+
+  get contentType(): string {
+    return this.registry.contentType
+  }
+
+  /** Starts the sampler (unref'd) and the event-loop monitor. */
+  start(): void {
+    if (this.#timer !== undefined) return
+    this.#loop.enable()
+    this.sample()
+    this.#timer = setInterval(() => this.sample(), this.#sampleIntervalMs)
+    this.#timer.unref()
+  }
+
+  close(): void {
+    if (this.#timer !== undefined) clearInterval(this.#timer)
+    this.#timer = undefined
+    this.#loop.disable()
+  }
+
+  /** One sampler step: Raft elections/leaders, peer links last seen up, rates, event-loop window. */
+  sample(): void {
+    const nowMs = this.#sources.clock.nowMs()
+    const runtime = this.#sources.cluster()
+    if (runtime !== undefined) {
+      this.raft.observe(runtime.node.status())
+      for (const peer of runtime.peers()) if (peer.state === 'up') this.#peerLastUpMs.set(peer.peer, nowMs)
+    }
+    if (nowMs - this.#lastRateMs >= rateWindowMs) {
+      this.#lastRateMs = nowMs
+      this.#rates.sample(nowMs, this.#rateInputs())
+    }
+    if (nowMs - this.#lastLagMs >= eventLoopWindowMs) {
+      this.#lastLagMs = nowMs
+      const loop = this.#loop
+      // An empty window (no samples yet) reports NaN: keep zeros then.
+      if (loop.count > 0) this.#lag = { meanMs: loop.mean / 1e6, p99Ms: loop.percentile(99) / 1e6, maxMs: loop.max / 1e6 }
+      loop.reset()
+    }
+  }
+
+  *#rateInputs(): Iterable<readonly [string, number]> {
+    const counters = this.#sources.router.counters
+    yield ['in.msgs', counters.inMsgs]
+    yield ['out.msgs', counters.outMsgs]
+    yield ['in.bytes', counters.inBytes]
+    yield ['out.bytes', counters.outBytes]
+    for (const traffic of this.#sources.router.streamTraffic.values()) {
+      yield [`publish:${traffic.stream}`, traffic.published]
+      yield [`deliver:${traffic.stream}`, traffic.delivered]
+    }
+  }
+
+  /** Messages per second published to / delivered from `stream` on this node, over the last window. */
+  streamRates(stream: string): { readonly publishPerSec: number; readonly deliverPerSec: number } {
+    return { publishPerSec: this.#rates.rate(`publish:${stream}`), deliverPerSec: this.#rates.rate(`deliver:${stream}`) }
+  }
+
+  /** When the link to `peer` was last seen up (clock ms), if ever. */
+  peerLastUpMs(peer: string): number | undefined {
+    return this.#peerLastUpMs.get(peer)
+  }
+
+  #mirror(counter: Counter<string>, labels: Record<string, string>, value: number): void {
+    let values = this.#mirrored.get(counter)
+    if (values === undefined) {
+      values = new Map()
+      this.#mirrored.set(counter, values)
+    }
+    const key = JSON.stringify(labels)
+    const before = values.get(key)
+    if (before === undefined || value < before) {
+      // First sight, or the source was reset (a new owner): start the series at its value.
+      if (before !== undefined) {
+        if (key === '{}') counter.reset()
+        else counter.remove(labels)
+      }
+      counter.inc(labels, value)
+    } else if (value > before) counter.inc(labels, value - before)
+    values.set(key, value)
+  }
+
+  /** Sets every value that is read from its owner. */
+  refresh(): void {
+    const sources = this.#sources
+    const metrics = this.#metrics
+    const runtime = sources.cluster()
+    const nowMs = sources.clock.nowMs()
+    metrics.info.reset()
+    metrics.info.set({ node_id: runtime?.nodeId ?? '', name: sources.nodeName, region: runtime?.region ?? '', version: sources.version }, 1)
+    metrics.ready.set(sources.isReady() ? 1 : 0)
+    metrics.uptime.set(Math.max(0, nowMs - sources.startedAtMs) / 1000)
+
+    const router = sources.router
+    metrics.clientConnections.set(router.connections.size)
+    metrics.subscriptions.set(router.subscriptionCount)
+    metrics.openResponseStreams.set(router.responses.size)
+    this.#mirror(metrics.messagesIn, {}, router.counters.inMsgs)
+    this.#mirror(metrics.messagesOut, {}, router.counters.outMsgs)
+    this.#mirror(metrics.bytesIn, {}, router.counters.inBytes)
+    this.#mirror(metrics.bytesOut, {}, router.counters.outBytes)
+    this.#mirror(metrics.slowConsumers, {}, router.counters.slowConsumers)
+    for (const traffic of router.streamTraffic.values()) {
+      const labels = { stream: traffic.stream }
+      this.#mirror(metrics.streamPublished, labels, traffic.published)
+      this.#mirror(metrics.streamPublishedBytes, labels, traffic.publishedBytes)
+      this.#mirror(metrics.streamDelivered, labels, traffic.delivered)
+    }
+
+    if (runtime !== undefined) this.#refreshCluster(runtime)
+
+    const memory = process.memoryUsage()
+    metrics.residentMemory.set(memory.rss)
+    metrics.heapUsed.set(memory.heapUsed)
+    metrics.eventLoopLagMean.set(this.#lag.meanMs / 1000)
+    metrics.eventLoopLagP99.set(this.#lag.p99Ms / 1000)
+    metrics.eventLoopLagMax.set(this.#lag.maxMs / 1000)
+  }
+
+  #refreshCluster(runtime: ClusterRuntime): void {
+    const metrics = this.#metrics
+    const status = runtime.node.status()
+    metrics.raftTerm.set(status.term)
+    metrics.raftCommit.set(status.commit)
+    metrics.raftApplied.set(status.applied)
+    metrics.raftLastIndex.set(status.lastIndex)
+    metrics.raftIsLeader.set(status.role === 'leader' ? 1 : 0)
+    metrics.raftLeaderKnown.set(status.lead === null ? 0 : 1)
+    metrics.raftVoters.set(status.confState.voters.length)
+    metrics.raftLearners.set(status.confState.learners.length)
+    this.#mirror(metrics.raftElections, {}, this.raft.electionsStarted)
+    this.#mirror(metrics.raftLeaderChanges, {}, this.raft.leaderChanges)
+    const counters = runtime.node.counters()
+    this.#mirror(metrics.raftPersistedBatches, {}, counters.persistedBatches)
+    this.#mirror(metrics.raftMessagesSent, {}, counters.messagesSent)
+    this.#mirror(metrics.raftSendsRefused, {}, counters.sendsRefused)
+    this.#mirror(metrics.raftFramesDropped, {}, counters.framesDropped)
+    this.#mirror(metrics.raftSnapshotsTaken, {}, counters.snapshotsTaken)
+    this.#mirror(metrics.raftSnapshotsRestored, {}, counters.snapshotsRestored)
+
+    const peers = runtime.peers()
+    const byState = { up: 0, down: 0, connecting: 0 }
+    metrics.peerLinkUp.reset()
+    for (const peer of peers) {
+      byState[peer.state] += 1
+      metrics.peerLinkUp.set({ peer: peer.peer }, peer.state === 'up' ? 1 : 0)
+    }
+    for (const [state, count] of Object.entries(byState)) metrics.peerLinks.set({ state }, count)
+
+    // Persistent streams get their data-plane series at zero, so dashboards and alerts see them.
+    for (const [key, record] of runtime.node.state.streams) {
+      if (record.spec.kind !== 'persistent' || this.#dataPlaneStreams.has(key) || this.#dataPlaneStreams.size >= dataPlaneStreamsMax) continue
+      this.#dataPlaneStreams.add(key)
+      for (const level of ackLevelLabels) metrics.streamAcked.inc({ stream: key, level }, 0)
+      metrics.streamRedelivered.inc({ stream: key }, 0)
+      metrics.streamDeadLettered.inc({ stream: key }, 0)
+      metrics.streamDedupHits.inc({ stream: key }, 0)
+      for (const region of record.spec.regions) if (region !== runtime.region) metrics.streamReplicationLag.set({ stream: key, region }, 0)
+    }
+  }
+
+  /** The Prometheus text exposition of this node. */
+  async render(): Promise<string> {
+    this.refresh()
+    return this.registry.metrics()
+  }
+
+  /** This node's key metrics (what `$RG.metrics.<nodeId>` carries). */
+  keyMetrics(): KeyMetrics {
+    const sources = this.#sources
+    const router = sources.router
+    const runtime = sources.cluster()
+    const nowMs = sources.clock.nowMs()
+    const status = runtime?.node.status()
+    const peers = { up: 0, down: 0, connecting: 0 }
+    for (const peer of runtime?.peers() ?? []) peers[peer.state] += 1
+    const streams: StreamKeyMetrics[] = [...router.streamTraffic.values()].map((traffic) => ({
+      stream: traffic.stream,
+      published: traffic.published,
+      publishedBytes: traffic.publishedBytes,
+      delivered: traffic.delivered,
+      ...this.streamRates(traffic.stream),
+    }))
+    streams.sort((a, b) => b.publishPerSec - a.publishPerSec || (a.stream < b.stream ? -1 : 1))
+    const memory = process.memoryUsage()
+    return {
+      nodeId: runtime?.nodeId ?? '',
+      name: sources.nodeName,
+      region: runtime?.region ?? '',
+      version: sources.version,
+      timeMs: (sources.wallClockMs ?? Date.now)(),
+      uptimeMs: Math.max(0, Math.round(nowMs - sources.startedAtMs)),
+      ready: sources.isReady(),
+      raft:
+        status === undefined
+          ? null
+          : {
+              role: status.role,
+              term: status.term,
+              leader: status.lead,
+              commit: status.commit,
+              applied: status.applied,
+              electionsStarted: this.raft.electionsStarted,
+              leaderChanges: this.raft.leaderChanges,
+            },
+      clients: {
+        connections: router.connections.size,
+        subscriptions: router.subscriptionCount,
+        inMsgs: router.counters.inMsgs,
+        outMsgs: router.counters.outMsgs,
+        inBytes: router.counters.inBytes,
+        outBytes: router.counters.outBytes,
+        slowConsumers: router.counters.slowConsumers,
+        inMsgsPerSec: this.#rates.rate('in.msgs'),
+        outMsgsPerSec: this.#rates.rate('out.msgs'),
+        inBytesPerSec: this.#rates.rate('in.bytes'),
+        outBytesPerSec: this.#rates.rate('out.bytes'),
+      },
+      peers,
+      process: {
+        residentMemoryBytes: memory.rss,
+        heapUsedBytes: memory.heapUsed,
+        eventLoopLagMeanMs: this.#lag.meanMs,
+        eventLoopLagP99Ms: this.#lag.p99Ms,
+        eventLoopLagMaxMs: this.#lag.maxMs,
+      },
+      storage: { ...this.#storage },
+      streams: streams.slice(0, keyMetricsStreamsMax),
+      streamsTruncated: streams.length > keyMetricsStreamsMax,
+    }
+  }
+}
