@@ -100,6 +100,8 @@ const commandSchemas = [
     region: name,
     masterEligible: z.boolean(),
     tags,
+    /** Lets a node change its own addresses (a restart on other ports); region, eligibility and tags stay. */
+    update,
   }),
   z.strictObject({ type: z.literal('drainNode'), nodeId: name }),
   z.strictObject({ type: z.literal('markNodeDead'), nodeId: name }),

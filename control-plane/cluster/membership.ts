@@ -124,6 +124,8 @@ function afterNodeChange(state: ClusterState, region: string, meta: ApplyMeta, e
   return refreshDataLossFlags(filled.state)
 }
 
+const addressFields: ReadonlySet<string> = new Set(['clientAddress', 'peerAddress', 'adminAddress'])
+
 export function applyAddNode(state: ClusterState, command: CommandOf<'addNode'>, meta: ApplyMeta): Step {
   const problem = checkName('node', 'nodeId', command.nodeId) ?? checkName('region', 'region', command.region) ?? checkTags(command.tags)
   if (problem !== undefined) return rejected(state, problem)
@@ -142,8 +144,32 @@ export function applyAddNode(state: ClusterState, command: CommandOf<'addNode'>,
   if (existing !== undefined && existing.state !== 'removed') {
     const { clientAddress, peerAddress, adminAddress, region, masterEligible, tags } = existing
     const diffs = diffValues({ clientAddress, peerAddress, adminAddress, region, masterEligible, tags: { ...tags } }, wanted)
-    if (diffs.length > 0) {
+    if (diffs.length > 0 && command.update !== true) {
       return rejected(state, fail('RG_ERR_CONFLICT', `node ${command.nodeId} exists with a different definition: ${describeDiffs(diffs)}`, { nodeId: command.nodeId, diffs: diffsToJson(diffs) }))
+    }
+    if (diffs.length > 0) {
+      // `update` moves addresses only: a region or eligibility change would move data and votes.
+      const fixed = diffs.find((diff) => !addressFields.has(diff.path.split('.')[0] ?? ''))
+      if (fixed !== undefined) {
+        return rejected(
+          state,
+          fail('RG_ERR_IMMUTABLE_FIELD', `node ${command.nodeId}: ${fixed.path} cannot change by update (${describeDiffs([fixed])}); tags change with setNodeTags`, {
+            nodeId: command.nodeId,
+            field: fixed.path,
+          }),
+        )
+      }
+      const updated: NodeRecord = {
+        ...existing,
+        clientAddress: wanted.clientAddress,
+        peerAddress: wanted.peerAddress,
+        adminAddress: wanted.adminAddress,
+        state: existing.state === 'dead' ? 'active' : existing.state,
+      }
+      let next: ClusterState = { ...state, nodes: mapSet(state.nodes, updated.id, updated) }
+      const events: ClusterEvent[] = [nodeEvent(existing.state === 'dead' ? 'joined' : 'updated', updated.id, meta, nodeJson(updated))]
+      if (existing.state === 'dead') next = afterNodeChange(next, updated.region, meta, events)
+      return { state: next, result: ok('updated', { ...nodeJson(next.nodes.get(updated.id) as NodeRecord), diffs: diffsToJson(diffs) }), events }
     }
     if (existing.state !== 'dead') return { state, result: ok('unchanged', nodeJson(existing)), events: [] }
   }

@@ -378,7 +378,7 @@ class Runtime implements ClusterRuntime {
     if (this.selfInFlight || Date.now() < this.selfRetryAtMs) return
     this.selfInFlight = true
     node
-      .ensure({ type: 'addNode', ...wanted })
+      .ensure({ type: 'addNode', ...wanted, update: true })
       .then(
         (result) => {
           if (result.ok) {

@@ -27,6 +27,26 @@ t.test('join, drain, remove: events and states', async (t) => {
   t.equal(code(h.run(nodeCommand('n1')).result), 'updated', 'a removed node id may join again')
 })
 
+t.test('addNode with update: a node moves its own addresses; region and eligibility stay', async (t) => {
+  const h = new Harness()
+  h.must(nodeCommand('n1'))
+  const moved = h.must({ ...nodeCommand('n1'), peerAddress: 'elsewhere:6222', adminAddress: 'elsewhere:8222', update: true })
+  t.equal(code(moved.result), 'updated')
+  t.same(moved.events.map((e) => e.subject), ['$RG.events.node.updated'])
+  t.equal(h.state.nodes.get('n1')?.peerAddress, 'elsewhere:6222')
+  t.equal(h.state.nodes.get('n1')?.adminAddress, 'elsewhere:8222')
+  t.equal(code(h.run({ ...nodeCommand('n1'), peerAddress: 'elsewhere:6222', adminAddress: 'elsewhere:8222', update: true }).result), 'unchanged', 'the same update twice is a no-op')
+  const region = h.run({ ...nodeCommand('n1'), peerAddress: 'elsewhere:6222', adminAddress: 'elsewhere:8222', region: 'eu-west', update: true }).result
+  t.equal(code(region), 'RG_ERR_IMMUTABLE_FIELD', 'a region change is refused even with update')
+  t.equal(h.state.nodes.get('n1')?.region, nodeCommand('n1').region)
+  const eligibility = h.run({ ...nodeCommand('n1'), peerAddress: 'elsewhere:6222', adminAddress: 'elsewhere:8222', masterEligible: !nodeCommand('n1').masterEligible, update: true }).result
+  t.equal(code(eligibility), 'RG_ERR_IMMUTABLE_FIELD')
+  h.must({ type: 'markNodeDead', nodeId: 'n1' })
+  const back = h.must({ ...nodeCommand('n1'), peerAddress: 'third:6222', adminAddress: 'elsewhere:8222', update: true })
+  t.same(back.events.map((e) => e.subject), ['$RG.events.node.joined'], 'a dead node coming back on new addresses rejoins')
+  t.equal(h.state.nodes.get('n1')?.state, 'active')
+})
+
 t.test('a dead node holding the last live copy stays, flagged removingLosesData', async (t) => {
   const h = new Harness()
   h.must(nodeCommand('n1'))
