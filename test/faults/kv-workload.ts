@@ -89,18 +89,26 @@ export async function runKvWorkload(workers: readonly KvWorker[], options: KvWor
   )
 }
 
+export type KvHistoryVerdict = { readonly ok: true; readonly steps: number } | { readonly ok: false; readonly problem: string }
+
+/** The checker's verdict on a recorded history (budget: one minute of search). */
+export function kvHistoryVerdict(history: KvHistory): KvHistoryVerdict {
+  const result = checkLinearizable(kvModel, history.toLincheck(), { timeMsMax: 60_000 })
+  if (result.result === 'ok') return { ok: true, steps: result.steps }
+  if (result.result === 'illegal') return { ok: false, problem: `not linearizable:\n${result.explanation}` }
+  return { ok: false, problem: `the checker ran out of budget (${result.reason})` }
+}
+
 /** Checks the history; on anything but `ok` writes it as JSON lines into `keepDir` and fails the test. */
 export function checkKvHistory(t: Test, history: KvHistory, keepDir: string, label: string): boolean {
-  const summary = history.summary()
-  t.comment(`${label}: ${JSON.stringify(summary)} operations`)
-  const result = checkLinearizable(kvModel, history.toLincheck(), { timeMsMax: 60_000 })
-  if (result.result === 'ok') {
-    t.pass(`${label}: the history is linearizable (${result.steps} search steps)`)
+  t.comment(`${label}: ${JSON.stringify(history.summary())} operations`)
+  const verdict = kvHistoryVerdict(history)
+  if (verdict.ok) {
+    t.pass(`${label}: the history is linearizable (${verdict.steps} search steps)`)
     return true
   }
   const path = join(keepDir, `${label.replace(/[^A-Za-z0-9_-]+/g, '-')}.history.jsonl`)
   history.writeJsonLines(path)
-  if (result.result === 'illegal') t.fail(`${label}: not linearizable; history kept in ${path}\n${result.explanation}`)
-  else t.fail(`${label}: the checker ran out of budget (${result.reason}); history kept in ${path}`)
+  t.fail(`${label}: ${verdict.problem}\nhistory kept in ${path}`)
   return false
 }
