@@ -16,6 +16,7 @@ import { securityFlagNames, securityServerFlags, securitySourceFromFlags } from 
 import type { SecurityServerFlags } from '../shared/security/config.js'
 import type { LogLevel } from '../shared/log.js'
 import { registerAdminCommands } from './commands/admin-verbs.js'
+import { registerLogLevelCommand } from './commands/log-level-verb.js'
 import { registerClientCommands } from './commands/client-verbs.js'
 import { startNode } from './node.js'
 import { railgunVersion } from './version.js'
@@ -196,7 +197,7 @@ export function registerServerCommand(program: Command): void {
 }
 
 /** Every verb of the `railgun` command: the node itself, then the client verbs (pub, sub, req, reply). */
-export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program)]
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program), (program) => registerLogLevelCommand(program)]
 
 export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
   const program = new Command('railgun')

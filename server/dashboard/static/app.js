@@ -261,4 +261,6 @@ function App() {
     </main>`
 }
 
-render(html`<${App} />`, document.getElementById('app'))
+const root = document.getElementById('app')
+root.textContent = '' // the "Loading…" placeholder
+render(html`<${App} />`, root)

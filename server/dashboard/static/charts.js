@@ -32,7 +32,10 @@ export class History {
       this.times.shift()
       for (const points of this.series.values()) points.shift()
     }
-    for (const [name, points] of [...this.series]) if (points.every((point) => point === null || point === 0)) this.series.delete(name)
+    // Streams come and go: forget one whose whole window is idle (node-wide series stay).
+    for (const [name, points] of [...this.series]) {
+      if (name.startsWith('stream ') && points.every((point) => point === null || point === 0)) this.series.delete(name)
+    }
   }
 
   /** uPlot data for the named series: [times, ...values]. */
