@@ -18,6 +18,7 @@ import type { LogLevel } from '../shared/log.js'
 import { registerAdminCommands } from './commands/admin-verbs.js'
 import { registerLogLevelCommand } from './commands/log-level-verb.js'
 import { registerClientCommands } from './commands/client-verbs.js'
+import { registerDevCommand } from './commands/dev.js'
 import { startNode } from './node.js'
 import { railgunVersion } from './version.js'
 
@@ -197,7 +198,7 @@ export function registerServerCommand(program: Command): void {
 }
 
 /** Every verb of the `railgun` command: the node itself, then the client verbs (pub, sub, req, reply). */
-export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program), (program) => registerLogLevelCommand(program)]
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program), (program) => registerLogLevelCommand(program), registerDevCommand]
 
 export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
   const program = new Command('railgun')

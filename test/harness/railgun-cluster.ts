@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '../../client/index.js'
+import { configDefaults } from '../../shared/config/index.js'
 import type { ClientOptions, RailgunClient } from '../../client/index.js'
 import { ProcessController } from './process-controller.js'
 import { ProxyMesh } from './proxy-mesh.js'
@@ -29,7 +30,7 @@ export interface RailgunClusterOptions {
   readonly nodeIds?: readonly string[]
   /** Default 3 (ignored when `nodeIds` is given). */
   readonly nodes?: number
-  /** node id → region; default every node in `global`. */
+  /** node id → region; default: the server's default region (`cluster.region`). */
   readonly regions?: Readonly<Record<string, string>>
   /** Raft timings and compaction, passed as `RAILGUN_CLUSTER_*`. Defaults: 50 ms × 10 ticks, snapshots every 10,000. */
   readonly tickMs?: number
@@ -260,7 +261,7 @@ export class RailgunCluster {
     const seeds = planned.map((plan) => `${plan.id}@127.0.0.1:${plan.peerPort}`).join(',')
     const cli = this.options.cli ?? { command: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'server/cli.ts')] }
     for (const plan of planned) {
-      const region = this.options.regions?.[plan.id] ?? 'global'
+      const region = this.options.regions?.[plan.id] ?? configDefaults.cluster.region
       const dataDir = join(this.dir, plan.id)
       const logFile = join(this.dir, `${plan.id}.log`)
       const routes = planned.filter((other) => other.id !== plan.id).map((other) => `${other.id}=127.0.0.1:${this.mesh.addressFor(plan.id, other.id).port}`)
@@ -283,7 +284,7 @@ export class RailgunCluster {
         '--data', dataDir,
         '--name', plan.id,
         '--node-id', plan.id,
-        '--region', region,
+        ...(this.options.regions?.[plan.id] === undefined ? [] : ['--region', region]),
         '--seeds', seeds,
       ]
       const process = new ProcessController({ name: plan.id, command: cli.command, args, env, cwd: repoRoot, logFile })
