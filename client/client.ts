@@ -19,6 +19,7 @@ import {
 } from 'rxjs'
 import type { ServerInfo } from '../shared/protocol/types.js'
 import { BucketsApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api.js'
+import { RolesApi, TokensApi, UsersApi } from './access-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
 import { KvBucket } from './kv.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
@@ -60,6 +61,10 @@ export class RailgunClient {
   readonly buckets: BucketsApi = new BucketsApi(this)
   /** Control API: cluster status, nodes, leadership transfer, drain/remove nodes. */
   readonly cluster: ClusterApi = new ClusterApi(this)
+  /** Control API: users, bearer tokens and roles (admin on every stream needed). */
+  readonly users: UsersApi = new UsersApi(this)
+  readonly tokens: TokensApi = new TokensApi(this)
+  readonly roles: RolesApi = new RolesApi(this)
 
   /** @internal Use `connect()`. */
   constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {

@@ -3,10 +3,12 @@
 // to the socket once per event-loop turn (setImmediate) or as soon as it fills, so a burst of
 // publishes becomes a few large writes instead of one syscall (and one allocation) each.
 import { connect as netConnect, type Socket } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import { crlf, encodeOp } from '../shared/protocol/encoder.js'
 import { createParser } from '../shared/protocol/parser.js'
 import type { ProtocolOp, ProtocolParser } from '../shared/protocol/types.js'
 import { ConnectError, OutboundBufferFullError, ProtocolError } from './errors.js'
+import type { ResolvedTls } from './tls.js'
 import type { DialOptions, ServerAddress, Transport, TransportHandlers } from './transport.js'
 
 /** Size of the coalescing chunk: a full chunk is written within the same turn. */
@@ -15,7 +17,7 @@ export const writeChunkBytes = 64 * 1024
 const utf8BytesPerCodeUnitMax = 3
 
 class TcpTransport implements Transport {
-  private readonly socket: Socket
+  private socket: Socket
   private readonly parser: ProtocolParser
   private readonly handlers: TransportHandlers
   private readonly outboundBytesMax: number
@@ -24,14 +26,52 @@ class TcpTransport implements Transport {
   private flushScheduled = false
   private closed = false
 
-  constructor(socket: Socket, handlers: TransportHandlers, options: DialOptions) {
+  constructor(socket: Socket, handlers: TransportHandlers, options: DialOptions, private readonly host: string) {
     this.socket = socket
     this.handlers = handlers
     this.outboundBytesMax = options.outboundBytesMax
     this.parser = createParser({ role: 'client', payloadBytesMax: options.inboundPayloadBytesMax })
-    socket.on('data', (data: Buffer) => this.onData(data))
-    socket.on('error', (error: Error) => this.finish(error))
-    socket.on('close', () => this.finish(new ConnectError('connection lost')))
+    this.attach(socket)
+  }
+
+  private readonly onSocketData = (data: Buffer): void => this.onData(data)
+  private readonly onSocketError = (error: Error): void => this.finish(error)
+  private readonly onSocketClose = (): void => this.finish(new ConnectError('connection lost'))
+
+  private attach(socket: Socket): void {
+    socket.on('data', this.onSocketData)
+    socket.on('error', this.onSocketError)
+    socket.on('close', this.onSocketClose)
+  }
+
+  private detach(socket: Socket): void {
+    socket.off('data', this.onSocketData)
+    socket.off('error', this.onSocketError)
+    socket.off('close', this.onSocketClose)
+  }
+
+  /** STARTTLS-style upgrade after the server's INFO: the same TCP socket carries TLS from now on. */
+  startTls(tls: ResolvedTls): Promise<void> {
+    if (this.closed) return Promise.reject(new ConnectError('connection closed before the TLS upgrade'))
+    this.flushNow()
+    const raw = this.socket
+    this.detach(raw)
+    return new Promise<void>((resolve, reject) => {
+      const secure = tlsConnect({ ...tls.connectOptions(this.host), socket: raw })
+      const onError = (error: Error): void => {
+        secure.destroy()
+        // The caller (the handshake) fails the attempt with this reason and closes the transport.
+        reject(new ConnectError(`TLS handshake with ${this.host} failed: ${error.message}`, { cause: error }))
+      }
+      secure.once('error', onError)
+      secure.once('secureConnect', () => {
+        secure.off('error', onError)
+        secure.setNoDelay(true)
+        this.socket = secure
+        this.attach(secure)
+        resolve()
+      })
+    })
   }
 
   get pendingBytes(): number {
@@ -138,10 +178,17 @@ class TcpTransport implements Transport {
   }
 }
 
-/** Opens a TCP connection; resolves once connected (the protocol handshake is the client's). */
+/**
+ * Opens a TCP connection; resolves once connected (the protocol handshake is the client's). With
+ * `tls.handshakeFirst` the TLS handshake runs first and the promise resolves once it is verified.
+ */
 export function dialTcp(address: ServerAddress, handlers: TransportHandlers, options: DialOptions): Promise<Transport> {
+  const first = options.tls?.handshakeFirst === true ? options.tls : undefined
   return new Promise((resolve, reject) => {
-    const socket = netConnect({ host: address.host, port: address.port })
+    const socket: Socket | TLSSocket =
+      first === undefined
+        ? netConnect({ host: address.host, port: address.port })
+        : tlsConnect({ ...first.connectOptions(address.host), host: address.host, port: address.port })
     socket.setNoDelay(true)
     const timer = setTimeout(() => {
       socket.destroy()
@@ -152,10 +199,10 @@ export function dialTcp(address: ServerAddress, handlers: TransportHandlers, opt
       reject(new ConnectError(`cannot connect to ${address.url}: ${error.message}`, { cause: error }))
     }
     socket.once('error', onError)
-    socket.once('connect', () => {
+    socket.once(first === undefined ? 'connect' : 'secureConnect', () => {
       clearTimeout(timer)
       socket.off('error', onError)
-      resolve(new TcpTransport(socket, handlers, options))
+      resolve(new TcpTransport(socket, handlers, options, address.host))
     })
   })
 }

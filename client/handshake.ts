@@ -1,6 +1,9 @@
-// Opening one connection: dial, wait for INFO, send CONNECT + PING, wait for PONG. A `-ERR` or a
-// close before the PONG fails the attempt (e.g. 'Authorization Violation'). The whole exchange is
-// bounded by `timeoutMs` on the injected scheduler, so virtual-time tests drive it too.
+// Opening one connection: dial, wait for INFO, (upgrade to TLS), send CONNECT + PING, wait for
+// PONG. A `-ERR` or a close before the PONG fails the attempt (e.g. 'Authorization Violation').
+// The whole exchange is bounded by `timeoutMs` on the injected scheduler, so virtual-time tests
+// drive it too. TLS: the upgrade starts when INFO says `tls_required`, or `tls_available` and the
+// client has `tls` options; a client with `tls` options refuses a server that offers none (no
+// silent fallback to clear text). TLS-first connections arrive here already encrypted.
 import { from, Observable, type SchedulerLike, type Subscription } from 'rxjs'
 import type { ConnectOptions, ProtocolOp, ServerInfo } from '../shared/protocol/types.js'
 import { ConnectError, errorFromServerText, ProtocolError } from './errors.js'
@@ -51,7 +54,7 @@ export function handshake$(
   scheduler: SchedulerLike,
 ): Observable<Established> {
   return new Observable<Established>((subscriber) => {
-    let phase: 'dialing' | 'await-info' | 'await-pong' | 'established' | 'failed' = 'dialing'
+    let phase: 'dialing' | 'await-info' | 'tls-upgrade' | 'await-pong' | 'established' | 'failed' = 'dialing'
     let transport: Transport | undefined
     let info: ServerInfo | undefined
     // Ops that arrive before the dial promise hands us the transport (a test transport may
@@ -82,10 +85,29 @@ export function handshake$(
         if (phase === 'await-info') {
           if (op.op !== 'INFO') return fail(new ProtocolError(`expected INFO first, got ${op.op}`))
           info = op.info
-          if (info.tls_required === true) return fail(new ConnectError(`${address.url} requires TLS, which this client does not support yet`))
-          current.send({ op: 'CONNECT', options: { ...connectFields, raw: {} } })
-          current.send({ op: 'PING' })
-          phase = 'await-pong'
+          const tls = dialOptions.tls
+          const encrypted = tls?.handshakeFirst === true
+          const upgrade = !encrypted && (info.tls_required === true || (tls !== undefined && info.tls_available === true))
+          if (upgrade && tls === undefined) return fail(new ConnectError(`${address.url} requires TLS: set the tls option (at least {})`))
+          if (tls !== undefined && !encrypted && !upgrade) return fail(new ConnectError(`${address.url} does not offer TLS, but the client requires it`))
+          const sendConnect = (): void => {
+            current.send({ op: 'CONNECT', options: { ...connectFields, ...(tls === undefined ? {} : { tls_required: true }), raw: {} } })
+            current.send({ op: 'PING' })
+            phase = 'await-pong'
+          }
+          if (!upgrade || tls === undefined) {
+            sendConnect()
+            continue
+          }
+          if (current.startTls === undefined) return fail(new ConnectError(`${address.url}: this transport cannot start TLS`))
+          phase = 'tls-upgrade'
+          current.startTls(tls).then(
+            () => {
+              if (phase === 'tls-upgrade') sendConnect()
+            },
+            (error: unknown) => fail(error instanceof Error ? error : new ConnectError(String(error))),
+          )
+          return
         } else if (op.op === 'PONG') {
           phase = 'established'
           timeout.unsubscribe()

@@ -4,13 +4,18 @@ import { asyncScheduler, type SchedulerLike } from 'rxjs'
 import { InvalidArgumentError } from './errors.js'
 import { reconnectPolicyDefaults, reconnectPolicyProblem, type RandomSource, type ReconnectPolicy } from './reconnect.js'
 import type { Dialer } from './transport.js'
+import { resolveTls } from './tls.js'
+import type { ClientTlsOptions, ResolvedTls } from './tls.js'
 
 export interface ClientOptions {
   /** Connection name shown by the server (CONNECT `name`). */
   readonly name?: string
+  /** Bearer token (CONNECT `auth_token`), e.g. `rgt_…` from `railgun token create`. */
   readonly token?: string
   readonly user?: string
   readonly pass?: string
+  /** TLS: CA, client certificate, `handshakeFirst`. Absent = clear text unless the server requires TLS (then an error) or the URL is `tls://`. */
+  readonly tls?: ClientTlsOptions
   /** Bound on opening one connection: TCP connect + INFO/CONNECT/PING/PONG. Default 5000. */
   readonly timeoutMs?: number
   readonly reconnect?: Partial<ReconnectPolicy>
@@ -47,6 +52,7 @@ export interface ResolvedOptions {
   readonly token: string | undefined
   readonly user: string | undefined
   readonly pass: string | undefined
+  readonly tls: ResolvedTls | undefined
   readonly timeoutMs: number
   readonly reconnect: ReconnectPolicy
   readonly pingIntervalMs: number
@@ -92,6 +98,7 @@ export function resolveOptions(options: ClientOptions): ResolvedOptions {
     token: options.token,
     user: options.user,
     pass: options.pass,
+    tls: resolveTls(options.tls),
     timeoutMs: positive('timeoutMs', options.timeoutMs, clientDefaults.timeoutMs),
     reconnect,
     pingIntervalMs: positive('pingIntervalMs', options.pingIntervalMs, clientDefaults.pingIntervalMs),

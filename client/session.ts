@@ -51,6 +51,7 @@ export class Session {
       timeoutMs: options.timeoutMs,
       outboundBytesMax: options.outboundBytesMax,
       inboundPayloadBytesMax: options.inboundPayloadBytesMax,
+      ...(options.tls === undefined ? {} : { tls: options.tls }),
     }
     this.handlers = {
       onOps: (transport, ops) => {

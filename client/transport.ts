@@ -3,6 +3,7 @@
 // subscribe/teardown and status sequences run in virtual time without sockets.
 import type { ObservableInput } from 'rxjs'
 import type { ProtocolOp } from '../shared/protocol/types.js'
+import type { ResolvedTls } from './tls.js'
 
 export interface ServerAddress {
   readonly host: string
@@ -28,6 +29,11 @@ export interface Transport {
   readonly pendingBytes: number
   /** Ends the transport (idempotent); `onClose` reports `error`. Pending writes are flushed first. */
   close(error?: Error): void
+  /**
+   * Upgrade to TLS in place (after the server's clear-text INFO); resolves once the handshake is
+   * done and the server's certificate verified. Transports that cannot (test transports) omit it.
+   */
+  startTls?(tls: ResolvedTls): Promise<void>
 }
 
 export interface DialOptions {
@@ -36,6 +42,8 @@ export interface DialOptions {
   readonly outboundBytesMax: number
   /** Largest payload accepted from the server. */
   readonly inboundPayloadBytesMax: number
+  /** Client TLS; with `handshakeFirst` the dialer starts TLS before any protocol byte. */
+  readonly tls?: ResolvedTls
 }
 
 /** Opens a transport. TCP returns a Promise; test transports may return a synchronous Observable. */
@@ -45,7 +53,7 @@ export type Dialer = (
   options: DialOptions,
 ) => ObservableInput<Transport>
 
-/** Parses `nats://host:port`, `host:port`, `railgun://…` or `tcp://…`; default port 4222. */
+/** Parses `nats://host:port`, `host:port`, `railgun://…` or `tcp://…`; default port 4222. TLS comes from the `tls` option. */
 export function parseServerUrl(url: string): ServerAddress {
   const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(url) ? url : `nats://${url}`
   let parsed: URL
@@ -55,7 +63,7 @@ export function parseServerUrl(url: string): ServerAddress {
     throw new RangeError(`not a server URL: ${url}`)
   }
   const scheme = parsed.protocol.replace(/:$/, '')
-  if (!['nats', 'railgun', 'tcp'].includes(scheme)) throw new RangeError(`unsupported scheme in ${url} (TLS is not supported yet)`)
+  if (!['nats', 'railgun', 'tcp'].includes(scheme)) throw new RangeError(`unsupported scheme in ${url} (nats, railgun or tcp; TLS is the tls option)`)
   const host = parsed.hostname.replace(/^\[(.*)\]$/, '$1')
   if (host === '') throw new RangeError(`no host in server URL: ${url}`)
   const port = parsed.port === '' ? 4222 : Number(parsed.port)
