@@ -16,6 +16,7 @@ import { securityFlagNames, securityServerFlags, securitySourceFromFlags } from 
 import type { SecurityServerFlags } from '../shared/security/config.js'
 import type { LogLevel } from '../shared/log.js'
 import { registerAdminCommands } from './commands/admin-verbs.js'
+import { registerAccessCommands } from './commands/access-verbs.js'
 import { registerLogLevelCommand } from './commands/log-level-verb.js'
 import { registerClientCommands } from './commands/client-verbs.js'
 import { registerDevCommand } from './commands/dev.js'
@@ -198,7 +199,7 @@ export function registerServerCommand(program: Command): void {
 }
 
 /** Every verb of the `railgun` command: the node itself, then the client verbs (pub, sub, req, reply). */
-export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program), (program) => registerLogLevelCommand(program), registerDevCommand]
+export const commandRegistrars: CommandRegistrar[] = [registerServerCommand, registerClientCommands, (program) => registerAdminCommands(program), (program) => registerLogLevelCommand(program), registerDevCommand, (program) => registerAccessCommands(program)]
 
 export function createProgram(registrars: readonly CommandRegistrar[] = commandRegistrars): Command {
   const program = new Command('railgun')

@@ -1,7 +1,9 @@
 // The admin verbs of the `railgun` command, over the control API (`$RG.API.>`) with the Railgun
 // client. Every verb takes `--server URL` (default $RAILGUN_SERVER, else nats://127.0.0.1:4222)
-// and `--json` (print the API's answer as JSON). An API error prints one line
-// `railgun: <message> (<error code>)` and exits 1; a usage error exits 2.
+// and `--json` (print the API's answer as JSON), and the connection flags: credentials
+// `--token` ($RAILGUN_TOKEN) or `--user` + `--password` ($RAILGUN_USER, $RAILGUN_PASSWORD), and
+// TLS `--tls-ca FILE` ($RAILGUN_TLS_CA), `--tls-cert` / `--tls-key`, `--tls-first`. An API
+// error prints one line `railgun: <message> (<error code>)` and exits 1; a usage error exits 2.
 //
 //   railgun status
 //   railgun stream ensure NAME [--namespace NS] [--kind K] [--regions a,b] [--replicas N] [--dedup-window MS] [--update]
@@ -14,7 +16,7 @@
 import { CommanderError, InvalidArgumentError } from 'commander'
 import type { Command } from 'commander'
 import { connect, RailgunClientError } from '../../client/index.js'
-import type { ClusterStatus, KvChange, MutationResponse, RailgunClient, StreamView } from '../../client/index.js'
+import type { ClientOptions, ClusterStatus, KvChange, MutationResponse, RailgunClient, StreamView } from '../../client/index.js'
 import { ackLevelValues, streamKindValues } from '../../shared/api/index.js'
 import { defaultServerUrl } from './client-verbs.js'
 
@@ -67,9 +69,61 @@ export const processIo: AdminIo = {
   },
 }
 
-interface CommonFlags {
+/** How the CLI connects: credentials and TLS (flags, else the environment). */
+export interface ConnectionFlags {
   readonly server: string
+  readonly token?: string
+  readonly user?: string
+  readonly password?: string
+  readonly tlsCa?: string
+  readonly tlsCert?: string
+  readonly tlsKey?: string
+  readonly tlsFirst?: boolean
+}
+
+export interface CommonFlags extends ConnectionFlags {
   readonly json?: boolean
+}
+
+/** Adds the connection flags (server, credentials, TLS) to a verb. */
+export function connectionFlags(command: Command, options: { readonly userFlag?: boolean } = {}): Command {
+  command
+    .option('--server <url>', 'server URL (env RAILGUN_SERVER)', process.env.RAILGUN_SERVER ?? defaultServerUrl)
+    .option('--token <token>', 'bearer token (env RAILGUN_TOKEN)')
+  if (options.userFlag !== false) command.option('--user <name>', 'user name, with --password (env RAILGUN_USER)')
+  return command
+    .option('--password <password>', 'password (env RAILGUN_PASSWORD; visible to other local users in the process list: prefer the env or a token)')
+    .option('--tls-ca <file>', 'CA the server certificate must chain to (env RAILGUN_TLS_CA); turns TLS on')
+    .option('--tls-cert <file>', 'client certificate (env RAILGUN_TLS_CERT)')
+    .option('--tls-key <file>', 'client key (env RAILGUN_TLS_KEY)')
+    .option('--tls-first', 'TLS handshake before INFO (servers with tls.handshakeFirst)')
+}
+
+/** Client options from the connection flags, falling back to `env` (RAILGUN_TOKEN, RAILGUN_USER, RAILGUN_PASSWORD, RAILGUN_TLS_*). */
+export function clientOptionsOf(flags: ConnectionFlags, name: string, env: Readonly<Record<string, string | undefined>> = process.env): ClientOptions {
+  const token = flags.token ?? env.RAILGUN_TOKEN
+  const user = flags.user ?? env.RAILGUN_USER
+  const pass = flags.password ?? env.RAILGUN_PASSWORD
+  const ca = flags.tlsCa ?? env.RAILGUN_TLS_CA
+  const cert = flags.tlsCert ?? env.RAILGUN_TLS_CERT
+  const key = flags.tlsKey ?? env.RAILGUN_TLS_KEY
+  const tlsOn = ca !== undefined || cert !== undefined || flags.tlsFirst === true
+  return {
+    name,
+    reconnect: { enabled: false },
+    ...(token === undefined || token === '' ? {} : { token }),
+    ...(user === undefined || pass === undefined ? {} : { user, pass }),
+    ...(tlsOn
+      ? {
+          tls: {
+            ...(ca === undefined ? {} : { caFile: ca }),
+            ...(cert === undefined ? {} : { certFile: cert }),
+            ...(key === undefined ? {} : { keyFile: key }),
+            ...(flags.tlsFirst === true ? { handshakeFirst: true } : {}),
+          },
+        }
+      : {}),
+  }
 }
 
 function positiveInteger(value: string): number {
@@ -95,10 +149,8 @@ function regionList(value: string): string[] {
   return regions
 }
 
-function common(command: Command): Command {
-  return command
-    .option('--server <url>', 'server URL (env RAILGUN_SERVER)', process.env.RAILGUN_SERVER ?? defaultServerUrl)
-    .option('--json', 'print the API answer as JSON')
+export function common(command: Command, options: { readonly userFlag?: boolean } = {}): Command {
+  return connectionFlags(command, options).option('--json', 'print the API answer as JSON')
 }
 
 function describeError(error: unknown): string {
@@ -106,12 +158,12 @@ function describeError(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-function table(rows: readonly (readonly string[])[]): string {
+export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, column) => Math.max(...rows.map((row) => (row[column] ?? '').length))) ?? []
   return rows.map((row) => row.map((cell, column) => (column === row.length - 1 ? cell : cell.padEnd(widths[column] ?? 0))).join('  ')).join('\n') + '\n'
 }
 
-function describeMutation(what: string, answer: MutationResponse): string {
+export function describeMutation(what: string, answer: MutationResponse): string {
   const diffs = (answer.details.diffs as Array<{ path: string; old: unknown; new: unknown }> | undefined) ?? []
   const changes = diffs.map((diff) => `\n  ${diff.path}: ${JSON.stringify(diff.old)} → ${JSON.stringify(diff.new)}`).join('')
   return `${what}: ${answer.outcome}${changes}\n`
@@ -139,24 +191,30 @@ function describeChange(change: KvChange): string {
  * The verbs, writing through `io`. Each verb connects (no reconnect: one-shot verbs fail fast),
  * runs, closes; errors print one line and set exit code 1.
  */
-export function registerAdminCommands(program: Command, io: AdminIo = processIo): void {
-  const run = async (flags: CommonFlags, body: (client: RailgunClient) => Promise<unknown>, human: (answer: never) => string): Promise<void> => {
-    let client: RailgunClient | undefined
-    try {
-      client = await connect(flags.server, { name: 'railgun-admin', reconnect: { enabled: false } })
-      const answer = await body(client)
-      io.stdout(flags.json === true ? `${JSON.stringify(answer)}\n` : human(answer as never))
-    } catch (error) {
-      if (flags.json === true && error instanceof RailgunClientError) {
-        const details = (error as { details?: unknown }).details
-        io.stdout(`${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, ...(details === undefined ? {} : { details }) } })}\n`)
-      }
-      io.stderr(`railgun: ${describeError(error)}\n`)
-      io.setExitCode(apiErrorExitCode)
-    } finally {
-      await client?.close()
+/**
+ * One verb: connect (no reconnect: one-shot verbs fail fast), run, print (JSON with --json),
+ * close; errors print one line and set exit code 1.
+ */
+export async function runAdminVerb(io: AdminIo, flags: CommonFlags, body: (client: RailgunClient) => Promise<unknown>, human: (answer: never) => string, options: ClientOptions = {}): Promise<void> {
+  let client: RailgunClient | undefined
+  try {
+    client = await connect(flags.server, { ...clientOptionsOf(flags, 'railgun-admin'), ...options })
+    const answer = await body(client)
+    io.stdout(flags.json === true ? `${JSON.stringify(answer)}\n` : human(answer as never))
+  } catch (error) {
+    if (flags.json === true && error instanceof RailgunClientError) {
+      const details = (error as { details?: unknown }).details
+      io.stdout(`${JSON.stringify({ ok: false, error: { code: error.code, message: error.message, ...(details === undefined ? {} : { details }) } })}\n`)
     }
+    io.stderr(`railgun: ${describeError(error)}\n`)
+    io.setExitCode(apiErrorExitCode)
+  } finally {
+    await client?.close()
   }
+}
+
+export function registerAdminCommands(program: Command, io: AdminIo = processIo): void {
+  const run = (flags: CommonFlags, body: (client: RailgunClient) => Promise<unknown>, human: (answer: never) => string): Promise<void> => runAdminVerb(io, flags, body, human)
 
   common(program.command('status'))
     .description('cluster status: leader, term, members (region, role, state), regions, readiness')
@@ -245,7 +303,7 @@ export function registerAdminCommands(program: Command, io: AdminIo = processIo)
       let client: RailgunClient | undefined
       const signal = io.untilSignal()
       try {
-        client = await connect(flags.server, { name: 'railgun-kv-watch', reconnect: { enabled: false } })
+        client = await connect(flags.server, clientOptionsOf(flags, 'railgun-kv-watch'))
         const watching = client
         let printed = 0
         await new Promise<void>((resolve, reject) => {
@@ -337,7 +395,7 @@ class NotFound extends RailgunClientError {
 }
 
 /** Usage errors of these verbs exit 2 (help and version still exit 0), in `main()` and elsewhere. */
-function usageExits(command: Command): void {
+export function usageExits(command: Command): void {
   command.exitOverride((error: CommanderError) => {
     if (error.exitCode === 0) throw error
     throw new CommanderError(usageExitCode, error.code, error.message)
