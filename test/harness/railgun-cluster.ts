@@ -43,6 +43,8 @@ export interface RailgunClusterOptions {
   readonly dir?: string
   /** Seeds the proxies' jitter. */
   readonly seed?: number
+  /** Default true. False: nodes dial each other directly (benchmarks); `partition` then throws. */
+  readonly peerProxies?: boolean
   /** The command that runs the CLI: default `node --import tsx <repo>/server/cli.ts`. */
   readonly cli?: { readonly command: string; readonly args: readonly string[] }
   readonly env?: Readonly<Record<string, string>>
@@ -154,7 +156,25 @@ export class RailgunCluster {
   async start(id: string): Promise<void> {
     const node = this.node(id)
     await node.process.start()
-    await node.process.waitForLine(/railgun ready client=/, this.options.readyTimeoutMs ?? nodeReadyTimeoutMsDefault)
+    await this.waitReady(node)
+  }
+
+  /** Polls `/readyz` (any log level works) until 200; fails at once if the process exits. */
+  private async waitReady(node: RailgunNode): Promise<void> {
+    const timeoutMs = this.options.readyTimeoutMs ?? nodeReadyTimeoutMsDefault
+    const deadline = Date.now() + timeoutMs
+    for (;;) {
+      if (!node.process.running) throw new Error(`${node.id}: exited before it was ready (log: ${node.logFile})`)
+      try {
+        const response = await fetch(`${node.adminUrl}/readyz`, { signal: AbortSignal.timeout(statusProbeTimeoutMs) })
+        await response.body?.cancel()
+        if (response.status === 200) return
+      } catch {
+        // not listening yet
+      }
+      if (Date.now() > deadline) throw new Error(`${node.id}: not ready after ${timeoutMs} ms (log: ${node.logFile})`)
+      await sleep(pollIntervalMs * 2)
+    }
   }
 
   async kill9(id: string): Promise<void> {
@@ -183,6 +203,7 @@ export class RailgunCluster {
 
   /** Blackholes every peer link between the groups (client links are untouched). */
   partition(...groups: readonly (readonly string[])[]): void {
+    if (this.options.peerProxies === false) throw new Error('railgun cluster: started with peerProxies: false, so links cannot be partitioned')
     this.mesh.partition(...groups)
   }
 
@@ -257,17 +278,18 @@ export class RailgunCluster {
   private async plan(): Promise<void> {
     const planned: { id: string; clientPort: number; httpPort: number; peerPort: number }[] = []
     for (const id of this.nodeIds) planned.push({ id, clientPort: await freeLoopbackPort(), httpPort: await freeLoopbackPort(), peerPort: await freeLoopbackPort() })
-    for (const plan of planned) await this.mesh.addNode(plan.id, { host: '127.0.0.1', port: plan.peerPort })
+    const proxied = this.options.peerProxies !== false
+    if (proxied) for (const plan of planned) await this.mesh.addNode(plan.id, { host: '127.0.0.1', port: plan.peerPort })
     const seeds = planned.map((plan) => `${plan.id}@127.0.0.1:${plan.peerPort}`).join(',')
     const cli = this.options.cli ?? { command: process.execPath, args: ['--import', 'tsx', join(repoRoot, 'server/cli.ts')] }
     for (const plan of planned) {
       const region = this.options.regions?.[plan.id] ?? configDefaults.cluster.region
       const dataDir = join(this.dir, plan.id)
       const logFile = join(this.dir, `${plan.id}.log`)
-      const routes = planned.filter((other) => other.id !== plan.id).map((other) => `${other.id}=127.0.0.1:${this.mesh.addressFor(plan.id, other.id).port}`)
+      const routes = proxied ? planned.filter((other) => other.id !== plan.id).map((other) => `${other.id}=127.0.0.1:${this.mesh.addressFor(plan.id, other.id).port}`) : []
       const env: Record<string, string> = {
         RAILGUN_LOG_LEVEL: this.options.logLevel ?? 'info',
-        RAILGUN_CLUSTER_PEER_ROUTES: routes.join(','),
+        ...(routes.length === 0 ? {} : { RAILGUN_CLUSTER_PEER_ROUTES: routes.join(',') }),
         ...(this.options.tickMs === undefined ? {} : { RAILGUN_CLUSTER_TICK_MS: String(this.options.tickMs) }),
         ...(this.options.electionTicks === undefined ? {} : { RAILGUN_CLUSTER_ELECTION_TICKS: String(this.options.electionTicks) }),
         ...(this.options.snapshotEveryEntries === undefined ? {} : { RAILGUN_CLUSTER_SNAPSHOT_EVERY_ENTRIES: String(this.options.snapshotEveryEntries) }),
