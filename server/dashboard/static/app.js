@@ -30,7 +30,7 @@ const bytes = (value) => {
     scaled /= 1024
     unit += 1
   }
-  return `${unit === 0 ? scaled : scaled.toFixed(1)} ${units[unit]}`
+  return `${unit === 0 ? Math.round(scaled) : scaled.toFixed(1)} ${units[unit]}`
 }
 
 /** Reads the NDJSON stream; calls onSnapshot per line; resolves when it ends, rejects on HTTP errors. */
