@@ -20,7 +20,7 @@ import {
 import type { ServerInfo } from '../shared/protocol/types.js'
 import { BucketsApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api.js'
 import { RolesApi, TokensApi, UsersApi } from './access-api.js'
-import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError } from './errors.js'
+import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError, PermissionDeniedError } from './errors.js'
 import { KvBucket } from './kv.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
@@ -70,6 +70,11 @@ export class RailgunClient {
   constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {
     this.options = options
     this.session = new Session(servers, options, dialer)
+    // A request whose publish the server refused fails at once with the permission error.
+    this.session.status$.subscribe((status) => {
+      if (status.type !== 'error' || !(status.error instanceof PermissionDeniedError) || status.error.subject === undefined) return
+      if (/for Publish to/i.test(status.error.message)) this.mux?.failOldest(status.error.subject, status.error)
+    })
   }
 
   /** @internal Resolves once the first connection is up; rejects if every server fails. */

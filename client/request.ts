@@ -88,6 +88,21 @@ export class RequestMux {
     }
   }
 
+  /**
+   * The server refused the publish of a request on `subject` (`Permissions Violation for Publish
+   * to "<subject>"`): fail the oldest request in flight on that subject (the server answers in
+   * order) instead of letting it wait for its timeout. False when none was waiting.
+   */
+  failOldest(subject: string, error: Error): boolean {
+    for (const [token, waiter] of this.waiters) {
+      if (waiter.subject !== subject) continue
+      this.waiters.delete(token)
+      waiter.fail(error)
+      return true
+    }
+    return false
+  }
+
   /** Fails every request in flight (the inbox subscription died or the client closed). */
   failAll(error: Error): void {
     const waiting = [...this.waiters.values()]
