@@ -78,6 +78,15 @@ export function dashboardAsset(path: string): StaticAsset | undefined {
   return asset
 }
 
+/**
+ * True for the page and its files: they hold no data (every figure comes from
+ * `/api/v1/dashboard…`, which needs credentials), so an access check may let them load without a
+ * token — the page then asks for one.
+ */
+export function isDashboardAssetPath(path: string): boolean {
+  return sources.has(path)
+}
+
 /** Every path `dashboardAsset` serves (tests fetch them all). */
 export function dashboardAssetPaths(): readonly string[] {
   return [...sources.keys()]

@@ -13,5 +13,5 @@ export {
 } from './routes.js'
 export type { DashboardRoutes, DashboardRoutesOptions } from './routes.js'
 export { buildSnapshot, dataPlaneNote } from './snapshot.js'
-export { dashboardAsset, dashboardAssetPaths, dashboardAssetPrefix } from './assets.js'
+export { dashboardAsset, dashboardAssetPaths, dashboardAssetPrefix, isDashboardAssetPath } from './assets.js'
 export { PeerProbe, probeIntervalMs, probeTimeoutMs } from './peer-probe.js'
