@@ -1,5 +1,5 @@
 // Public entry of the storage adapter.
-export type { Storage, BatchOperation, RangeOptions, StorageEntry, WriteOptions, OpenStorageOptions } from './types.js'
+export type { Storage, BatchOperation, KeyRange, RangeOptions, StorageEntry, WriteOptions, OpenStorageOptions } from './types.js'
 export { internalKeySpace, keySpaceNamePattern } from './types.js'
 export { openRocksStorage } from './rocksdb.js'
 export { openMemoryStorage, createMemoryLocation } from './memory.js'

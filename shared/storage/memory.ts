@@ -5,7 +5,7 @@ import { StorageClosedError, StorageIoError, StorageKeySpaceError } from '../err
 import { compareBytes, copyBytes } from './bytes.js'
 import { checkStorageReadiness } from './readiness.js'
 import { internalKeySpace, keySpaceNamePattern } from './types.js'
-import type { BatchOperation, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
+import type { BatchOperation, KeyRange, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
 
 interface Entry {
   readonly key: Uint8Array
@@ -98,6 +98,14 @@ class MemoryStorage implements Storage {
         entries.splice(index, 1)
       }
     })
+  }
+
+  async deleteRange(keySpace: string, range: KeyRange): Promise<void> {
+    const entries = this.#entries('delete range', keySpace)
+    if (compareBytes(range.gte, range.lt) >= 0) return
+    const from = findIndex(entries, range.gte).index
+    const to = findIndex(entries, range.lt).index
+    entries.splice(from, to - from)
   }
 
   range(keySpace: string, options: RangeOptions = {}): AsyncIterable<StorageEntry> {

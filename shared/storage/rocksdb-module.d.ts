@@ -33,6 +33,12 @@ declare module '@nxtedition/rocksdb' {
       operations: readonly RocksBatchOperation[],
       options?: { readonly sync?: boolean; readonly keyEncoding: 'buffer'; readonly valueEncoding: 'buffer' },
     ): Promise<void>
+    clear(options: {
+      readonly column?: ColumnHandle
+      readonly gte?: Buffer
+      readonly lt?: Buffer
+      readonly keyEncoding: 'buffer'
+    }): Promise<void>
     iterator(options: {
       readonly column?: ColumnHandle
       readonly gt?: Buffer

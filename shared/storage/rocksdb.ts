@@ -10,7 +10,7 @@ import { StorageClosedError, StorageIoError, StorageKeySpaceError } from '../err
 import { asBuffer } from './bytes.js'
 import { checkStorageReadiness } from './readiness.js'
 import { internalKeySpace, keySpaceNamePattern } from './types.js'
-import type { BatchOperation, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
+import type { BatchOperation, KeyRange, OpenStorageOptions, RangeOptions, Storage, StorageEntry, WriteOptions } from './types.js'
 
 /** Told of every batch written (after it succeeded); must be cheap and must not throw. */
 export interface RocksStorageObserver {
@@ -107,6 +107,17 @@ class RocksStorage implements Storage {
       } catch {
         // An observer's failure must not turn a durable write into a reported failure.
       }
+    }
+  }
+
+  async deleteRange(keySpace: string, range: KeyRange): Promise<void> {
+    const column = this.#column('delete range', keySpace)
+    if (Buffer.compare(asBuffer(range.gte), asBuffer(range.lt)) >= 0) return
+    try {
+      // Without a limit the binding's clear is one DeleteRange (no iteration).
+      await this.#db.clear({ column, gte: asBuffer(range.gte), lt: asBuffer(range.lt), keyEncoding: 'buffer' })
+    } catch (error) {
+      throw ioError('delete range', error)
     }
   }
 

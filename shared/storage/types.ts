@@ -21,6 +21,12 @@ export interface RangeOptions {
   readonly limit?: number
 }
 
+/** A half-open key range `[gte, lt)`. */
+export interface KeyRange {
+  readonly gte: Uint8Array
+  readonly lt: Uint8Array
+}
+
 export type StorageEntry = readonly [key: Uint8Array, value: Uint8Array]
 
 export interface Storage {
@@ -33,6 +39,13 @@ export interface Storage {
   delete(keySpace: string, key: Uint8Array, options?: WriteOptions): Promise<void>
   /** All operations apply or none do. */
   batch(operations: readonly BatchOperation[], options?: WriteOptions): Promise<void>
+  /**
+   * Removes every key in `[gte, lt)` of one key space (RocksDB `DeleteRange`: one tombstone,
+   * however many keys). Not atomic with `batch` and not synced by itself: it becomes durable
+   * with the next synced write, so callers make it idempotent (redo it after a restart).
+   * Optional: wrappers and test doubles may leave it out; callers then delete key by key.
+   */
+  deleteRange?(keySpace: string, range: KeyRange): Promise<void>
   /** Entries in key order (or reverse), read from a consistent view taken when iteration starts. */
   range(keySpace: string, options?: RangeOptions): AsyncIterable<StorageEntry>
   /** Flushes and releases the engine; later calls reject with `StorageClosedError`. Idempotent. */

@@ -181,6 +181,41 @@ export function runStorageConformance(t: Test, factory: StorageHarnessFactory): 
     await second.close()
   })
 
+  withStorage('deleteRange removes exactly [gte, lt) of one key space and survives reopen', async (t, harness) => {
+    const storage = await harness.open(['dr', 'other'])
+    if (storage.deleteRange === undefined) {
+      t.fail('both adapters implement deleteRange')
+      await storage.close()
+      return
+    }
+    const random = seededRandom(0xde1)
+    const keys = new Map<string, Uint8Array>()
+    for (let index = 0; index < 200; index += 1) {
+      const key = Uint8Array.from({ length: 1 + Math.floor(random() * 4) }, () => (random() < 0.2 ? (random() < 0.5 ? 0 : 255) : Math.floor(random() * 256)))
+      keys.set(Buffer.from(key).toString('hex'), key)
+    }
+    const all = [...keys.values()]
+    await storage.batch(all.flatMap((key) => [{ type: 'put' as const, keySpace: 'dr', key, value: key }, { type: 'put' as const, keySpace: 'other', key, value: key }]), { sync: true })
+    let remaining = all
+    for (let round = 0; round < 8; round += 1) {
+      const [low, high] = [all[Math.floor(random() * all.length)], all[Math.floor(random() * all.length)]].sort((a, b) => compareBytes(a as Uint8Array, b as Uint8Array)) as [Uint8Array, Uint8Array]
+      await storage.deleteRange('dr', { gte: low, lt: high })
+      remaining = remaining.filter((key) => compareBytes(key, low) < 0 || compareBytes(key, high) >= 0)
+      const got = (await collect(storage.range('dr'))).map(([key]) => Buffer.from(key).toString('hex'))
+      t.same(got, referenceRange(remaining, {}).map((key) => Buffer.from(key).toString('hex')), `round ${round}: what remains matches a reference`)
+    }
+    await storage.deleteRange('dr', { gte: bytes('z'), lt: bytes('a') })
+    t.equal((await collect(storage.range('other'))).length, all.length, 'other key spaces untouched; an empty or inverted range is a no-op')
+    await t.rejects(storage.deleteRange('missing', { gte: bytes('a'), lt: bytes('b') }), StorageKeySpaceError)
+    await storage.put('dr', bytes('sync-marker'), bytes('x'), { sync: true })
+    await storage.close()
+    await t.rejects(storage.deleteRange('dr', { gte: bytes('a'), lt: bytes('b') }), StorageClosedError)
+    const again = await harness.open(['dr', 'other'])
+    const afterReopen = (await collect(again.range('dr'))).map(([key]) => Buffer.from(key).toString('hex')).filter((key) => key !== Buffer.from('sync-marker').toString('hex'))
+    t.same(afterReopen, referenceRange(remaining, {}).map((key) => Buffer.from(key).toString('hex')), 'range deletes followed by a synced write survive reopen')
+    await again.close()
+  })
+
   withStorage('use after close fails clearly; close is idempotent', async (t, harness) => {
     const storage = await harness.open(['s'])
     await storage.close()

@@ -1,0 +1,251 @@
+// Group commit: many callers' writes share one synced storage batch (DESIGN §3.3: an ack means
+// durable; group commit keeps it fast). A caller submits a `CommitItem` and gets a promise that
+// resolves only after the batch holding its operations was written with `sync: true`.
+//
+// - The first item into an idle queue starts a linger timer (`lingerMs`); the batch is written
+//   when the timer fires, or at once when it reaches `batchBytesMax` or `batchAppendsMax`.
+// - One batch is in flight at a time. Items arriving meanwhile wait; when the write finishes
+//   they go at once (they already waited one sync: that is where the grouping comes from).
+// - An item's operations are built when its batch is sealed (`build`), in submission order, so
+//   state derived from earlier items (version vectors, counters) is exact for that batch; `seal`
+//   then adds the batch's trailing records (metadata) and `durable` runs after the sync.
+// - Bounded queue: past `queueBytesMax` or `queueAppendsMax`, `submit` rejects with
+//   RG_ERR_LIMIT_EXCEEDED at once (nothing queued); `whenWritable()` resolves when there is room.
+// - A failed write stops the committer: the batch's items and every queued and later item
+//   reject with the storage error (RG_ERR_STORAGE_IO); nothing is acknowledged after a failed
+//   sync, because after it the storage's state is unknown.
+import { RailgunError, StorageIoError } from '../../../shared/errors.js'
+import type { BatchOperation, Storage } from '../../../shared/storage/index.js'
+import { PersistentRejection } from '../errors.js'
+import { batchAppendsMaxDefault, batchBytesMaxDefault, lingerMsDefault, queueAppendsMaxDefault, queueBytesMaxDefault } from './limits.js'
+
+export interface GroupCommitOptions {
+  readonly lingerMs?: number
+  readonly batchBytesMax?: number
+  readonly batchAppendsMax?: number
+  readonly queueBytesMax?: number
+  readonly queueAppendsMax?: number
+}
+
+export interface CommitItem<T> {
+  /** Bytes this item will write (for the batch and queue bounds). */
+  readonly bytes: number
+  /** Called when the batch is sealed, in submission order: the operations and the result. May throw (that item alone rejects). */
+  build(): { readonly operations: readonly BatchOperation[]; readonly result: T }
+}
+
+export interface CommitHooks {
+  /** After the items of a batch were built: trailing operations, and what to do once synced. */
+  seal(): { readonly operations: readonly BatchOperation[]; durable(): void }
+  /** The committer stopped on this error (called once). */
+  stopped?(error: RailgunError): void
+}
+
+export interface GroupCommitStats {
+  /** Synced batches written. */
+  readonly batches: number
+  /** Items acknowledged. */
+  readonly items: number
+  readonly operations: number
+}
+
+interface Pending {
+  readonly item: CommitItem<unknown>
+  resolve(value: unknown): void
+  reject(error: unknown): void
+}
+
+function storageError(error: unknown): RailgunError {
+  if (error instanceof RailgunError) return error
+  return new StorageIoError(`event store: batch write failed: ${error instanceof Error ? error.message : String(error)}`, { cause: error })
+}
+
+export class GroupCommitter {
+  readonly lingerMs: number
+  readonly batchBytesMax: number
+  readonly batchAppendsMax: number
+  readonly queueBytesMax: number
+  readonly queueAppendsMax: number
+  readonly #storage: Storage
+  readonly #hooks: CommitHooks
+  #queue: Pending[] = []
+  #queuedBytes = 0
+  #timer: ReturnType<typeof setTimeout> | null = null
+  #writing: Promise<void> | null = null
+  #stopped: RailgunError | null = null
+  #writableWaiters: Array<() => void> = []
+  #idleWaiters: Array<() => void> = []
+  #batches = 0
+  #items = 0
+  #operations = 0
+
+  constructor(storage: Storage, hooks: CommitHooks, options: GroupCommitOptions = {}) {
+    this.#storage = storage
+    this.#hooks = hooks
+    this.lingerMs = options.lingerMs ?? lingerMsDefault
+    this.batchBytesMax = options.batchBytesMax ?? batchBytesMaxDefault
+    this.batchAppendsMax = options.batchAppendsMax ?? batchAppendsMaxDefault
+    this.queueBytesMax = options.queueBytesMax ?? queueBytesMaxDefault
+    this.queueAppendsMax = options.queueAppendsMax ?? queueAppendsMaxDefault
+    for (const [name, value] of Object.entries({ lingerMs: this.lingerMs })) if (!(Number.isFinite(value) && value >= 0)) throw new RangeError(`group commit: ${name} must be >= 0`)
+    for (const [name, value] of Object.entries({ batchBytesMax: this.batchBytesMax, batchAppendsMax: this.batchAppendsMax, queueBytesMax: this.queueBytesMax, queueAppendsMax: this.queueAppendsMax })) {
+      if (!(Number.isInteger(value) && value >= 1)) throw new RangeError(`group commit: ${name} must be an integer >= 1`)
+    }
+  }
+
+  /** The error that stopped the committer, or null while it runs. */
+  get stoppedWith(): RailgunError | null {
+    return this.#stopped
+  }
+
+  get stats(): GroupCommitStats {
+    return { batches: this.#batches, items: this.#items, operations: this.#operations }
+  }
+
+  get queuedItems(): number {
+    return this.#queue.length
+  }
+
+  submit<T>(item: CommitItem<T>): Promise<T> {
+    if (this.#stopped !== null) return Promise.reject(this.#stopped)
+    if (this.#queue.length >= this.queueAppendsMax) return Promise.reject(this.#full('queueAppendsMax', this.queueAppendsMax))
+    // An item larger than the whole queue bound is still accepted into an empty queue.
+    if (this.#queue.length > 0 && this.#queuedBytes + item.bytes > this.queueBytesMax) return Promise.reject(this.#full('queueBytesMax', this.queueBytesMax))
+    return new Promise<T>((resolve, reject) => {
+      this.#queue.push({ item, resolve: resolve as (value: unknown) => void, reject })
+      this.#queuedBytes += item.bytes
+      this.#schedule()
+    })
+  }
+
+  #full(limit: string, value: number): PersistentRejection {
+    return new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `event store: append queue full (${limit} = ${value}); await whenWritable()`, { limit })
+  }
+
+  /** Resolves when the queue has room again (or at once); rejects when the committer stopped. */
+  whenWritable(): Promise<void> {
+    if (this.#stopped !== null) return Promise.reject(this.#stopped)
+    if (this.#queue.length < this.queueAppendsMax && this.#queuedBytes < this.queueBytesMax) return Promise.resolve()
+    return new Promise((resolve) => this.#writableWaiters.push(resolve))
+  }
+
+  /** Resolves once everything submitted so far is written (or failed). */
+  drain(): Promise<void> {
+    if (this.#queue.length === 0 && this.#writing === null) return Promise.resolve()
+    return new Promise((resolve) => this.#idleWaiters.push(resolve))
+  }
+
+  #schedule(): void {
+    if (this.#writing !== null) return
+    if (this.#queuedBytes >= this.batchBytesMax || this.#queue.length >= this.batchAppendsMax) {
+      this.#cancelTimer()
+      this.#startWrite()
+      return
+    }
+    if (this.#timer === null) {
+      this.#timer = setTimeout(() => {
+        this.#timer = null
+        if (this.#writing === null && this.#queue.length > 0) this.#startWrite()
+      }, this.lingerMs)
+    }
+  }
+
+  #cancelTimer(): void {
+    if (this.#timer !== null) {
+      clearTimeout(this.#timer)
+      this.#timer = null
+    }
+  }
+
+  #takeBatch(): Pending[] {
+    let bytes = 0
+    let count = 0
+    // Always at least one item; then while the bounds hold.
+    while (count < this.#queue.length && count < this.batchAppendsMax) {
+      const next = (this.#queue[count] as Pending).item.bytes
+      if (count > 0 && bytes + next > this.batchBytesMax) break
+      bytes += next
+      count++
+    }
+    const batch = this.#queue.slice(0, count)
+    this.#queue = this.#queue.slice(count)
+    this.#queuedBytes -= bytes
+    return batch
+  }
+
+  #startWrite(): void {
+    const batch = this.#takeBatch()
+    this.#wakeWritable()
+    this.#writing = this.#write(batch).finally(() => {
+      this.#writing = null
+      if (this.#stopped === null && this.#queue.length > 0) this.#startWrite()
+      else if (this.#queue.length === 0) this.#wakeIdle()
+    })
+  }
+
+  async #write(batch: readonly Pending[]): Promise<void> {
+    const operations: BatchOperation[] = []
+    const built: Array<{ readonly pending: Pending; readonly result: unknown }> = []
+    for (const pending of batch) {
+      try {
+        const { operations: ops, result } = pending.item.build()
+        for (const op of ops) operations.push(op)
+        built.push({ pending, result })
+      } catch (error) {
+        pending.reject(error)
+      }
+    }
+    let sealed: ReturnType<CommitHooks['seal']>
+    try {
+      sealed = this.#hooks.seal()
+    } catch (error) {
+      this.#stop(storageError(error), built.map((b) => b.pending))
+      return
+    }
+    for (const op of sealed.operations) operations.push(op)
+    try {
+      if (operations.length > 0) await this.#storage.batch(operations, { sync: true })
+    } catch (error) {
+      this.#stop(storageError(error), built.map((b) => b.pending))
+      return
+    }
+    this.#batches++
+    this.#operations += operations.length
+    this.#items += built.length
+    sealed.durable()
+    for (const { pending, result } of built) pending.resolve(result)
+  }
+
+  #stop(error: RailgunError, inFlight: readonly Pending[]): void {
+    if (this.#stopped === null) {
+      this.#stopped = error
+      this.#cancelTimer()
+      this.#hooks.stopped?.(error)
+    }
+    const queued = this.#queue
+    this.#queue = []
+    this.#queuedBytes = 0
+    for (const pending of [...inFlight, ...queued]) pending.reject(error)
+    this.#wakeWritable()
+    this.#wakeIdle()
+  }
+
+  /** Stops taking work: queued items reject with `error` (used by close after a drain). */
+  stop(error: RailgunError): void {
+    this.#stop(error, [])
+  }
+
+  #wakeWritable(): void {
+    if (this.#writableWaiters.length === 0) return
+    if (this.#stopped === null && !(this.#queue.length < this.queueAppendsMax && this.#queuedBytes < this.queueBytesMax)) return
+    const waiters = this.#writableWaiters
+    this.#writableWaiters = []
+    for (const wake of waiters) wake()
+  }
+
+  #wakeIdle(): void {
+    const waiters = this.#idleWaiters
+    this.#idleWaiters = []
+    for (const wake of waiters) wake()
+  }
+}

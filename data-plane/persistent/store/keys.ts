@@ -1,0 +1,126 @@
+// The event store's key spaces (RocksDB column families) and their key layouts. Every key of a
+// stream starts with its 4-byte stream number (assigned once, recorded in `ps-meta`), so a
+// stream's keys are one contiguous range and byte order inside it is the order that matters:
+//
+//   ps-events       streamNo | storageKey                         → encodeEvent(event)
+//   ps-origin-seqs  streamNo | origin 0x00 | incarnation | seq    → hlc (8 bytes)
+//   ps-ids          streamNo | idLen u16 | id | storageKey        → (empty)
+//   ps-index        streamNo | index u64                          → storageKey
+//   ps-groups       streamNo | group name                         → progress record (caller's bytes)
+//   ps-meta         'n' name → streamNo · 's' streamNo → stream metadata (JSON)
+//
+// storageKey = hlc | origin 0x00 | incarnation | originSeq (event.ts): byte order = delivery order.
+import { decodeHlc, encodeHlc, hlcBytes } from '../hlc.js'
+import type { Hlc } from '../hlc.js'
+import { encodeStorageKey } from '../event.js'
+import type { EventPosition } from '../event.js'
+
+export const eventsKeySpace = 'ps-events'
+export const originSeqsKeySpace = 'ps-origin-seqs'
+export const idsKeySpace = 'ps-ids'
+export const indexKeySpace = 'ps-index'
+export const groupsKeySpace = 'ps-groups'
+export const metaKeySpace = 'ps-meta'
+
+/** Every key space the store needs; open the storage with all of them (plus any of your own). */
+export const eventStoreKeySpaces = [eventsKeySpace, originSeqsKeySpace, idsKeySpace, indexKeySpace, groupsKeySpace, metaKeySpace] as const
+
+const encoder = new TextEncoder()
+const decoder = new TextDecoder('utf-8', { fatal: true })
+
+export const streamNoBytes = 4
+
+export function concatBytes(...parts: readonly Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const part of parts) size += part.length
+  const out = new Uint8Array(size)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
+}
+
+function u32(value: number): Uint8Array {
+  const out = new Uint8Array(4)
+  new DataView(out.buffer).setUint32(0, value)
+  return out
+}
+
+function u64(value: number): Uint8Array {
+  const out = new Uint8Array(8)
+  const view = new DataView(out.buffer)
+  view.setUint32(0, Math.floor(value / 2 ** 32))
+  view.setUint32(4, value % 2 ** 32)
+  return out
+}
+
+export function readU64(bytes: Uint8Array, offset: number): number {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+  return view.getUint32(offset) * 2 ** 32 + view.getUint32(offset + 4)
+}
+
+export const streamPrefix = (streamNo: number): Uint8Array => u32(streamNo)
+/** The first key after every key of `streamNo` (exclusive upper bound of its range). */
+export const streamEnd = (streamNo: number): Uint8Array => u32(streamNo + 1)
+
+export const eventKey = (streamNo: number, storageKey: Uint8Array): Uint8Array => concatBytes(u32(streamNo), storageKey)
+export const eventKeyOf = (streamNo: number, position: EventPosition): Uint8Array => eventKey(streamNo, encodeStorageKey(position))
+/** The storage key inside an `ps-events` key. */
+export const storageKeyOfEventKey = (key: Uint8Array): Uint8Array => key.subarray(streamNoBytes)
+
+/** origin 0x00 incarnation: the prefix of one origin incarnation's sequence keys. */
+export function originSeqPrefix(streamNo: number, origin: string, incarnation: number): Uint8Array {
+  return concatBytes(u32(streamNo), encoder.encode(origin), Uint8Array.of(0), u32(incarnation))
+}
+export const originSeqKey = (streamNo: number, origin: string, incarnation: number, seq: number): Uint8Array =>
+  concatBytes(originSeqPrefix(streamNo, origin, incarnation), u64(seq))
+/** The sequence at the end of an `ps-origin-seqs` key. */
+export const seqOfOriginSeqKey = (key: Uint8Array): number => readU64(key, key.length - 8)
+
+/** An origin-seq entry back to the event's storage key. */
+export function storageKeyFromOriginSeq(origin: string, incarnation: number, seq: number, hlcValue: Uint8Array): Uint8Array {
+  const hlc = decodeHlc(hlcValue)
+  if (!hlc.ok || hlcValue.length !== hlcBytes) throw new Error('event store: corrupt origin-seq entry')
+  return encodeStorageKey({ hlc: hlc.value, origin, incarnation, originSeq: seq })
+}
+
+export const hlcValue = (hlc: Hlc): Uint8Array => encodeHlc(hlc)
+
+export function idPrefix(streamNo: number, id: string): Uint8Array {
+  const idBytes = encoder.encode(id)
+  const length = new Uint8Array(2)
+  new DataView(length.buffer).setUint16(0, idBytes.length)
+  return concatBytes(u32(streamNo), length, idBytes)
+}
+export const idKey = (streamNo: number, id: string, storageKey: Uint8Array): Uint8Array => concatBytes(idPrefix(streamNo, id), storageKey)
+/** The storage key at the end of an `ps-ids` key. */
+export function storageKeyOfIdKey(key: Uint8Array): Uint8Array {
+  const idLength = new DataView(key.buffer, key.byteOffset, key.byteLength).getUint16(streamNoBytes)
+  return key.subarray(streamNoBytes + 2 + idLength)
+}
+
+export const indexKey = (streamNo: number, index: number): Uint8Array => concatBytes(u32(streamNo), u64(index))
+export const indexOfIndexKey = (key: Uint8Array): number => readU64(key, streamNoBytes)
+
+export const groupKey = (streamNo: number, group: string): Uint8Array => concatBytes(u32(streamNo), encoder.encode(group))
+export const groupOfGroupKey = (key: Uint8Array): string => decoder.decode(key.subarray(streamNoBytes))
+
+export const streamNameKey = (name: string): Uint8Array => concatBytes(encoder.encode('n'), encoder.encode(name))
+export const streamNameKeyPrefix = encoder.encode('n')
+export const streamMetaKey = (streamNo: number): Uint8Array => concatBytes(encoder.encode('s'), u32(streamNo))
+export const streamMetaKeyPrefix = encoder.encode('s')
+export const streamNoOfMetaKey = (key: Uint8Array): number => new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(1)
+export const encodeStreamNo = u32
+export const decodeStreamNo = (value: Uint8Array): number => new DataView(value.buffer, value.byteOffset, value.byteLength).getUint32(0)
+
+export const utf8 = (text: string): Uint8Array => encoder.encode(text)
+export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)
+
+/** The hlc at the front of a storage key. */
+export function hlcOfStorageKey(storageKey: Uint8Array): Hlc {
+  const hlc = decodeHlc(storageKey)
+  if (!hlc.ok) throw new Error('event store: corrupt storage key')
+  return hlc.value
+}
