@@ -19,6 +19,7 @@ import type { Command } from 'commander'
 import { checkName } from '../../control-plane/cluster/index.js'
 import { configDefaults } from '../../shared/config/index.js'
 import { reservePort } from '../cluster/reserve-port.js'
+import { createDevCertificates } from '../../shared/security/index.js'
 
 /** Nodes `railgun dev` starts at most (each is a process). */
 export const devNodesMax = 16
@@ -45,6 +46,8 @@ export interface DevFlags {
   readonly keep?: boolean
   readonly verbose?: boolean
   readonly leaderRotationMs?: number
+  /** Client TLS and peer mutual TLS from a throw-away CA written to `<dir>/tls` (docs/security.md). */
+  readonly tls?: boolean
 }
 
 interface DevNode extends DevNodePlan {
@@ -153,6 +156,11 @@ class DevCluster {
   start(): void {
     const self = selfCommand()
     const seeds = this.nodes.map((node) => `${node.id}@127.0.0.1:${node.peerPort}`).join(',')
+    const certs = this.flags.tls === true ? createDevCertificates({ dir: join(this.dir, 'tls') }) : undefined
+    const tlsArgs =
+      certs === undefined
+        ? []
+        : ['--tls-cert', certs.server.certFile, '--tls-key', certs.server.keyFile, '--peer-tls-cert', certs.peer.certFile, '--peer-tls-key', certs.peer.keyFile, '--peer-tls-ca', certs.caFile]
     for (const node of this.nodes) {
       const args = [
         ...self.args,
@@ -160,6 +168,7 @@ class DevCluster {
         ...['--host', '127.0.0.1', '--port', String(node.clientPort), '--http-port', String(node.httpPort), '--peer-port', String(node.peerPort)],
         ...['--data', join(this.dir, node.id), '--name', node.id, '--node-id', node.id, '--seeds', seeds],
         ...(node.regionFlag ? ['--region', node.region] : []),
+        ...tlsArgs,
       ]
       const child = spawn(self.command, args, { stdio: ['ignore', 'pipe', 'pipe'], env: process.env })
       node.child = child
@@ -228,7 +237,8 @@ class DevCluster {
       rows.push([node.id, node.region, `nats://127.0.0.1:${node.clientPort}`, `http://127.0.0.1:${node.httpPort}`, String(node.child?.pid ?? '-'), node.id === leader ? 'leader' : 'follower'])
     }
     const logs = this.flags.verbose === true ? 'logs: on this terminal, prefixed by node' : `logs: ${join(this.dir, '<node>.log')}`
-    return `${table(rows)}leader: ${leader}\n${logs}\ndata: ${this.dir}${this.removeDir ? ' (removed at exit; --keep keeps it)' : ''}\nCtrl-C stops the cluster.\n`
+    const tls = this.flags.tls === true ? `tls: clients and peers; CA ${join(this.dir, 'tls', 'ca.pem')} (railgun … --tls-ca it; nats.js tls: { caFile })\n` : ''
+    return `${table(rows)}leader: ${leader}\n${tls}${logs}\ndata: ${this.dir}${this.removeDir ? ' (removed at exit; --keep keeps it)' : ''}\nCtrl-C stops the cluster.\n`
   }
 
   /** Every `periodMs`: ask the leader to hand over to the next node (in plan order). */
@@ -342,6 +352,7 @@ export function registerDevCommand(program: Command): void {
     .option('--dir <dir>', 'data and log directory (default: a fresh temporary directory, removed at exit)')
     .option('--keep', 'keep the temporary directory at exit')
     .option('--verbose', 'print node logs on this terminal, prefixed by node, instead of log files')
+    .option('--tls', 'client TLS and peer mutual TLS with a throw-away CA in <dir>/tls (development only)')
     .option('--leader-rotation-ms <ms>', `transfer leadership to the next node every ms (at least ${leaderRotationMsMin})`, (value: string) => {
       const ms = positiveInteger(value)
       if (ms < leaderRotationMsMin) throw new InvalidArgumentError(`at least ${leaderRotationMsMin}`)
