@@ -33,3 +33,5 @@ export { addHash, hash128, hashEquals, hashHex, zeroHash } from './hash.js'
 export type { Hash128 } from './hash.js'
 export * as persistentLimits from './limits.js'
 export * from './replica/index.js'
+// The durable event store (a driver over shared/storage: group commit, timers; see store/README.md).
+export * from './store/index.js'
