@@ -214,8 +214,7 @@ export class Router {
    * Returns how many subscriptions received it.
    */
   publishLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
-    this.counters.inMsgs += 1
-    this.counters.inBytes += payload.length + (headerBlock === undefined ? 0 : headerBlock.length)
+    // `inMsgs`/`inBytes` count what clients sent; the node's own publications are not input.
     const isResponse = this.responses.size > 0 && this.responses.respond(subject) !== undefined
     const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse)
     this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)

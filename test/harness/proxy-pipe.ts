@@ -41,6 +41,7 @@ export class ProxyPipe {
   private lastTransmitDoneMs = 0
   private timer: NodeJS.Timeout | undefined
   private ended = false
+  private awaitingDrain = false
 
   constructor(
     private readonly from: Socket,
@@ -146,9 +147,14 @@ export class ProxyPipe {
       return
     }
     this.counters.bytesForwarded += item.byteLength
-    if (!this.to.write(item)) {
+    if (!this.to.write(item) && !this.awaitingDrain) {
+      // One listener per stall: held bytes released at once would otherwise add one per write.
+      this.awaitingDrain = true
       this.from.pause()
-      this.to.once('drain', () => this.from.resume())
+      this.to.once('drain', () => {
+        this.awaitingDrain = false
+        this.from.resume()
+      })
     }
   }
 }
