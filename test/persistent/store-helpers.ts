@@ -69,6 +69,8 @@ export class GatedStorage implements Storage {
   readonly batchSizes: number[] = []
   #waiting: Array<() => void> = []
   omitDeleteRange = false
+  /** Range deletes are accepted and dropped (a crash right after the retention batch). */
+  dropRangeDeletes = false
 
   constructor(inner: Storage) {
     this.inner = inner
@@ -119,6 +121,7 @@ export class GatedStorage implements Storage {
   get deleteRange(): ((keySpace: string, range: KeyRange) => Promise<void>) | undefined {
     if (this.omitDeleteRange || this.inner.deleteRange === undefined) return undefined
     const inner = this.inner
+    if (this.dropRangeDeletes) return async () => undefined
     return (keySpace, range) => (inner.deleteRange as (keySpace: string, range: KeyRange) => Promise<void>).call(inner, keySpace, range)
   }
 

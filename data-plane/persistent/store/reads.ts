@@ -122,7 +122,9 @@ export class StoreReader {
     const keys: Uint8Array[] = []
     const bounds = { gte: originSeqKey(state.streamNo, origin, incarnation, Math.max(1, range.fromSeq)), lte: originSeqKey(state.streamNo, origin, incarnation, range.toSeq), limit: count }
     for await (const [seqKey, hlc] of this.#storage.range(originSeqsKeySpace, bounds)) {
-      keys.push(eventKey(state.streamNo, storageKeyFromOriginSeq(origin, incarnation, seqOfOriginSeqKey(seqKey), hlc)))
+      const storageKey = storageKeyFromOriginSeq(origin, incarnation, seqOfOriginSeqKey(seqKey), hlc)
+      // Below the head: deleted by retention (its range delete may not have run yet).
+      if (!state.belowHead(storageKey)) keys.push(eventKey(state.streamNo, storageKey))
     }
     const values = await Promise.all(keys.map((key) => this.#storage.get(eventsKeySpace, key)))
     const out: StreamEvent[] = []
