@@ -1,12 +1,13 @@
 // Access control on the admin HTTP port (when `access.disabled` is false). Every request except
-// `/healthz` and `/readyz` must carry credentials: `Authorization: Bearer <rgt_ token>` or
+// `/healthz`, `/readyz` and GETs of the dashboard's page and files (they hold no data: every figure
+// comes from `/api/v1/dashboard…`; the page asks for a token) must carry credentials: `Authorization: Bearer <rgt_ token>` or
 // `Authorization: Basic base64(user:password)`. Without valid ones: 401 with `WWW-Authenticate`.
 // With them, the permission needed:
 //   - control API routes (`/api/v1/…` verbs, server/api/rest.ts): exactly what the same verb needs
 //     over NATS (`$RG.API.<VERB>` with the same body: subject-access.ts) — checked by the REST
 //     layer through `mayRunVerb`, since the verb and body are known only there;
 //   - `GET|HEAD /metrics` and `/api/v1/server`: `read` on `*/*`;
-//   - everything else (the dashboard, its files, any mutation): `admin` on `*/*`.
+//   - everything else (the dashboard's data, any other route or mutation): `admin` on `*/*`.
 // Refusals answer 403 with RG_ERR_PERMISSION. Failed logins go through the same authenticator as
 // client connections (rate-limited per source address, logged without secrets). Basic auth costs
 // one scrypt per request: scripts and dashboards should use a token.
@@ -17,6 +18,7 @@ import type { AccessPermission } from '../shared/security/subject-access.js'
 import { apiPrefix, everyName } from '../shared/security/subject-access.js'
 import type { Logger } from '../shared/log.js'
 import { isRestRoute } from './api/rest.js'
+import { isDashboardAssetPath } from './dashboard/index.js'
 
 /** Paths served without credentials (probes). */
 export const openAdminPaths: ReadonlySet<string> = new Set(['/healthz', '/readyz'])
@@ -86,6 +88,7 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
     check: async (request, response) => {
       const path = (request.url ?? '/').split('?')[0] ?? '/'
       if (openAdminPaths.has(path)) return true
+      if ((request.method === 'GET' || request.method === 'HEAD') && isDashboardAssetPath(path)) return true
       const credentials = credentialsOfHeader(request.headers.authorization)
       const source = request.socket.remoteAddress ?? 'unknown'
       const result = credentials === undefined ? undefined : await authenticator.authenticate(credentials, source)

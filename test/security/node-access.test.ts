@@ -151,9 +151,14 @@ t.test('access on: bootstrap admin, users/tokens/roles through the API, every ch
   t.equal((await http('/api/v1/users', { headers: asRita })).status, 403, 'users need admin')
   t.equal((await http('/api/v1/server', { headers: asRita })).status, 403, 'server stats need read on every stream')
   t.equal((await http('/api/v1/streams/default/other?stale=true', { headers: asRita })).status, 404, 'a read the role covers passes the check (the stream does not exist)')
-  t.equal((await http('/dashboard', { headers: asRita })).status, 403, 'the dashboard needs admin')
+  t.equal((await http('/api/v1/dashboard', { headers: asRita })).status, 403, 'the dashboard\'s data needs admin')
+  t.equal((await http('/api/v1/dashboard')).status, 401)
+  t.equal((await http('/dashboard/app.js')).status, 200, 'the dashboard\'s files hold no data and load without credentials')
+  t.equal((await http('/metrics', { headers: asRita })).status, 403, 'metrics need read on every stream')
   const asAdmin = { authorization: `Basic ${Buffer.from(`admin:${adminPassword}`).toString('base64')}` }
   t.equal((await http('/api/v1/server', { headers: asAdmin })).status, 200, 'basic auth')
+  t.equal((await http('/api/v1/dashboard', { headers: { authorization: `Bearer ${opsToken.token}` } })).status, 200, 'an admin token reads the dashboard data')
+  t.equal((await http('/metrics', { headers: { authorization: `Bearer ${opsToken.token}` } })).status, 200)
   const viaRest = await http('/api/v1/tokens', { method: 'POST', headers: { authorization: `Bearer ${opsToken.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ user: 'olga' }) })
   t.equal(viaRest.status, 200)
   const restToken = (JSON.parse(viaRest.body) as { token: string }).token
