@@ -17,8 +17,20 @@ export interface RocksStorageObserver {
   onBatchWritten(batch: { readonly operations: number; readonly bytes: number; readonly sync: boolean; readonly durationMs: number }): void
 }
 
+/**
+ * Engine tuning passed to `@nxtedition/rocksdb` as is (unset = the binding's defaults). E.g.
+ * `columnOptions: { compaction: 'level', memtableMemoryBudget: 32 << 20, cacheSize: 8 << 20 }`
+ * bounds each column family's memtables to ~1.5 × the budget; `dbOptions: { walCompression:
+ * false }` keeps ZSTD off the write path (the batch write runs on the JS thread).
+ */
+export interface RocksTuning {
+  readonly columnOptions?: Readonly<Record<string, unknown>>
+  readonly dbOptions?: Readonly<Record<string, unknown>>
+}
+
 export interface OpenRocksStorageOptions extends OpenStorageOptions {
   readonly observer?: RocksStorageObserver
+  readonly tuning?: RocksTuning
 }
 
 /** Entries fetched per iterator step: bounds memory per range read. */
@@ -171,13 +183,14 @@ export async function openRocksStorage(directory: string, options: OpenRocksStor
   for (const name of options.keySpaces) {
     if (!keySpaceNamePattern.test(name) || name === internalKeySpace) throw new StorageKeySpaceError(name)
   }
-  const columns: Record<string, Record<string, unknown>> = { default: {}, [internalKeySpace]: {} }
-  for (const name of options.keySpaces) columns[name] = {}
+  const columnOptions = options.tuning?.columnOptions ?? {}
+  const columns: Record<string, Record<string, unknown>> = { default: { ...columnOptions }, [internalKeySpace]: { ...columnOptions } }
+  for (const name of options.keySpaces) columns[name] = { ...columnOptions }
   let db: RocksLevel
   try {
     // Buffer encodings everywhere: the default (utf8) would mangle binary keys and values.
     db = new RocksLevel(directory, { keyEncoding: 'buffer', valueEncoding: 'buffer' })
-    await db.open({ createIfMissing: true, columns })
+    await db.open({ ...options.tuning?.dbOptions, createIfMissing: true, columns })
   } catch (error) {
     throw ioError(`open ${directory}`, error)
   }

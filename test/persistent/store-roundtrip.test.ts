@@ -133,3 +133,26 @@ for (const makeLocation of storeLocations()) {
     await storage.close()
   })
 }
+
+t.test('the append path builds the same key bytes as the general key builders (property)', async (t) => {
+  const { appendIdKey, appendKeys, eventKey, idKey, originSeqKey, hlcValue } = await import('../../data-plane/persistent/store/keys.js')
+  const { encodeStorageKey } = await import('../../data-plane/persistent/index.js')
+  const fc = (await import('fast-check')).default
+  const { eventArb } = await import('./helpers.js')
+  fc.assert(
+    fc.property(eventArb, fc.integer({ min: 0, max: 2 ** 32 - 2 }), (event, streamNo) => {
+      const keys = appendKeys(streamNo, event)
+      const storageKey = encodeStorageKey(event)
+      const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
+      return (
+        hex(keys.eventKey) === hex(eventKey(streamNo, storageKey)) &&
+        hex(keys.storageKey) === hex(storageKey) &&
+        hex(keys.originSeqKey) === hex(originSeqKey(streamNo, event.origin, event.incarnation, event.originSeq)) &&
+        hex(keys.hlc) === hex(hlcValue(event.hlc)) &&
+        hex(appendIdKey(streamNo, event.id, keys.storageKey)) === hex(idKey(streamNo, event.id, storageKey))
+      )
+    }),
+    { numRuns: 500 },
+  )
+  t.pass('eventKey, storageKey, originSeqKey, hlc and id key agree on 500 generated events')
+})

@@ -17,15 +17,15 @@ import { MalformedEventError } from '../errors.js'
 import type { Hlc } from '../hlc.js'
 import { GroupCommitter } from './group-commit.js'
 import type { GroupCommitOptions, GroupCommitStats } from './group-commit.js'
+import type { AppendKeys } from './keys.js'
 import {
+  appendIdKey,
+  appendKeys,
   encodeStreamNo,
-  eventKey,
   eventStoreKeySpaces,
   eventsKeySpace,
   groupKey,
   groupsKeySpace,
-  hlcValue,
-  idKey,
   idsKeySpace,
   indexKey,
   indexKeySpace,
@@ -112,6 +112,8 @@ function checkConfig(options: EnsureStreamOptions): StreamConfig {
 
 const sameConfig = (a: StreamConfig, b: StreamConfig): boolean =>
   a.dedupWindowMs === b.dedupWindowMs && a.retention.maxAgeMs === b.retention.maxAgeMs && a.retention.maxBytes === b.retention.maxBytes && a.retention.maxCount === b.retention.maxCount
+
+const emptyValue = new Uint8Array(0)
 
 export class EventStore {
   readonly storage: Storage
@@ -244,16 +246,20 @@ export class EventStore {
       return Promise.reject(error)
     }
     // Encode up front (validation, and the bytes the queue bounds count); state changes wait for the batch.
-    const prepared: Array<{ readonly event: StreamEvent; readonly storageKey: Uint8Array; readonly value: Uint8Array }> = []
+    const prepared: Array<{ readonly event: StreamEvent; readonly keys: AppendKeys; readonly value: Uint8Array }> = []
     let bytes = 0
     for (const event of events) {
       if (event.stream !== stream) return Promise.reject(new MalformedEventError(`event of stream '${event.stream}' appended to '${stream}'`))
-      const problem = eventProblem(event)
-      if (problem !== null) return Promise.reject(new MalformedEventError(problem))
-      const storageKey = encodeStorageKey(event)
-      const value = encodeEvent(event)
-      bytes += storageKey.length * 3 + value.length + 40
-      prepared.push({ event, storageKey, value })
+      let value: Uint8Array
+      try {
+        // encodeEvent validates (eventProblem) and throws MalformedEventError on a bad event.
+        value = encodeEvent(event)
+      } catch (error) {
+        return Promise.reject(error)
+      }
+      const keys = appendKeys(state.streamNo, event)
+      bytes += keys.eventKey.length * 3 + value.length + 40
+      prepared.push({ event, keys, value })
     }
     const ceiling = options.clockCeilingMs ?? null
     return this.#committer.submit({
@@ -266,7 +272,8 @@ export class EventStore {
         let gapBufferFull = 0
         const streamNo = state.streamNo
         const withIds = state.config.dedupWindowMs > 0
-        for (const { event, storageKey, value } of prepared) {
+        for (const { event, keys, value } of prepared) {
+          const { storageKey } = keys
           const key = originKeyOf(event)
           if (state.holds(key, event.originSeq)) {
             alreadyHeld++
@@ -283,12 +290,11 @@ export class EventStore {
             gapBufferFull++
             continue
           }
-          const fullKey = eventKey(streamNo, storageKey)
-          operations.push({ type: 'put', keySpace: eventsKeySpace, key: fullKey, value })
-          operations.push({ type: 'put', keySpace: originSeqsKeySpace, key: originSeqKey(streamNo, event.origin, event.incarnation, event.originSeq), value: hlcValue(event.hlc) })
-          if (withIds) operations.push({ type: 'put', keySpace: idsKeySpace, key: idKey(streamNo, event.id, storageKey), value: new Uint8Array(0) })
+          operations.push({ type: 'put', keySpace: eventsKeySpace, key: keys.eventKey, value })
+          operations.push({ type: 'put', keySpace: originSeqsKeySpace, key: keys.originSeqKey, value: keys.hlc })
+          if (withIds) operations.push({ type: 'put', keySpace: idsKeySpace, key: appendIdKey(streamNo, event.id, storageKey), value: emptyValue })
           state.count++
-          state.bytes += fullKey.length + value.length
+          state.bytes += keys.eventKey.length + value.length
           state.noteHlc(event.hlc)
           appended++
         }

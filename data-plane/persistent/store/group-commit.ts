@@ -2,8 +2,9 @@
 // durable; group commit keeps it fast). A caller submits a `CommitItem` and gets a promise that
 // resolves only after the batch holding its operations was written with `sync: true`.
 //
-// - The first item into an idle queue starts a linger timer (`lingerMs`); the batch is written
-//   when the timer fires, or at once when it reaches `batchBytesMax` or `batchAppendsMax`.
+// - The first item into an idle queue starts a linger timer (`lingerMs`; 0 = the end of the
+//   current event-loop turn); the batch is written when the timer fires, or at once when it
+//   reaches `batchBytesMax` or `batchAppendsMax`.
 // - One batch is in flight at a time. Items arriving meanwhile wait; when the write finishes
 //   they go at once (they already waited one sync: that is where the grouping comes from).
 // - An item's operations are built when its batch is sealed (`build`), in submission order, so
@@ -70,7 +71,7 @@ export class GroupCommitter {
   readonly #hooks: CommitHooks
   #queue: Pending[] = []
   #queuedBytes = 0
-  #timer: ReturnType<typeof setTimeout> | null = null
+  #timer: { readonly immediate: ReturnType<typeof setImmediate> } | { readonly timeout: ReturnType<typeof setTimeout> } | null = null
   #writing: Promise<void> | null = null
   #stopped: RailgunError | null = null
   #writableWaiters: Array<() => void> = []
@@ -143,16 +144,19 @@ export class GroupCommitter {
       return
     }
     if (this.#timer === null) {
-      this.#timer = setTimeout(() => {
+      const fire = (): void => {
         this.#timer = null
         if (this.#writing === null && this.#queue.length > 0) this.#startWrite()
-      }, this.lingerMs)
+      }
+      // lingerMs 0: the end of this event-loop turn (appends made in the same turn share a batch).
+      this.#timer = this.lingerMs === 0 ? { immediate: setImmediate(fire) } : { timeout: setTimeout(fire, this.lingerMs) }
     }
   }
 
   #cancelTimer(): void {
     if (this.#timer !== null) {
-      clearTimeout(this.#timer)
+      if ('immediate' in this.#timer) clearImmediate(this.#timer.immediate)
+      else clearTimeout(this.#timer.timeout)
       this.#timer = null
     }
   }

@@ -1,8 +1,12 @@
 // Every named maximum and default of the event store (TigerBeetle: put a limit on everything).
 // Exceeding a maximum is a typed error, never unbounded memory.
 
-/** How long the first append of a batch waits for company before the batch is written. */
-export const lingerMsDefault = 1
+/**
+ * How long the first append into an idle queue waits for company before its batch is written.
+ * 0 = until the end of the current event-loop turn (setImmediate). While a batch is being
+ * written, new appends wait for it anyway: that wait is where most of the grouping comes from.
+ */
+export const lingerMsDefault = 0
 /** A batch is written at once when its operations reach this many bytes (keys + values). */
 export const batchBytesMaxDefault = 1024 * 1024
 /** A batch never holds more than this many appends (each append is one caller's promise). */
