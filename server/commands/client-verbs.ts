@@ -8,6 +8,8 @@
 //
 // Every verb takes `--server URL` (default $RAILGUN_SERVER, else nats://127.0.0.1:4222).
 import { InvalidArgumentError, type Command } from 'commander'
+import { clientOptionsOf, connectionFlags } from './admin-verbs.js'
+import type { ConnectionFlags } from './admin-verbs.js'
 import {
   connect,
   InvalidArgumentError as ClientArgumentError,
@@ -22,9 +24,7 @@ export const defaultServerUrl = 'nats://127.0.0.1:4222'
 /** Largest stdin payload `pub` reads (the server's max_payload still applies). */
 export const stdinBytesMax = 64 * 1024 * 1024
 
-interface ServerFlag {
-  readonly server: string
-}
+type ServerFlag = ConnectionFlags
 interface PubFlags extends ServerFlag {
   readonly header: string[]
   readonly count: number
@@ -60,8 +60,9 @@ function headerPairs(flags: readonly string[]): Array<readonly [string, string]>
   })
 }
 
+/** `--server` plus credentials and TLS, shared with the admin verbs. */
 function serverOption(command: Command): Command {
-  return command.option('--server <url>', 'server URL (env RAILGUN_SERVER)', process.env.RAILGUN_SERVER ?? defaultServerUrl)
+  return connectionFlags(command)
 }
 
 async function readStdin(): Promise<Uint8Array> {
@@ -93,14 +94,14 @@ function describe(error: unknown): string {
  * (pub, req) fail fast; long-running ones (sub, reply) reconnect with the client's defaults.
  */
 async function withClient(
-  server: string,
+  flags: ConnectionFlags,
   name: string,
   reconnect: boolean,
   body: (client: RailgunClient) => Promise<void>,
 ): Promise<void> {
   let client: RailgunClient | undefined
   try {
-    client = await connect(server, { name, reconnect: { enabled: reconnect } })
+    client = await connect(flags.server, { ...clientOptionsOf(flags, name), reconnect: { enabled: reconnect } })
     await body(client)
   } catch (error) {
     fail(describe(error))
@@ -143,7 +144,7 @@ export function registerClientCommands(program: Command): void {
     .option('--count <n>', 'publish the message n times', positiveInteger, 1)
     .action(async (subject: string, data: string | undefined, flags: PubFlags) => {
       const payload = data ?? (await readStdin())
-      await withClient(flags.server, 'railgun-pub', false, async (client) => {
+      await withClient(flags, 'railgun-pub', false, async (client) => {
         const headers = flags.header.length > 0 ? headerPairs(flags.header) : undefined
         for (let i = 0; i < flags.count; i++) {
           client.publish(subject, payload, headers === undefined ? undefined : { headers })
@@ -161,7 +162,7 @@ export function registerClientCommands(program: Command): void {
     .option('--count <n>', 'exit after n messages', positiveInteger)
     .option('--raw', 'print only the payloads')
     .action(async (subject: string, flags: SubFlags) => {
-      await withClient(flags.server, 'railgun-sub', true, async (client) => {
+      await withClient(flags, 'railgun-sub', true, async (client) => {
         const signal = untilSignal()
         let received = 0
         const done = new Promise<void>((resolve, reject) => {
@@ -194,7 +195,7 @@ export function registerClientCommands(program: Command): void {
     .option('--timeout-ms <ms>', 'how long to wait for the reply', positiveInteger, 5_000)
     .option('--header <key:value>', 'add a header (repeatable)', collectHeader, [])
     .action(async (subject: string, data: string | undefined, flags: ReqFlags) => {
-      await withClient(flags.server, 'railgun-req', false, async (client) => {
+      await withClient(flags, 'railgun-req', false, async (client) => {
         const headers = flags.header.length > 0 ? headerPairs(flags.header) : undefined
         const reply = await client.requestPromise(subject, data ?? '', {
           timeoutMs: flags.timeoutMs,
@@ -208,7 +209,7 @@ export function registerClientCommands(program: Command): void {
     .description('answer every request with the response text (echo the request when none is given)')
     .option('--group <group>', 'join a queue group (load-balance with other repliers)')
     .action(async (subject: string, response: string | undefined, flags: ReplyFlags) => {
-      await withClient(flags.server, 'railgun-reply', true, async (client) => {
+      await withClient(flags, 'railgun-reply', true, async (client) => {
         const signal = untilSignal()
         let answered = 0
         const subscription = client.respond(
