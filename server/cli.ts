@@ -42,6 +42,7 @@ export interface ServerFlags extends SecurityServerFlags {
   readonly masterEligible?: boolean
   readonly seeds?: string
   readonly dnsSrv?: string
+  readonly peerRoute?: string[]
 }
 
 /** Flag → config field, for error messages that name the flag. */
@@ -61,6 +62,7 @@ export const serverFlagNames = {
   'cluster.masterEligible': '--master-eligible',
   'cluster.seeds': '--seeds',
   'cluster.dnsSrv': '--dns-srv',
+  'cluster.peerRoutes': '--peer-route',
   ...securityFlagNames,
 } as const
 
@@ -89,6 +91,7 @@ export function configSourceFromFlags(flags: ServerFlags): ConfigSource {
   if (flags.masterEligible !== undefined) cluster.masterEligible = flags.masterEligible
   if (flags.seeds !== undefined) cluster.seeds = splitList(flags.seeds)
   if (flags.dnsSrv !== undefined) cluster.dnsSrv = flags.dnsSrv
+  if (flags.peerRoute !== undefined && flags.peerRoute.length > 0) cluster.peerRoutes = flags.peerRoute.flatMap((entry) => splitList(entry))
   if (Object.keys(cluster).length > 0) source.cluster = cluster
   Object.assign(source, securitySourceFromFlags(flags))
   return source as ConfigSource
@@ -191,6 +194,7 @@ export function registerServerCommand(program: Command): void {
     .option('--no-master-eligible', 'never vote: follow the control plane as a learner')
     .option('--seeds <list>', 'comma-separated host:port or nodeId@host:port; the seeds are the initial voters')
     .option('--dns-srv <name>', 'discover peers through this DNS SRV name')
+    .option('--peer-route <nodeId=host:port>', 'dial that peer at this address (a proxy, a NAT); repeatable', (value: string, previous: string[] = []) => [...previous, value])
   for (const entry of securityServerFlags) command.option(entry.flag, entry.description)
   command
     .action(async (flags: ServerFlags) => {

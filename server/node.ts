@@ -169,7 +169,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     startedAtMs,
     readiness,
     cluster: () => runtime,
-    metricsPublishIntervalMs: options.metricsPublishIntervalMs ?? (config as { metrics?: { publishIntervalMs?: number } }).metrics?.publishIntervalMs,
+    metricsPublishIntervalMs: options.metricsPublishIntervalMs ?? config.metrics.publishIntervalMs,
   })
   let admin: AdminServer
   try {

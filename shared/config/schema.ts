@@ -109,6 +109,10 @@ export const sectionShapes = {
      */
     peerRoutes: stringList(),
   },
+  metrics: {
+    /** How often the node publishes its key metrics on `$RG.metrics.<nodeId>`; 0 = never. */
+    publishIntervalMs: nonNegativeInteger(),
+  },
   /** Client TLS, peer mutual TLS, access control: shared/security/config.ts, docs/security.md. */
   ...securitySectionShapes,
 } as const
@@ -121,6 +125,7 @@ export const nodeConfigSchema = z
     responses: z.object(sectionShapes.responses).strict(),
     log: z.object(sectionShapes.log).strict(),
     cluster: z.object(sectionShapes.cluster).strict(),
+    metrics: z.object(sectionShapes.metrics).strict(),
     tls: z.object(sectionShapes.tls).strict(),
     peerTls: z.object(sectionShapes.peerTls).strict(),
     access: z.object(sectionShapes.access).strict(),
@@ -150,6 +155,7 @@ export const configSourceSchema = z
     responses: z.object(sectionShapes.responses).partial().strict().optional(),
     log: z.object(sectionShapes.log).partial().strict().optional(),
     cluster: z.object(sectionShapes.cluster).partial().strict().optional(),
+    metrics: z.object(sectionShapes.metrics).partial().strict().optional(),
     tls: z.object(sectionShapes.tls).partial().strict().optional(),
     peerTls: z.object(sectionShapes.peerTls).partial().strict().optional(),
     access: z.object(sectionShapes.access).partial().strict().optional(),
@@ -192,5 +198,6 @@ export const configDefaults: NodeConfig = {
     deadAfterMs: 10_000,
     peerRoutes: [],
   },
+  metrics: { publishIntervalMs: 5_000 },
   ...securityConfigDefaults,
 }

@@ -155,4 +155,7 @@ t.test('server flags set the cluster section (seeds comma-separated) and errors 
   )
   t.match(config.cluster, { seeds: ['a:1', 'n2@b:2'], masterEligible: false, peerPort: 0, region: 'us-east', zone: 'z', name: 'c1', nodeId: 'me', advertise: 'h:9', dnsSrv: '_rg._tcp.x' })
   t.throws(() => resolveServerConfig({ peerPort: 70000 }, {}), { message: 'config flag --peer-port: cluster.peerPort: expected a port number (0-65535)' })
+  t.same(resolveServerConfig({ peerRoute: ['n2=127.0.0.1:7001', 'n3=127.0.0.1:7002'] }, {}).cluster.peerRoutes, ['n2=127.0.0.1:7001', 'n3=127.0.0.1:7002'], '--peer-route is repeatable')
+  t.throws(() => clusterSettingsOf(resolveServerConfig({ peerRoute: ['bogus'] }, {})), { message: /cluster\.peerRoutes: "bogus" is not nodeId=host:port/ })
+  t.equal(resolveServerConfig({}, { RAILGUN_METRICS_PUBLISH_INTERVAL_MS: '0' }).metrics.publishIntervalMs, 0, 'metrics.publishIntervalMs from the environment')
 })
