@@ -35,3 +35,30 @@ for (const kind of serverKinds()) {
     t.match(output, /\[status\] closed/)
   })
 }
+
+t.test('examples/control-api.ts against a railgun server', { timeout: 60_000 }, async (t) => {
+  const railgun = serverKinds().find((kind) => kind.label === 'railgun')
+  if (railgun === undefined || railgun.unavailableReason !== undefined) {
+    t.pass(`skipped: ${railgun?.unavailableReason ?? 'no railgun server kind'}`)
+    return
+  }
+  const server = await railgun.start()
+  t.teardown(() => server.dispose())
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'examples/control-api.ts')], {
+    cwd: root,
+    env: { ...process.env, RAILGUN_SERVER: server.url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  const timer = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  clearTimeout(timer)
+  t.equal(code, 0, output)
+  t.match(output, /leader [0-9a-f]{16} at term \d+, 1 member\(s\)/)
+  t.match(output, /stream orders: created, then unchanged/)
+  t.match(output, /conflict: RG_ERR_CONFLICT/)
+  t.match(output, /watch: put beta @\d+\nwatch: put beta @\d+/)
+  t.match(output, /beta = off/)
+})
