@@ -14,21 +14,23 @@ for (const makeLocation of storeLocations()) {
   t.test(`${location.name}: N concurrent appends share fewer synced batches; none resolves before its sync`, async (t) => {
     t.teardown(() => location.cleanup())
     const storage = new GatedStorage(await location.open())
-    const store = await EventStore.open(storage, { lingerMs: 2 })
+    const store = await EventStore.open(storage)
     await store.ensureStream(stream, { dedupWindowMs: 1000 })
     const syncsBefore = storage.syncedBatches
     storage.hold = true
     const appenders = 200
     const resolved: number[] = []
-    const promises = Array.from({ length: appenders }, (_, i) =>
+    const append = (i: number): Promise<AppendResult> =>
       store.append(stream, [makeEvent({ origin: `n${i % 7}`, originSeq: Math.floor(i / 7) + 1, wallMs: 1000 + i })]).then((r) => {
         resolved.push(i)
         return r
-      }),
-    )
-    // Wait until the first batch reached the storage and is held at its sync.
+      })
+    // The first append goes alone (default linger: the end of this turn) and is held at its sync.
+    const promises = [append(0)]
     for (let i = 0; i < 200 && storage.waiting === 0; i++) await settle(2)
     t.equal(storage.waiting, 1, 'one batch waits at its sync (one write in flight)')
+    // The rest arrive while that write is in flight: they must wait and then share one batch.
+    for (let i = 1; i < appenders; i++) promises.push(append(i))
     await settle(20)
     t.same(resolved, [], 'no append resolved while its sync is held')
     t.equal(storage.syncedBatches, syncsBefore, 'nothing synced yet')
@@ -37,7 +39,8 @@ for (const makeLocation of storeLocations()) {
     const results: AppendResult[] = await Promise.all(promises)
     t.equal(results.reduce((n, r) => n + r.appended, 0), appenders, 'every append acknowledged')
     const syncs = storage.syncedBatches - syncsBefore
-    t.ok(syncs >= 1 && syncs <= 3, `${appenders} concurrent appends took ${syncs} synced batches (fewer than appends)`)
+    t.equal(syncs, 2, `${appenders} appends took ${syncs} synced batches: the first alone, the ${appenders - 1} that queued behind it together`)
+    t.same(storage.batchSizes.slice(-2).map((n) => n > 3 * (appenders - 1)), [false, true], 'the second batch holds the 199 appends (3 puts each, plus metadata)')
     t.equal(store.commitStats.items >= appenders, true)
     t.equal(store.info(stream).count, appenders, 'durable count covers every acknowledged append')
     await store.close()
@@ -139,3 +142,34 @@ t.test('GroupCommitter: linger groups, batchBytesMax splits, a throwing build re
   await committer.drain()
   await storage.close()
 })
+
+for (const makeLocation of storeLocations()) {
+  const location = makeLocation()
+  t.test(`${location.name}: sustained appends leave the event loop free (timers fire between batches)`, async (t) => {
+    t.teardown(() => location.cleanup())
+    const storage = await location.open()
+    const store = await EventStore.open(storage)
+    await store.ensureStream(stream, { dedupWindowMs: 0 })
+    let appended = 0
+    let appendedWhenTimerFired = -1
+    const timer = new Promise<void>((resolve) =>
+      setTimeout(() => {
+        appendedWhenTimerFired = appended
+        resolve()
+      }, 5),
+    )
+    const perAppender = 300
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, worker) => {
+        for (let i = 1; i <= perAppender; i++) {
+          await store.append(stream, [makeEvent({ origin: `w${worker}`, originSeq: i, wallMs: i })])
+          appended++
+        }
+      }),
+    )
+    await timer
+    t.ok(appendedWhenTimerFired >= 0 && appendedWhenTimerFired < 8 * perAppender, `a 5 ms timer fired after ${appendedWhenTimerFired} of ${8 * perAppender} appends, not after all of them`)
+    await store.close()
+    await storage.close()
+  })
+}

@@ -138,6 +138,7 @@ export class GroupCommitter {
 
   #schedule(): void {
     if (this.#writing !== null) return
+    if (this.#timer !== null && 'immediate' in this.#timer && this.#queue.length < this.batchAppendsMax && this.#queuedBytes < this.batchBytesMax) return
     if (this.#queuedBytes >= this.batchBytesMax || this.#queue.length >= this.batchAppendsMax) {
       this.#cancelTimer()
       this.#startWrite()
@@ -182,8 +183,16 @@ export class GroupCommitter {
     this.#wakeWritable()
     this.#writing = this.#write(batch).finally(() => {
       this.#writing = null
-      if (this.#stopped === null && this.#queue.length > 0) this.#startWrite()
-      else if (this.#queue.length === 0) this.#wakeIdle()
+      if (this.#stopped === null && this.#queue.length > 0) {
+        // The next batch waited one write already: no linger. But yield to the event loop first:
+        // the binding's write completes through nextTick, so starting the next one from here
+        // would chain writes in microtasks forever under load, starving timers and sockets.
+        this.#cancelTimer()
+        this.#timer = { immediate: setImmediate(() => {
+          this.#timer = null
+          if (this.#writing === null && this.#queue.length > 0) this.#startWrite()
+        }) }
+      } else if (this.#queue.length === 0) this.#wakeIdle()
     })
   }
 
