@@ -1,19 +1,8 @@
-// Free loopback ports for benchmark and test processes.
-import { createServer } from 'node:net'
+// Free loopback ports for benchmark and test processes: drawn from below the kernel's ephemeral
+// range and checked by binding (see server/cluster/reserve-port.ts for why).
+import { reservePort } from '../../server/cluster/reserve-port.js'
 
-/** Asks the kernel for a free port on 127.0.0.1 (released before returning). */
+/** A port that was free on 127.0.0.1 a moment ago. */
 export async function freePort(): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      if (address === null || typeof address === 'string') {
-        server.close()
-        reject(new Error('no port assigned'))
-        return
-      }
-      server.close(() => resolve(address.port))
-    })
-  })
+  return reservePort('127.0.0.1')
 }

@@ -1,17 +1,50 @@
-// `--peer-port 0`: the node id may derive from the peer port, and the transport needs the id
-// before it listens, so a free port is found first (listen on 0, read it, close) and the
-// transport then binds it. Another process could take the port in between; only port 0 (tests,
-// ad-hoc runs) pays that small race.
+// Finding a free port to bind a moment later (`--peer-port 0`, `railgun dev`, test clusters): the
+// node id may derive from the peer port, and the transport needs the id before it listens.
+//
+// The port is chosen BELOW the kernel's ephemeral range (Linux: 32768-60999, read from
+// /proc/sys/net/ipv4/ip_local_port_range when present), then checked by binding it. A port from
+// `listen(0)` would come from the ephemeral range, where every outgoing connection and every
+// other `listen(0)` on the machine also draws: between "found" and "bound" it is often taken
+// (seen with several clusters, proxies and clients starting at once). Below the range only
+// another explicit reservation can collide, and the bind check makes that a retry.
+import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
-export function reservePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Where reservations are drawn from when the ephemeral range is unknown or leaves no room below. */
+export const reservedPortRange = { low: 20_000, high: 32_767 } as const
+const attemptsMax = 64
+
+function rangeBelowEphemeral(): { low: number; high: number } {
+  try {
+    const [low] = readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/).map(Number)
+    if (low !== undefined && Number.isInteger(low) && low - 1 - reservedPortRange.low >= 1_000) return { low: reservedPortRange.low, high: low - 1 }
+  } catch {
+    // Not Linux (or no procfs): keep the default range.
+  }
+  return { ...reservedPortRange }
+}
+
+function tryBind(host: string, port: number): Promise<number | undefined> {
+  return new Promise((resolve) => {
     const server = createServer()
-    server.once('error', reject)
-    server.listen(0, host, () => {
+    server.once('error', () => resolve(undefined))
+    server.listen(port, host, () => {
       const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error(`no free port on ${host}`))))
+      const bound = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(bound > 0 ? bound : undefined))
     })
   })
+}
+
+/** A port that was free on `host` a moment ago, from below the ephemeral range (else any free port). */
+export async function reservePort(host: string): Promise<number> {
+  const { low, high } = rangeBelowEphemeral()
+  for (let attempt = 0; attempt < attemptsMax; attempt++) {
+    const candidate = low + Math.floor(Math.random() * (high - low + 1))
+    const port = await tryBind(host, candidate)
+    if (port !== undefined) return port
+  }
+  const port = await tryBind(host, 0)
+  if (port === undefined) throw new Error(`no free port on ${host}`)
+  return port
 }

@@ -5,13 +5,13 @@
 // restarted node keeps its addresses and its record in the cluster state). Logs are one file per
 // node under the cluster's directory; the directory is kept when a test fails.
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { connect } from '../../client/index.js'
 import { configDefaults } from '../../shared/config/index.js'
 import type { ClientOptions, RailgunClient } from '../../client/index.js'
+import { reservePort } from '../../server/cluster/reserve-port.js'
 import { ProcessController } from './process-controller.js'
 import { ProxyMesh } from './proxy-mesh.js'
 
@@ -91,16 +91,9 @@ export interface TestLike {
   comment(...message: unknown[]): void
 }
 
+/** A free loopback port from below the ephemeral range (see server/cluster/reserve-port.ts). */
 export async function freeLoopbackPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no free port on 127.0.0.1'))))
-    })
-  })
+  return reservePort('127.0.0.1')
 }
 
 function sleep(ms: number): Promise<void> {

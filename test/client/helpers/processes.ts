@@ -1,8 +1,9 @@
 // Live-test servers: nats-server (when installed) and, once it lands, the Railgun server. Every
 // process is started on 127.0.0.1 with a free port, bounded in time, and stopped by its own PID.
+import { reservePort } from '../../../server/cluster/reserve-port.js'
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer, connect as netConnect } from 'node:net'
+import { connect as netConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -33,16 +34,9 @@ const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 const railgunCli = join(repoRoot, 'server/cli.ts')
 const stopTimeoutMs = 5_000
 
+/** A free loopback port from below the ephemeral range (see server/cluster/reserve-port.ts). */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      server.close(() => resolve(port))
-    })
-  })
+  return reservePort('127.0.0.1')
 }
 
 /** Resolves once the port answers with a first byte (INFO), bounded by `timeoutMs`. */
