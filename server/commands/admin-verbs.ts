@@ -18,6 +18,7 @@ import type { Command } from 'commander'
 import { connect, RailgunClientError } from '../../client/index.js'
 import type { ClientOptions, ClusterStatus, KvChange, MutationResponse, RailgunClient, StreamView } from '../../client/index.js'
 import { ackLevelValues, streamKindValues } from '../../shared/api/index.js'
+import { untilSignal } from './signals.js'
 import { defaultServerUrl } from './client-verbs.js'
 
 /** Where the verbs write and how they report their exit code (tests inject their own). */
@@ -52,21 +53,7 @@ export const processIo: AdminIo = {
     }
     return Buffer.concat(chunks)
   },
-  untilSignal: () => {
-    let onSignal: () => void = () => undefined
-    const signalled = new Promise<void>((resolve) => {
-      onSignal = () => resolve()
-    })
-    process.once('SIGINT', onSignal)
-    process.once('SIGTERM', onSignal)
-    return {
-      signalled,
-      dispose: () => {
-        process.off('SIGINT', onSignal)
-        process.off('SIGTERM', onSignal)
-      },
-    }
-  },
+  untilSignal,
 }
 
 /** How the CLI connects: credentials and TLS (flags, else the environment). */

@@ -9,6 +9,7 @@
 // Every verb takes `--server URL` (default $RAILGUN_SERVER, else nats://127.0.0.1:4222).
 import { InvalidArgumentError, type Command } from 'commander'
 import { clientOptionsOf, connectionFlags } from './admin-verbs.js'
+import { untilSignal } from './signals.js'
 import type { ConnectionFlags } from './admin-verbs.js'
 import {
   connect,
@@ -107,23 +108,6 @@ async function withClient(
     fail(describe(error))
   } finally {
     await client?.close()
-  }
-}
-
-/** Resolves on SIGINT/SIGTERM, so long-running verbs drain instead of dying mid-message. */
-function untilSignal(): { readonly signalled: Promise<void>; dispose(): void } {
-  let onSignal: () => void = () => undefined
-  const signalled = new Promise<void>((resolve) => {
-    onSignal = () => resolve()
-  })
-  process.once('SIGINT', onSignal)
-  process.once('SIGTERM', onSignal)
-  return {
-    signalled,
-    dispose: () => {
-      process.off('SIGINT', onSignal)
-      process.off('SIGTERM', onSignal)
-    },
   }
 }
 

@@ -2,48 +2,9 @@
 // (`load.ts`) validates each source (YAML file, environment, flags) against the partial form of
 // the same sections, so an error names the source and the field.
 import { z } from 'zod'
+import { boolean, nonEmptyString, nonNegativeInteger, port, positiveInteger, stringList, text } from './fields.js'
 import { logLevels } from '../log.js'
 import { checkSecurityConfig, securityConfigDefaults, securitySectionShapes } from '../security/config.js'
-
-const positiveIntegerText = 'expected a positive integer'
-const nonNegativeIntegerText = 'expected a non-negative integer'
-const portText = 'expected a port number (0-65535)'
-
-function positiveInteger() {
-  return z
-    .number({ error: positiveIntegerText })
-    .int({ error: positiveIntegerText })
-    .positive({ error: positiveIntegerText })
-    .max(Number.MAX_SAFE_INTEGER, { error: positiveIntegerText })
-}
-
-function nonNegativeInteger() {
-  return z
-    .number({ error: nonNegativeIntegerText })
-    .int({ error: nonNegativeIntegerText })
-    .min(0, { error: nonNegativeIntegerText })
-    .max(Number.MAX_SAFE_INTEGER, { error: nonNegativeIntegerText })
-}
-
-function port() {
-  return z.number({ error: portText }).int({ error: portText }).min(0, { error: portText }).max(65535, { error: portText })
-}
-
-function nonEmptyString() {
-  return z.string({ error: 'expected a non-empty string' }).min(1, { error: 'expected a non-empty string' })
-}
-
-function text() {
-  return z.string({ error: 'expected a string' })
-}
-
-function boolean() {
-  return z.boolean({ error: 'expected true or false' })
-}
-
-function stringList() {
-  return z.array(nonEmptyString(), { error: 'expected a list of strings (comma-separated in env and flags)' })
-}
 
 /** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
 export const sectionShapes = {

@@ -1,32 +1,18 @@
 // The security sections of the node configuration, in the form of `shared/config/schema.ts`
 // (flat sections: every field settable from YAML, environment and flags): `tls` (clients),
-// `peerTls` (node to node, mutual) and `access` (authentication and permissions). The lead
-// merges `securitySectionShapes` into `sectionShapes` and `securityConfigDefaults` into
-// `configDefaults`. Defaults keep a fresh node as it was: no TLS, access control off (which
+// `peerTls` (node to node, mutual) and `access` (authentication and permissions), merged into
+// the node configuration by shared/config/schema.ts. Defaults keep a fresh node as it was: no TLS, access control off (which
 // logs a warning at start; docs/security.md says how to turn it on).
 import { z } from 'zod'
+import { boolean, positiveInteger } from '../config/fields.js'
 import type { LoginRateLimits } from './login-rate-limit.js'
 import { defaultLoginRateLimits } from './login-rate-limit.js'
 import { loadTlsMaterial } from './tls-material.js'
 import type { TlsMaterial } from './tls-material.js'
 import { tlsTerminatorDefaults } from './tls-terminator.js'
 
-const positiveIntegerText = 'expected a positive integer'
-
-function positiveInteger() {
-  return z
-    .number({ error: positiveIntegerText })
-    .int({ error: positiveIntegerText })
-    .positive({ error: positiveIntegerText })
-    .max(Number.MAX_SAFE_INTEGER, { error: positiveIntegerText })
-}
-
 function path() {
   return z.string({ error: 'expected a file path (or empty)' })
-}
-
-function boolean() {
-  return z.boolean({ error: 'expected true or false' })
 }
 
 export const securitySectionShapes = {

@@ -1,4 +1,5 @@
-// examples/request-reply.ts (the README's example) runs to completion against each server.
+// The README's examples run to completion: examples/request-reply.ts against each server,
+// examples/control-api.ts against a railgun server.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -7,6 +8,22 @@ import { serverKinds } from './helpers/processes.js'
 
 const root = fileURLToPath(new URL('../../', import.meta.url))
 const runTimeoutMs = 30_000
+
+/** Runs an example with RAILGUN_SERVER pointing at `url`; resolves with its exit code and output. */
+async function runExample(file: string, url: string): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(root, file)], {
+    cwd: root,
+    env: { ...process.env, RAILGUN_SERVER: url },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+  const timer = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs)
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  clearTimeout(timer)
+  return { code, output }
+}
 
 for (const kind of serverKinds()) {
   t.test(`examples/request-reply.ts against ${kind.label}`, { timeout: 60_000 }, async (t) => {
@@ -17,17 +34,7 @@ for (const kind of serverKinds()) {
     }
     const server = await kind.start()
     t.teardown(() => server.dispose())
-    const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'examples/request-reply.ts')], {
-      cwd: root,
-      env: { ...process.env, RAILGUN_SERVER: server.url },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
-    child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
-    const timer = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs)
-    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-    clearTimeout(timer)
+    const { code, output } = await runExample('examples/request-reply.ts', server.url)
     t.equal(code, 0, output)
     t.match(output, /reply: \{ greeting: 'hello, ada', asked: 'how are you\?' \}/)
     t.match(output, /reply: \{"greeting":"hello, grace","asked":"again"\}/)
@@ -44,17 +51,7 @@ t.test('examples/control-api.ts against a railgun server', { timeout: 60_000 }, 
   }
   const server = await railgun.start()
   t.teardown(() => server.dispose())
-  const child = spawn(process.execPath, ['--import', 'tsx', join(root, 'examples/control-api.ts')], {
-    cwd: root,
-    env: { ...process.env, RAILGUN_SERVER: server.url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
-  child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
-  const timer = setTimeout(() => child.kill('SIGKILL'), runTimeoutMs)
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
-  clearTimeout(timer)
+  const { code, output } = await runExample('examples/control-api.ts', server.url)
   t.equal(code, 0, output)
   t.match(output, /leader [0-9a-f]{16} at term \d+, 1 member\(s\)/)
   t.match(output, /stream orders: created, then unchanged/)
