@@ -15,6 +15,25 @@ declare module '@nxtedition/rocksdb' {
     readonly column?: ColumnHandle
   }
 
+  export interface RocksChainedBatch {
+    put(key: Buffer, value: Buffer, options?: { readonly column?: ColumnHandle }): RocksChainedBatch
+    del(key: Buffer, options?: { readonly column?: ColumnHandle }): RocksChainedBatch
+    write(options?: { readonly sync?: boolean }): Promise<void>
+    close(): Promise<void>
+  }
+
+  /**
+   * The binding's own (underscore) methods of a chained batch, used to reuse one native
+   * WriteBatch (shared/storage/rocksdb.ts says why). Pinned by package-lock.json.
+   */
+  export interface RocksReusableBatch {
+    _put(key: Buffer, value: Buffer, options: { readonly column?: ColumnHandle }): void
+    _del(key: Buffer, options: { readonly column?: ColumnHandle }): void
+    /** DB::Write on the calling thread; throws on failure. */
+    _writeSync(options: { readonly sync?: boolean }): void
+    _clear(): void
+  }
+
   export class RocksLevel {
     constructor(location: string, options?: Record<string, unknown>)
     readonly status: 'opening' | 'open' | 'closing' | 'closed'
@@ -29,6 +48,8 @@ declare module '@nxtedition/rocksdb' {
       keys: readonly Buffer[],
       options: { readonly column?: ColumnHandle; readonly keyEncoding: 'buffer'; readonly valueEncoding: 'buffer' },
     ): Promise<Array<Buffer | undefined>>
+    /** The chained form: write() applies and closes it (detaching it from the database). */
+    batch(): RocksChainedBatch
     batch(
       operations: readonly RocksBatchOperation[],
       options?: { readonly sync?: boolean; readonly keyEncoding: 'buffer'; readonly valueEncoding: 'buffer' },

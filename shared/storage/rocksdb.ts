@@ -5,7 +5,7 @@
 // that refusal surfaces as a `StorageIoError`. An optional observer (metrics) hears of every
 // written batch: its operation count, bytes, whether it was synced, and how long it took.
 import { RocksLevel } from '@nxtedition/rocksdb'
-import type { ColumnHandle, RocksBatchOperation } from '@nxtedition/rocksdb'
+import type { ColumnHandle, RocksBatchOperation, RocksReusableBatch } from '@nxtedition/rocksdb'
 import { StorageClosedError, StorageIoError, StorageKeySpaceError } from '../errors.js'
 import { asBuffer } from './bytes.js'
 import { checkStorageReadiness } from './readiness.js'
@@ -66,6 +66,13 @@ class RocksStorage implements Storage {
     return this.#open
   }
 
+  #batch: RocksReusableBatch | undefined
+
+  #reusableBatch(): RocksReusableBatch {
+    this.#batch ??= this.#db.batch() as unknown as RocksReusableBatch
+    return this.#batch
+  }
+
   #column(operation: string, keySpace: string): ColumnHandle {
     if (!this.#open) throw new StorageClosedError(operation)
     const column = this.#columns.get(keySpace)
@@ -106,11 +113,27 @@ class RocksStorage implements Storage {
     }
     const sync = options?.sync === true
     const startedMs = this.#observer === undefined ? 0 : performance.now()
+    // One native WriteBatch, reused for every write (filled, written and cleared in one
+    // synchronous section, so writes cannot interleave). Why not `db.batch(operations)`: this
+    // binding's array form never closes its batch, so each native WriteBatch (a copy of all its
+    // keys and values) stayed attached to the database until it closed, and even a closed one
+    // is freed only when V8 collects its small wrapper, which V8 sees no reason to hurry: the
+    // process grew by about the bytes ever written (measured: +220 B per 200 B value; flat
+    // with this). The reused batch keeps at most the capacity of the largest batch written.
+    const batch = this.#reusableBatch()
     try {
-      await this.#db.batch(rocksOperations, { sync, keyEncoding: 'buffer', valueEncoding: 'buffer' })
+      for (const operation of rocksOperations) {
+        if (operation.type === 'put') batch._put(operation.key, operation.value as Buffer, { column: operation.column })
+        else batch._del(operation.key, { column: operation.column })
+      }
+      batch._writeSync({ sync })
     } catch (error) {
       throw ioError('write', error)
+    } finally {
+      batch._clear()
     }
+    // The binding resolved its own batch writes on the next tick; keep callers asynchronous.
+    await new Promise<void>((resolve) => process.nextTick(resolve))
     if (this.#observer !== undefined) {
       let bytes = 0
       for (const operation of operations) bytes += operation.key.length + (operation.type === 'put' ? operation.value.length : 0)
