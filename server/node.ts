@@ -30,13 +30,19 @@ import type { AdminServer, ServerStatsView } from './admin-http.js'
 import { startClientListener } from './client-listener.js'
 import type { ClientListener } from './client-listener.js'
 import { Router } from './router.js'
+import { attachPersistentStreams } from './streams/index.js'
+import type { PersistentStreams } from './streams/index.js'
+import { engineKeySpaces } from '../data-plane/persistent/engine/index.js'
 import { railgunVersion } from './version.js'
 
 /** Key spaces (column families) the node opens. Add, never remove: RocksDB needs all at open. */
-export const nodeKeySpaces = [nodeMetaKeySpace, ...raftKeySpaces] as const
+export const nodeKeySpaces = [nodeMetaKeySpace, ...raftKeySpaces, ...engineKeySpaces] as const
 
 /** Key spaces the control plane needs; storage opened without them runs the node without one (see README). */
-export const controlPlaneKeySpaces: readonly string[] = nodeKeySpaces
+export const controlPlaneKeySpaces: readonly string[] = [nodeMetaKeySpace, ...raftKeySpaces]
+
+/** Key spaces of persistent streams (events + engine records); storage without them runs no persistent stream. */
+export const persistentStreamKeySpaces: readonly string[] = engineKeySpaces
 
 /** How long a client arriving during start-up waits for readiness before it is refused. */
 export const notReadyHoldMsDefault = 2_000
@@ -91,6 +97,8 @@ export interface RunningNode {
   readonly security: NodeSecurity
   /** This node's metrics (server/metrics): registry, key metrics, the data plane's reporting hooks. */
   readonly metrics: NodeMetrics
+  /** Persistent streams driven on this node (server/streams), once ready. */
+  persistentStreams(): PersistentStreams | undefined
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
@@ -117,6 +125,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let runtime: ClusterRuntime | undefined
   // The control API ($RG.API.> and REST /api/v1) once the control plane is open.
   let api: ControlApi | undefined
+  // Persistent streams placed on this node, once the control plane is open.
+  let streams: PersistentStreams | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''
   let openingReason = 'storage is opening'
@@ -274,6 +284,26 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             nodeInfo: { region: runtime.region, isReady: () => state === 'ready' },
             ...(adminAuth === undefined ? {} : { restAccess: adminAuth.mayRunVerb }),
           })
+          if (persistentStreamKeySpaces.every((keySpace) => opened.keySpaces.includes(keySpace))) {
+            const cluster = runtime
+            streams = await attachPersistentStreams({
+              router,
+              storage: opened,
+              logger,
+              nodeId: cluster.nodeId,
+              region: cluster.region,
+              state: () => cluster.node.state,
+              onChange: (listener) => {
+                const subscription = cluster.node.events$.subscribe(() => listener())
+                return () => subscription.unsubscribe()
+              },
+            })
+            if ((state as string) !== 'opening') {
+              // Draining began while the streams opened: close() has passed them already.
+              await streams.close()
+              return
+            }
+          }
           // Access on and no user yet: create the first admin (or refuse a lone node that cannot).
           bootstrap = security.startBootstrap(runtime.node)
           if (bootstrap !== undefined) {
@@ -324,6 +354,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
+      await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
       bootstrap?.stop()
       router.stop()
@@ -361,6 +392,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     cluster: () => runtime,
     security,
     metrics: operator.metrics,
+    persistentStreams: () => streams,
     close,
   }
 }

@@ -1,0 +1,72 @@
+// How a publish to a persistent stream reads and answers on the wire (docs/api.md § Publishing
+// to a persistent stream): the `Rg-Msg-Id` / `Rg-Ack` headers in, the JSON ack out. Pure.
+import type { EngineAck } from '../../data-plane/persistent/engine/index.js'
+import type { AckLevel } from '../../data-plane/persistent/replica/types.js'
+import { ackLevels } from '../../data-plane/persistent/replica/types.js'
+import type { EventHeader } from '../../data-plane/persistent/event.js'
+import { encodeStorageKey } from '../../data-plane/persistent/event.js'
+import type { ErrorCode } from '../../shared/errors.js'
+import { decodeHeaders } from '../../shared/protocol/index.js'
+
+/** Producer id: publishes with the same id inside the stream's dedup window are duplicates. */
+export const msgIdHeader = 'Rg-Msg-Id'
+/** Ack level: `write` (this node's disk), `majority`, `all`; default the stream's `ackDefault`. */
+export const ackHeader = 'Rg-Ack'
+
+export interface ParsedPublish {
+  readonly id: string | undefined
+  readonly ackLevel: AckLevel
+  /** Every other header, kept with the event. */
+  readonly headers: readonly EventHeader[]
+}
+
+export type ParseOutcome = { readonly ok: true; readonly value: ParsedPublish } | { readonly ok: false; readonly code: ErrorCode; readonly message: string }
+
+export function parsePublish(headerBlock: Uint8Array | undefined, ackDefault: AckLevel): ParseOutcome {
+  if (headerBlock === undefined) return { ok: true, value: { id: undefined, ackLevel: ackDefault, headers: [] } }
+  const decoded = decodeHeaders(headerBlock)
+  if (!decoded.ok) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `headers: ${decoded.reason}` }
+  let id: string | undefined
+  let ackLevel = ackDefault
+  const headers: EventHeader[] = []
+  for (const [key, value] of decoded.headers.entries) {
+    const lower = key.toLowerCase()
+    if (lower === msgIdHeader.toLowerCase()) {
+      if (value.length === 0) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `${msgIdHeader}: empty` }
+      id = value
+    } else if (lower === ackHeader.toLowerCase()) {
+      const level = ackLevels.find((candidate) => candidate === value.trim().toLowerCase())
+      if (level === undefined) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `${ackHeader}: expected one of ${ackLevels.join(', ')}, got '${value}'` }
+      ackLevel = level
+    } else {
+      headers.push([key, value])
+    }
+  }
+  return { ok: true, value: { id, ackLevel, headers } }
+}
+
+/**
+ * The ack sent on the reply subject. `position` is the event's key in the stream's order as
+ * hex: positions compare as strings in delivery order. `seq` is the event's sequence on the
+ * node that wrote it (per incarnation); `duplicate` says an earlier copy of the same
+ * `Rg-Msg-Id` is inside the window (that copy is the one delivered).
+ */
+export function ackJson(stream: string, ack: EngineAck): Record<string, unknown> {
+  if (!ack.ok) return { ok: false, error: { code: ack.error.code, message: ack.error.message } }
+  const { position } = ack
+  return {
+    ok: true,
+    stream,
+    position: Buffer.from(encodeStorageKey(position)).toString('hex'),
+    origin: position.origin,
+    incarnation: position.incarnation,
+    seq: position.originSeq,
+    hlc: { wallMs: position.hlc.wallMs, logical: position.hlc.logical },
+    duplicate: ack.duplicate,
+    level: ack.level,
+  }
+}
+
+export function failureJson(code: ErrorCode, message: string): Record<string, unknown> {
+  return { ok: false, error: { code, message } }
+}
