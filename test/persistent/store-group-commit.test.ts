@@ -58,11 +58,12 @@ for (const makeLocation of storeLocations()) {
     const wave1 = Array.from({ length: 25 }, (_, i) => makeEvent({ origin: 'a', originSeq: i + 1, wallMs: 100 + i }))
     await Promise.all(wave1.map((e) => store.append(stream, [e]).then(() => acked.push(keyOf(e)))))
     t.equal(acked.length, 25)
+    await store.append(stream, [], { records: [Uint8Array.of(1)] })
     // Second wave: the first batch's sync fails; everything pending and later must reject.
     storage.hold = true
     const wave2 = Array.from({ length: 25 }, (_, i) => makeEvent({ origin: 'b', originSeq: i + 1, wallMs: 200 + i }))
     const outcomes = wave2.map((e) =>
-      store.append(stream, [e]).then(
+      store.append(stream, [e], { records: [Uint8Array.of(2)] }).then(
         () => {
           acked.push(keyOf(e))
           return 'acked'
@@ -88,6 +89,7 @@ for (const makeLocation of storeLocations()) {
     const stored = (await collect(again.events(stream))).map(keyOf)
     t.same(stored.sort(), [...acked].sort(), 'after reopen: exactly the acknowledged events')
     t.same(Object.fromEntries(again.versionVector(stream)), { 'a#1': 25 })
+    t.same((await again.records(stream)).map((r) => [...r.record]), [[1]], 'records of the failed batch were not written either')
     t.equal(again.info(stream).count, 25)
     await again.close()
     await reopened.close()

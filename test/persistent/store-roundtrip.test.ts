@@ -87,6 +87,12 @@ for (const makeLocation of storeLocations()) {
     await t.rejects(store.append('no/such', []), { code: 'RG_ERR_NOT_FOUND' })
     await t.rejects(store.append(stream, [makeEvent({ stream: 'other/stream', origin: 'a', originSeq: 2, wallMs: 1 })]), { code: 'RG_ERR_MALFORMED_EVENT' })
 
+    // Decision records (fences, closes) ride with events, in order, atomically.
+    await store.append(stream, [makeEvent({ origin: 'a', originSeq: 22, wallMs: 1400 })], { records: [Uint8Array.of(1), Uint8Array.of(2)] })
+    await store.append(stream, [], { records: [Uint8Array.of(3)] })
+    t.same((await store.records(stream)).map((r) => [r.seq, [...r.record]]), [[0, [1]], [1, [2]], [2, [3]]], 'records in append order')
+    await t.rejects(store.append(stream, [], { records: Array.from({ length: 1025 }, () => Uint8Array.of(0)) }), { code: 'RG_ERR_LIMIT_EXCEEDED' })
+
     const infoBefore = store.info(stream)
     const resumeBefore = store.resumePoint(stream)
     await store.close()
@@ -99,13 +105,14 @@ for (const makeLocation of storeLocations()) {
     t.same(store.streams(), ['default/orders', 'other/stream'])
     t.same(store.info(stream), infoBefore, 'info survives reopen')
     t.same(store.resumePoint(stream), resumeBefore, 'resume point (for Orderer resumeAfter) survives reopen')
-    t.same(Object.fromEntries(store.versionVector(stream)), { ...vector, 'a#1': 21, 'b#1': 9 })
     t.ok(same((await store.readByIndex(stream, 0, 1000)).map((d) => d.event), delivered), 'the delivery index survives reopen')
     t.same([...(await store.getGroupProgress(stream, 'workers')) ?? []], [1, 2, 3])
     t.same(await store.groups(stream), ['audit', 'workers'])
     await store.deleteGroupProgress(stream, 'audit')
     t.same(await store.groups(stream), ['workers'])
     t.equal(store.clockCeiling(stream), 5_000)
+    t.same((await store.records(stream, 1)).map((r) => [r.seq, [...r.record]]), [[1, [2]], [2, [3]]], 'records survive reopen; read from a sequence')
+    t.same(Object.fromEntries(store.versionVector(stream)), { ...vector, 'a#1': 22, 'b#1': 9 })
     t.same((await store.append(stream, [makeEvent({ origin: 'b', originSeq: 10, wallMs: 3000 })])).appended, 1, 'appends continue after reopen')
     await store.close()
     await storage.close()

@@ -32,13 +32,15 @@ import {
   metaKeySpace,
   originSeqKey,
   originSeqsKeySpace,
+  recordKey,
+  recordsKeySpace,
   seqOfOriginSeqKey,
   streamMetaKey,
   streamMetaKeyPrefix,
   streamNameKey,
   utf8,
 } from './keys.js'
-import { appendEventsMax, groupNameBytesMax, groupRecordBytesMax, idIndexWindowsDefault, originIncarnationsPerStreamMax, storeGapSeqsPerOriginMax, streamsMax } from './limits.js'
+import { appendEventsMax, recordBytesMax, recordsPerAppendMax, groupNameBytesMax, groupRecordBytesMax, idIndexWindowsDefault, originIncarnationsPerStreamMax, storeGapSeqsPerOriginMax, streamsMax } from './limits.js'
 import { StoreReader } from './reads.js'
 import { decodeStreamMeta, encodeStreamMeta, noRetention, StreamState } from './stream-meta.js'
 import type { RetentionPolicy, StreamConfig } from './stream-meta.js'
@@ -60,6 +62,11 @@ export interface EnsureStreamOptions {
 export interface AppendOptions {
   /** A new HLC clock ceiling for the stream (replica `PersistBatch.clockCeilingMs`). */
   readonly clockCeilingMs?: number | null
+  /**
+   * Decision records written atomically with the events, in order (the replica's
+   * `PersistBatch.fences` and `closes`, encoded by the caller); read back with `records()`.
+   */
+  readonly records?: readonly Uint8Array[]
 }
 
 export interface AppendResult {
@@ -242,6 +249,9 @@ export class EventStore {
       if (events.length > appendEventsMax) throw new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `event store: ${events.length} events in one append (appendEventsMax ${appendEventsMax})`, { limit: 'appendEventsMax' })
       const ceiling = options.clockCeilingMs ?? null
       if (ceiling !== null && !(Number.isSafeInteger(ceiling) && ceiling >= 0)) throw new PersistentRejection('RG_ERR_INVALID_ARGUMENT', 'event store: clockCeilingMs must be an integer >= 0', { field: 'clockCeilingMs' })
+      const records = options.records ?? []
+      if (records.length > recordsPerAppendMax) throw new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `event store: ${records.length} records in one append (recordsPerAppendMax ${recordsPerAppendMax})`, { limit: 'recordsPerAppendMax' })
+      if (records.some((record) => record.length > recordBytesMax)) throw new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `event store: a record over ${recordBytesMax} bytes`, { limit: 'recordBytesMax' })
     } catch (error) {
       return Promise.reject(error)
     }
@@ -262,6 +272,8 @@ export class EventStore {
       prepared.push({ event, keys, value })
     }
     const ceiling = options.clockCeilingMs ?? null
+    const records = options.records ?? []
+    for (const record of records) bytes += record.length + 16
     return this.#committer.submit({
       bytes,
       build: () => {
@@ -299,7 +311,8 @@ export class EventStore {
           appended++
         }
         if (ceiling !== null && ceiling > state.clockCeilingMs) state.clockCeilingMs = ceiling
-        if (appended > 0 || ceiling !== null) this.#dirty.add(stream)
+        for (const record of records) operations.push({ type: 'put', keySpace: recordsKeySpace, key: recordKey(streamNo, state.recordCount++), value: record })
+        if (appended > 0 || ceiling !== null || records.length > 0) this.#dirty.add(stream)
         return { operations, result: { appended, alreadyHeld, belowHead, gapBufferFull } }
       },
     })
@@ -495,6 +508,11 @@ export class EventStore {
   /** The first delivery index whose event's hlc is at or after `hlc` (deliveredCount if none). */
   indexAtOrAfter(stream: string, hlc: Hlc): Promise<number> {
     return this.#reader.indexAtOrAfter(stream, hlc)
+  }
+
+  /** Decision records from sequence `fromSeq` (0 = the first), in append order, at most `limit`. */
+  records(stream: string, fromSeq = 0, limit = Number.MAX_SAFE_INTEGER): Promise<Array<{ readonly seq: number; readonly record: Uint8Array }>> {
+    return this.#reader.records(stream, fromSeq, limit)
   }
 
   getGroupProgress(stream: string, group: string): Promise<Uint8Array | undefined> {

@@ -7,6 +7,7 @@
 //   ps-ids          streamNo | idLen u16 | id | storageKey        → (empty)
 //   ps-index        streamNo | index u64                          → storageKey
 //   ps-groups       streamNo | group name                         → progress record (caller's bytes)
+//   ps-records      streamNo | seq u64                            → decision record (caller's bytes)
 //   ps-meta         'n' name → streamNo · 's' streamNo → stream metadata (JSON)
 //
 // storageKey = hlc | origin 0x00 | incarnation | originSeq (event.ts): byte order = delivery order.
@@ -21,9 +22,10 @@ export const idsKeySpace = 'ps-ids'
 export const indexKeySpace = 'ps-index'
 export const groupsKeySpace = 'ps-groups'
 export const metaKeySpace = 'ps-meta'
+export const recordsKeySpace = 'ps-records'
 
 /** Every key space the store needs; open the storage with all of them (plus any of your own). */
-export const eventStoreKeySpaces = [eventsKeySpace, originSeqsKeySpace, idsKeySpace, indexKeySpace, groupsKeySpace, metaKeySpace] as const
+export const eventStoreKeySpaces = [eventsKeySpace, originSeqsKeySpace, idsKeySpace, indexKeySpace, groupsKeySpace, metaKeySpace, recordsKeySpace] as const
 
 const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
@@ -160,6 +162,9 @@ export function storageKeyOfIdKey(key: Uint8Array): Uint8Array {
 
 export const indexKey = (streamNo: number, index: number): Uint8Array => concatBytes(u32(streamNo), u64(index))
 export const indexOfIndexKey = (key: Uint8Array): number => readU64(key, streamNoBytes)
+
+export const recordKey = (streamNo: number, seq: number): Uint8Array => concatBytes(u32(streamNo), u64(seq))
+export const seqOfRecordKey = (key: Uint8Array): number => readU64(key, streamNoBytes)
 
 export const groupKey = (streamNo: number, group: string): Uint8Array => concatBytes(u32(streamNo), encoder.encode(group))
 export const groupOfGroupKey = (key: Uint8Array): string => decoder.decode(key.subarray(streamNoBytes))

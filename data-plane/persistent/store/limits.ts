@@ -41,3 +41,7 @@ export const idIndexWindowsDefault = 2
 /** Consumer-group names and progress records. */
 export const groupNameBytesMax = 256
 export const groupRecordBytesMax = 16 * 1024 * 1024
+
+/** Decision records (fences, closes) in one append, and bytes per record. */
+export const recordsPerAppendMax = 1024
+export const recordBytesMax = 1024 * 1024

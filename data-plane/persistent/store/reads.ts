@@ -20,7 +20,10 @@ import {
   indexKeySpace,
   originSeqKey,
   originSeqsKeySpace,
+  recordKey,
+  recordsKeySpace,
   seqOfOriginSeqKey,
+  seqOfRecordKey,
   storageKeyFromOriginSeq,
   storageKeyOfEventKey,
   storageKeyOfIdKey,
@@ -181,6 +184,16 @@ export class StoreReader {
       else high = middle
     }
     return low
+  }
+
+  async records(stream: string, fromSeq: number, limit: number): Promise<Array<{ readonly seq: number; readonly record: Uint8Array }>> {
+    const state = this.#state(stream)
+    const count = checkLimit(Math.min(limit, readEntriesMax))
+    const to = Math.min(state.recordCount, fromSeq + count)
+    if (to <= fromSeq) return []
+    const out: Array<{ seq: number; record: Uint8Array }> = []
+    for await (const [key, record] of this.#storage.range(recordsKeySpace, { gte: recordKey(state.streamNo, fromSeq), lt: recordKey(state.streamNo, to) })) out.push({ seq: seqOfRecordKey(key), record })
+    return out
   }
 
   async groups(stream: string): Promise<string[]> {

@@ -52,6 +52,8 @@ export class StreamState {
     public lastDeliveredKey: Uint8Array | null = null,
     public head: StreamHead = { throughKey: null, deletedCount: 0, firstIndex: 0, deletedSeqs: new Map() },
     public idExpiredThrough: Uint8Array | null = null,
+    /** Decision records appended so far (the next record's sequence). */
+    public recordCount = 0,
   ) {}
 
   clone(): StreamState {
@@ -71,6 +73,7 @@ export class StreamState {
       this.lastDeliveredKey,
       { ...this.head, deletedSeqs: new Map(this.head.deletedSeqs) },
       this.idExpiredThrough,
+      this.recordCount,
     )
   }
 
@@ -132,6 +135,7 @@ interface StreamMetaJson {
   readonly lastDeliveredKey: string | null
   readonly head: { readonly throughKey: string | null; readonly deletedCount: number; readonly firstIndex: number; readonly deletedSeqs: ReadonlyArray<readonly [string, number]> }
   readonly idExpiredThrough: string | null
+  readonly recordCount?: number
 }
 
 const encoder = new TextEncoder()
@@ -153,6 +157,7 @@ export function encodeStreamMeta(state: StreamState): Uint8Array {
     lastDeliveredKey: hex(state.lastDeliveredKey),
     head: { throughKey: hex(state.head.throughKey), deletedCount: state.head.deletedCount, firstIndex: state.head.firstIndex, deletedSeqs: [...state.head.deletedSeqs] },
     idExpiredThrough: hex(state.idExpiredThrough),
+    recordCount: state.recordCount,
   }
   return encoder.encode(JSON.stringify(json))
 }
@@ -175,5 +180,6 @@ export function decodeStreamMeta(bytes: Uint8Array): StreamState {
     unhex(json.lastDeliveredKey),
     { throughKey: unhex(json.head.throughKey), deletedCount: json.head.deletedCount, firstIndex: json.head.firstIndex, deletedSeqs: new Map(json.head.deletedSeqs) },
     unhex(json.idExpiredThrough),
+    json.recordCount ?? 0,
   )
 }
