@@ -22,6 +22,9 @@ import { BucketsApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api
 import { RolesApi, TokensApi, UsersApi } from './access-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError, PermissionDeniedError } from './errors.js'
 import { KvBucket } from './kv.js'
+import { publishToStream } from './stream-publish.js'
+import type { StreamPublishOptions } from './stream-publish.js'
+import type { StreamPublishAck } from '../shared/api/index.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
 import { replyStatus, RequestMux, requestTimeoutHeader, type RequestOptions } from './request.js'
@@ -123,6 +126,17 @@ export class RailgunClient {
     const headers = toMsgHeaders(options.headers)
     if (payload.length > max) throw PayloadTooLargeError.of(payload.length, max)
     this.session.send({ op: 'HPUB', subject, replyTo, headers, payload })
+  }
+
+  /**
+   * Publishes to a persistent stream (`subject` = `<stream>` or `<stream>.<topic…>`) and resolves
+   * with the durable ack `{stream, position, seq, duplicate, level, …}` once the event is synced at
+   * `ack` (default the stream's `ackDefault`). `id` is the producer id (`Rg-Msg-Id`) for dedup.
+   * Rejects with `ApiError` (the server's RG_ERR_* code), `RequestTimeoutError`, or
+   * `NoRespondersError` when no persistent stream (and no subscriber) takes the subject.
+   */
+  publishToStream(subject: string, data: Uint8Array | string, options: StreamPublishOptions = {}): Promise<StreamPublishAck> {
+    return publishToStream(this, subject, data, options)
   }
 
   /** A linearizable KV bucket (control API `$RG.API.KV.*`): get, put, cas, delete, list, watch. */

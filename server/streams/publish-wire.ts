@@ -7,16 +7,20 @@ import type { EventHeader } from '../../data-plane/persistent/event.js'
 import { encodeStorageKey } from '../../data-plane/persistent/event.js'
 import type { ErrorCode } from '../../shared/errors.js'
 import { decodeHeaders } from '../../shared/protocol/index.js'
+import { streamAckHeader, streamMsgIdHeader } from '../../shared/api/index.js'
+import { requestTimeoutHeader } from '../../data-plane/response/index.js'
 
 /** Producer id: publishes with the same id inside the stream's dedup window are duplicates. */
-export const msgIdHeader = 'Rg-Msg-Id'
+export const msgIdHeader = streamMsgIdHeader
 /** Ack level: `write` (this node's disk), `majority`, `all`; default the stream's `ackDefault`. */
-export const ackHeader = 'Rg-Ack'
+export const ackHeader = streamAckHeader
+/** Transport headers of a request, not kept with the event. */
+const transportHeaders = new Set([requestTimeoutHeader.toLowerCase()])
 
 export interface ParsedPublish {
   readonly id: string | undefined
   readonly ackLevel: AckLevel
-  /** Every other header, kept with the event. */
+  /** Every other header (but `Rg-Timeout-Ms`), kept with the event. */
   readonly headers: readonly EventHeader[]
 }
 
@@ -38,7 +42,7 @@ export function parsePublish(headerBlock: Uint8Array | undefined, ackDefault: Ac
       const level = ackLevels.find((candidate) => candidate === value.trim().toLowerCase())
       if (level === undefined) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `${ackHeader}: expected one of ${ackLevels.join(', ')}, got '${value}'` }
       ackLevel = level
-    } else {
+    } else if (!transportHeaders.has(lower)) {
       headers.push([key, value])
     }
   }
