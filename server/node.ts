@@ -283,6 +283,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             logger,
             nodeInfo: { region: runtime.region, isReady: () => state === 'ready' },
             ...(adminAuth === undefined ? {} : { restAccess: adminAuth.mayRunVerb }),
+            streamData: () =>
+              streams === undefined
+                ? undefined
+                : { fetch: (key, from, max) => streams?.engine(key)?.fetch(from, max), deliveredCount: (key) => streams?.engine(key)?.deliveredCount },
           })
           if (persistentStreamKeySpaces.every((keySpace) => opened.keySpaces.includes(keySpace))) {
             const cluster = runtime

@@ -10,11 +10,12 @@ import type { ApiVerb } from '../../shared/api/index.js'
 import type { Logger } from '../../shared/log.js'
 import type { LocalMessage, Router } from '../router.js'
 import type { ApiNodeInfo, ControlPlane } from './control-plane-port.js'
-import type { HandlerContext, VerbHandler, VerbHandlers } from './handler-context.js'
+import type { HandlerContext, StreamDataPort, VerbHandler, VerbHandlers } from './handler-context.js'
 import { accessHandlers } from './handlers-access.js'
 import { clusterHandlers } from './handlers-cluster.js'
 import { kvHandlers } from './handlers-kv.js'
 import { objectHandlers } from './handlers-objects.js'
+import { streamDataHandlers } from './handlers-stream-data.js'
 import type { ApiReply } from './replies.js'
 import { failure, fromIssues, fromThrown } from './replies.js'
 import { handleRest } from './rest.js'
@@ -30,6 +31,8 @@ export interface ControlApiOptions {
   readonly leaderPollMs?: number
   /** Access control for REST routes (server/admin-auth.ts); absent = every verb allowed. NATS requests are judged by the client connection. */
   readonly restAccess?: RestAccess
+  /** Persistent streams' data on this node (STREAM.FETCH), once open. */
+  readonly streamData?: () => StreamDataPort | undefined
 }
 
 export interface ControlApi {
@@ -41,7 +44,7 @@ export interface ControlApi {
   close(): void
 }
 
-const handlers: VerbHandlers = { ...objectHandlers, ...kvHandlers, ...clusterHandlers, ...accessHandlers }
+const handlers: VerbHandlers = { ...objectHandlers, ...streamDataHandlers, ...kvHandlers, ...clusterHandlers, ...accessHandlers }
 const textEncoder = new TextEncoder()
 const textDecoder = new TextDecoder('utf-8', { fatal: true })
 
@@ -50,7 +53,7 @@ export const inFlightRequestsMax = apiLimits.inFlightRequestsMax
 
 export function attachControlApi(options: ControlApiOptions): ControlApi {
   const { router, controlPlane, logger, nodeInfo } = options
-  const context: HandlerContext = { controlPlane, nodeInfo, logger }
+  const context: HandlerContext = { controlPlane, nodeInfo, logger, ...(options.streamData === undefined ? {} : { streamData: options.streamData }) }
   let closed = false
   let inFlight = 0
 

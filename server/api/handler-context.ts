@@ -11,6 +11,30 @@ export interface HandlerContext {
   readonly controlPlane: ControlPlane
   readonly nodeInfo: ApiNodeInfo
   readonly logger: Logger
+  /** Persistent streams' data on this node (STREAM.FETCH); undefined where there is none. */
+  readonly streamData?: () => StreamDataPort | undefined
+}
+
+/** One stored event as the data verbs see it. */
+export interface StoredEventView {
+  readonly index: number
+  readonly event: {
+    readonly id: string
+    readonly origin: string
+    readonly incarnation: number
+    readonly originSeq: number
+    readonly hlc: { readonly wallMs: number; readonly logical: number }
+    readonly headers: ReadonlyArray<readonly [string, string]>
+    readonly payload: Uint8Array
+  }
+}
+
+/** What the data verbs need of server/streams (kept narrow: no import of the data plane here). */
+export interface StreamDataPort {
+  /** Delivered events of `namespace/name` from index `from`, at most `max`; undefined if the stream has no engine here. */
+  fetch(key: string, from: number, max: number): Promise<readonly StoredEventView[]> | undefined
+  /** Events delivered so far, or undefined if the stream has no engine here. */
+  deliveredCount(key: string): number | undefined
 }
 
 export type VerbHandler<V extends ApiVerb> = (context: HandlerContext, request: ParsedApiRequest<V>) => Promise<ApiReply>

@@ -98,7 +98,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   const onPublish = (entry: Entry, message: LocalMessage): void => {
     const engine = entry.engine
     if (engine === undefined) return
-    const parsed = parsePublish(message.headerBlock, entry.spec.ackDefault)
+    const parsed = parsePublish(message.subject, message.headerBlock, entry.spec.ackDefault)
     if (!parsed.ok) {
       counters.failed += 1
       reply(message.replyTo, failureJson(parsed.code, parsed.message))

@@ -7,7 +7,7 @@ import type { EventHeader } from '../../data-plane/persistent/event.js'
 import { encodeStorageKey } from '../../data-plane/persistent/event.js'
 import type { ErrorCode } from '../../shared/errors.js'
 import { decodeHeaders } from '../../shared/protocol/index.js'
-import { streamAckHeader, streamMsgIdHeader } from '../../shared/api/index.js'
+import { streamAckHeader, streamMsgIdHeader, streamSubjectHeader } from '../../shared/api/index.js'
 import { requestTimeoutHeader } from '../../data-plane/response/index.js'
 
 /** Producer id: publishes with the same id inside the stream's dedup window are duplicates. */
@@ -15,7 +15,7 @@ export const msgIdHeader = streamMsgIdHeader
 /** Ack level: `write` (this node's disk), `majority`, `all`; default the stream's `ackDefault`. */
 export const ackHeader = streamAckHeader
 /** Transport headers of a request, not kept with the event. */
-const transportHeaders = new Set([requestTimeoutHeader.toLowerCase()])
+const transportHeaders = new Set([requestTimeoutHeader.toLowerCase(), streamSubjectHeader.toLowerCase()])
 
 export interface ParsedPublish {
   readonly id: string | undefined
@@ -26,13 +26,17 @@ export interface ParsedPublish {
 
 export type ParseOutcome = { readonly ok: true; readonly value: ParsedPublish } | { readonly ok: false; readonly code: ErrorCode; readonly message: string }
 
-export function parsePublish(headerBlock: Uint8Array | undefined, ackDefault: AckLevel): ParseOutcome {
-  if (headerBlock === undefined) return { ok: true, value: { id: undefined, ackLevel: ackDefault, headers: [] } }
+/**
+ * Reads a publish's headers. The subject is stored first as `Rg-Subject` (a client cannot set
+ * it, nor `Rg-Timeout-Ms`, which belongs to the request).
+ */
+export function parsePublish(subject: string, headerBlock: Uint8Array | undefined, ackDefault: AckLevel): ParseOutcome {
+  if (headerBlock === undefined) return { ok: true, value: { id: undefined, ackLevel: ackDefault, headers: [[streamSubjectHeader, subject]] } }
   const decoded = decodeHeaders(headerBlock)
   if (!decoded.ok) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `headers: ${decoded.reason}` }
   let id: string | undefined
   let ackLevel = ackDefault
-  const headers: EventHeader[] = []
+  const headers: EventHeader[] = [[streamSubjectHeader, subject]]
   for (const [key, value] of decoded.headers.entries) {
     const lower = key.toLowerCase()
     if (lower === msgIdHeader.toLowerCase()) {

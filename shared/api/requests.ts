@@ -61,6 +61,8 @@ export const apiRequestSchemas = {
   'STREAM.LIST': z.strictObject({ namespace: name.optional(), stale }),
   'STREAM.INFO': z.strictObject({ namespace: name.optional(), name, stale }),
   'STREAM.DELETE': z.strictObject({ namespace: name.optional(), name }),
+  /** Delivered events of a persistent stream on the node asked, from delivery index `from` (default 0), at most `max`. */
+  'STREAM.FETCH': z.strictObject({ namespace: name.optional(), name, from: count.optional(), max: positive.optional() }),
   'NAMESPACE.ENSURE': z.strictObject({ name, description: z.string().max(1024).optional(), update }),
   'NAMESPACE.LIST': empty,
   'NAMESPACE.INFO': z.strictObject({ name, stale }),

@@ -31,3 +31,30 @@ export type StreamPublishAck = z.infer<typeof streamPublishAckSchema>
 
 /** What the reply subject receives: the ack or the failure envelope. */
 export const streamPublishReplySchema = z.union([streamPublishAckSchema, apiFailureSchema])
+
+/** The subject a persistent event was published on, stored with it as a header. */
+export const streamSubjectHeader = 'Rg-Subject'
+
+/** One event of a `STREAM.FETCH` answer; `data` is the payload in base64. */
+export const fetchedEventSchema = z.object({
+  index: z.number().int().nonnegative(),
+  id: z.string(),
+  subject: z.string().optional(),
+  origin: z.string(),
+  incarnation: z.number().int().positive(),
+  seq: z.number().int().positive(),
+  hlc: z.object({ wallMs: z.number().int().nonnegative(), logical: z.number().int().nonnegative() }),
+  headers: z.array(z.tuple([z.string(), z.string()])),
+  data: z.string(),
+})
+export type FetchedEvent = z.infer<typeof fetchedEventSchema>
+
+/** `STREAM.FETCH` answer: the events and the index to fetch from next. */
+export const streamFetchResponseSchema = z.looseObject({
+  ok: z.literal(true),
+  stream: z.string(),
+  events: z.array(fetchedEventSchema),
+  next: z.number().int().nonnegative(),
+  delivered: z.number().int().nonnegative(),
+})
+export type StreamFetchResponse = z.infer<typeof streamFetchResponseSchema>

@@ -16,6 +16,7 @@ export const apiVerbs = [
   'STREAM.LIST',
   'STREAM.INFO',
   'STREAM.DELETE',
+  'STREAM.FETCH',
   'NAMESPACE.ENSURE',
   'NAMESPACE.LIST',
   'NAMESPACE.INFO',
@@ -76,6 +77,7 @@ export function verbOfSubject(subject: string): string | undefined {
 export const readVerbs: ReadonlySet<ApiVerb> = new Set<ApiVerb>([
   'STREAM.LIST',
   'STREAM.INFO',
+  'STREAM.FETCH',
   'NAMESPACE.LIST',
   'NAMESPACE.INFO',
   'GROUP.LIST',
