@@ -94,3 +94,12 @@ t.test('only a replica set of this node alone is driven', async (t) => {
   })
   await t.rejects(StreamEngine.open({ store, storage, stream, node: 'n1', replicas: ['n1', 'n2'], dedupWindowMs: 0 }), { code: 'RG_ERR_INVALID_STATE' })
 })
+
+t.test('a stopped engine answers RG_ERR_NOT_READY', async (t) => {
+  const opened = await openEngine(createMemoryLocation())
+  t.teardown(() => opened.close())
+  t.equal((await opened.engine.publish(request('before'))).ok, true)
+  opened.engine.stop()
+  const after = await opened.engine.publish(request('after'))
+  t.equal(!after.ok && after.error.code, 'RG_ERR_NOT_READY')
+})

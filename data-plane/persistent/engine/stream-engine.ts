@@ -62,6 +62,8 @@ export class StreamEngine {
   #timer: NodeJS.Timeout | undefined
   #pumpQueued = false
   #stopped: Error | null = null
+  /** What publishes are answered once stopped: a storage failure, or a stop (node draining, stream removed). */
+  #stoppedCode: 'RG_ERR_STORAGE_IO' | 'RG_ERR_NOT_READY' = 'RG_ERR_STORAGE_IO'
   /** Deliveries at or above this index are not yet handed to the store. */
   #recordedUpTo: number
   #publishCounter = 0
@@ -133,7 +135,7 @@ export class StreamEngine {
   /** Publishes one event; resolves with the ack once it is synced at `ackLevel` (or a refusal). */
   publish(request: EnginePublish): Promise<PublishAck> {
     const publishId = `p${++this.#publishCounter}`
-    if (this.#stopped !== null) return Promise.resolve({ ok: false, publishId, error: new PersistentRejection('RG_ERR_STORAGE_IO', `stream ${this.stream} stopped: ${this.#stopped.message}`) })
+    if (this.#stopped !== null) return Promise.resolve({ ok: false, publishId, error: new PersistentRejection(this.#stoppedCode, `stream ${this.stream} stopped: ${this.#stopped.message}`) })
     return new Promise<PublishAck>((resolve) => {
       this.#pending.set(publishId, { resolve })
       this.#replica.publish([{ publishId, id: request.id ?? nuid.next(), headers: request.headers, payload: request.payload, ackLevel: request.ackLevel }], this.#nowMs())
@@ -155,11 +157,11 @@ export class StreamEngine {
     return this.#pending.size
   }
 
-  /** Stops ticking; pending publishes are refused (their events may still be written). */
+  /** Stops ticking; pending and later publishes are answered RG_ERR_NOT_READY (their events may still be written). */
   stop(): void {
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
-    this.#fail(new Error('engine stopped'))
+    this.#fail(new Error('engine stopped'), 'RG_ERR_NOT_READY')
   }
 
   #tick(): void {
@@ -216,13 +218,14 @@ export class StreamEngine {
     this.#deliveryChain = this.#deliveryChain.then(() => store.recordDeliveries(this.stream, fresh.map((d) => ({ index: d.index, position: d.event })))).catch((error: unknown) => this.#fail(error as Error))
   }
 
-  #fail(error: Error): void {
+  #fail(error: Error, code: 'RG_ERR_STORAGE_IO' | 'RG_ERR_NOT_READY' = 'RG_ERR_STORAGE_IO'): void {
     if (this.#stopped !== null) return
     this.#stopped = error
+    this.#stoppedCode = code
     if (this.#timer !== undefined) clearInterval(this.#timer)
     this.#timer = undefined
     this.#options.onNotice?.('stopped', error.message)
-    for (const [publishId, pending] of this.#pending) pending.resolve({ ok: false, publishId, error: new PersistentRejection('RG_ERR_STORAGE_IO', `stream ${this.stream}: ${error.message}`) })
+    for (const [publishId, pending] of this.#pending) pending.resolve({ ok: false, publishId, error: new PersistentRejection(code, `stream ${this.stream}: ${error.message}`) })
     this.#pending.clear()
   }
 }
