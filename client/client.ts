@@ -23,7 +23,7 @@ import { RolesApi, TokensApi, UsersApi } from './access-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError, PermissionDeniedError } from './errors.js'
 import { KvBucket } from './kv.js'
 import { publishToStream } from './stream-publish.js'
-import type { StreamPublishOptions } from './stream-publish.js'
+import type { AckedPublishOptions, StreamPublishOptions } from './stream-publish.js'
 import type { StreamPublishAck } from '../shared/api/index.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
@@ -104,7 +104,17 @@ export class RailgunClient {
    * `flush()` to know the server has them. Throws `InvalidSubjectError`, `PayloadTooLargeError`,
    * `OutboundBufferFullError` (slow down: await `flush()`), `ConnectionClosedError`.
    */
-  publish(subject: string, data: Uint8Array | string, options?: PublishOptions): void {
+  publish(subject: string, data: Uint8Array | string, options?: PublishOptions): void
+  /**
+   * With `ack` (a level, or `'default'` for the stream's `ackDefault`): a publish to a persistent
+   * stream that resolves with its durable ack — `publishToStream` (below) with `{id, ack, headers, timeoutMs}`.
+   */
+  publish(subject: string, data: Uint8Array | string, options: AckedPublishOptions): Promise<StreamPublishAck>
+  publish(subject: string, data: Uint8Array | string, options?: PublishOptions | AckedPublishOptions): void | Promise<StreamPublishAck> {
+    if (options !== undefined && 'ack' in options) {
+      const { ack, ...rest } = options
+      return publishToStream(this, subject, data, ack === 'default' ? rest : { ...rest, ack })
+    }
     // Hot path: a loop publishing to one subject checks it once.
     if (subject !== this.subjectCheckedLast) {
       const problem = subjectFramingProblem(subject)

@@ -40,3 +40,6 @@ export async function publishToStream(transport: ApiTransport, subject: string, 
   if (failure.success) throw new ApiError(`publish to ${subject}`, failure.data.error.code as never, failure.data.error.message, failure.data.error.details ?? {})
   throw new ProtocolError(`publish to ${subject}: the answer is neither an ack nor a failure`)
 }
+
+/** `client.publish(subject, data, {ack, id?, headers?, timeoutMs?})`: `ack` set makes it a persistent publish. */
+export type AckedPublishOptions = Omit<StreamPublishOptions, 'ack'> & { readonly ack: StreamAckLevel | 'default' }

@@ -1,5 +1,5 @@
 // Publishing to a persistent stream with our client: `client.publishToStream(subject, data,
-// {id, ack})` resolves with the schema-checked ack (increasing positions, duplicate on a repeated
+// {id, ack})` and `client.publish(subject, data, {id, ack})` resolve with the schema-checked ack (increasing positions, duplicate on a repeated
 // id, the level asked for); a refused publish rejects with ApiError carrying the server's code;
 // a subject of no persistent stream (and no subscriber) rejects with NoRespondersError.
 import t from 'tap'
@@ -30,6 +30,14 @@ t.test('client.publishToStream', { timeout: 60_000 }, async (t) => {
   const headersOfFirst = stored[0]?.headers ?? []
   t.same(headersOfFirst.filter(([key]) => key === 'Content-Type'), [['Content-Type', 'text/plain']], 'other headers are kept with the event')
   t.notOk(headersOfFirst.some(([key]) => /^Rg-(Timeout-Ms|Ack|Msg-Id)$/i.test(key)), 'transport and publish headers are not')
+
+  // The issue's form: client.publish(stream, data, {id, ack}) → the ack.
+  const viaPublish = await client.publish('payments.wire', 'w', { id: 'wire-1', ack: 'all' })
+  t.equal(viaPublish.level, 'all', 'client.publish with ack resolves with the ack')
+  const viaDefault = await client.publish('payments.wire', 'w', { id: 'wire-1', ack: 'default' })
+  t.equal(viaDefault.level, 'majority', "ack: 'default' takes the stream's ackDefault")
+  t.equal(viaDefault.duplicate, true)
+  t.equal(client.publish('payments.plain', 'p'), undefined, 'without ack, publish stays fire-and-forget')
 
   const refused = await client.publishToStream('payments', 'x', { ack: 'quorum' as never }).catch((error: unknown) => error)
   t.ok(refused instanceof ApiError, 'a refused publish rejects with ApiError')
