@@ -205,6 +205,13 @@ class Parser implements ProtocolParser {
       case 'MSG':
         return { op: 'MSG', subject: p.subject, sid: p.sid, replyTo: p.replyTo, payload }
       default: {
+        // An empty header block (`HPUB subj 0 5`, which nats.js sends for an empty header set)
+        // is a plain message, as nats-server treats it.
+        if (p.headerBytes === 0) {
+          return p.op === 'HPUB'
+            ? { op: 'PUB', subject: p.subject, replyTo: p.replyTo, payload }
+            : { op: 'MSG', subject: p.subject, sid: p.sid, replyTo: p.replyTo, payload }
+        }
         const rawHeaders = payload.subarray(0, p.headerBytes)
         const decoded = decodeHeaders(rawHeaders)
         if (!decoded.ok) return { kind: 'malformed', detail: `${p.op} ${decoded.reason}` }

@@ -84,6 +84,18 @@ t.test('headers: multi-valued, key case preserved', async (t) => {
   t.equal(received[0]?.string(), 'body')
 })
 
+t.test('an empty header set (nats.js sends a zero-length header block) arrives as a plain message', async (t) => {
+  const node = await startTestNode(t)
+  const nc = await client(t, node.clientPort)
+  const received = collector(nc, 'empty-headers')
+  await nc.flush()
+  nc.publish('empty-headers', 'body', { headers: headers() })
+  await nc.flush()
+  await until(() => received.length === 1)
+  t.equal(received[0]?.string(), 'body')
+  t.equal(nc.isClosed(), false, 'the connection stays open (no Parser Error)')
+})
+
 t.test('request/reply and no responders', async (t) => {
   const node = await startTestNode(t)
   const responder = await client(t, node.clientPort)
