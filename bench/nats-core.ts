@@ -11,6 +11,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
+import { measurePubSub, measureRequestLatencies } from './lib/nats-measures.js'
 import { startNatsServer, startRailgun, type RunningServer } from './lib/processes.js'
 import { median, summarizeLatencies, type LatencySummary } from './lib/stats.js'
 
@@ -33,58 +34,13 @@ const idleConnections = Number(args['idle-connections'])
 const subsPerConnection = Number(args['subs-per-connection'])
 
 /** Publisher and subscriber on separate connections; time from first publish to last delivery. */
-async function pubSubThroughput(url: string): Promise<number> {
-  const subscriber = await connect({ servers: url })
-  const publisher = await connect({ servers: url })
-  const payload = new Uint8Array(payloadBytes).fill(120)
-  let received = 0
-  let resolveDone: () => void = () => undefined
-  const done = new Promise<void>((resolve) => (resolveDone = resolve))
-  subscriber.subscribe('bench.pubsub', {
-    callback: () => {
-      received += 1
-      if (received === messageCount) resolveDone()
-    },
-  })
-  await subscriber.flush()
-  const start = process.hrtime.bigint()
-  // Publish in slices so the client's outbound buffer and the event loop both get to breathe.
-  const slice = 1000
-  for (let sent = 0; sent < messageCount; sent += slice) {
-    const end = Math.min(messageCount, sent + slice)
-    for (let i = sent; i < end; i++) publisher.publish('bench.pubsub', payload)
-    if ((sent / slice) % 16 === 15) await publisher.flush()
-  }
-  await publisher.flush()
-  const timeout = setTimeout(() => resolveDone(), 60_000)
-  await done
-  clearTimeout(timeout)
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  await Promise.all([subscriber.close(), publisher.close()])
-  if (received < messageCount) throw new Error(`received ${received} of ${messageCount} within 60 s`)
-  return messageCount / seconds
+function pubSubThroughput(url: string): Promise<number> {
+  return measurePubSub(() => connect({ servers: url }), { messages: messageCount, payloadBytes, timeoutMs: 60_000 })
 }
 
 /** One responder, one requester; `count` sequential requests; latency of each in ms. */
-async function requestReplySamples(url: string, count: number): Promise<number[]> {
-  const responder = await connect({ servers: url })
-  const requester = await connect({ servers: url })
-  const payload = new Uint8Array(payloadBytes).fill(121)
-  responder.subscribe('bench.echo', {
-    callback: (_error, msg) => {
-      msg.respond(msg.data)
-    },
-  })
-  await responder.flush()
-  for (let i = 0; i < 200; i++) await requester.request('bench.echo', payload, { timeout: 5000 })
-  const samplesMs: number[] = []
-  for (let i = 0; i < count; i++) {
-    const start = process.hrtime.bigint()
-    await requester.request('bench.echo', payload, { timeout: 5000 })
-    samplesMs.push(Number(process.hrtime.bigint() - start) / 1e6)
-  }
-  await Promise.all([responder.close(), requester.close()])
-  return samplesMs
+function requestReplySamples(url: string, count: number): Promise<number[]> {
+  return measureRequestLatencies(() => connect({ servers: url }), count, payloadBytes)
 }
 
 /** Server RSS after idle connections each hold a few subscriptions. */

@@ -19,6 +19,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { createDevCertificates } from '../shared/security/index.js'
+import { measurePubSub, measureRequestLatencies } from './lib/nats-measures.js'
 import { freePort } from './lib/ports.js'
 import { median, summarizeLatencies } from './lib/stats.js'
 import type { LatencySummary } from './lib/stats.js'
@@ -128,56 +129,16 @@ async function client(server: Server): Promise<NatsConnection> {
 
 /** Publisher and subscriber on separate connections; from the first publish to the last delivery. */
 async function pubSubThroughput(server: Server): Promise<number> {
-  const subscriber = await client(server)
-  const publisher = await client(server)
-  const payload = new Uint8Array(payloadBytes).fill(120)
-  let received = 0
-  let resolveDone: () => void = () => undefined
-  const done = new Promise<void>((resolve) => (resolveDone = resolve))
-  subscriber.subscribe('bench.pubsub', {
-    callback: () => {
-      received += 1
-      if (received === messageCount) resolveDone()
-    },
-  })
-  await subscriber.flush()
-  const start = process.hrtime.bigint()
-  const slice = 1000
-  for (let sent = 0; sent < messageCount; sent += slice) {
-    const end = Math.min(messageCount, sent + slice)
-    for (let i = sent; i < end; i++) publisher.publish('bench.pubsub', payload)
-    if ((sent / slice) % 16 === 15) await publisher.flush()
+  try {
+    return await measurePubSub(() => client(server), { messages: messageCount, payloadBytes, timeoutMs: roundTimeoutMs })
+  } catch (error) {
+    throw new Error(`${server.variant.label}: ${(error as Error).message}`, { cause: error })
   }
-  await publisher.flush()
-  const timeout = setTimeout(() => resolveDone(), roundTimeoutMs)
-  await done
-  clearTimeout(timeout)
-  const seconds = Number(process.hrtime.bigint() - start) / 1e9
-  await Promise.all([subscriber.close(), publisher.close()])
-  if (received < messageCount) throw new Error(`${server.variant.label}: received ${received} of ${messageCount}`)
-  return messageCount / seconds
 }
 
 /** One responder, one requester; sequential requests on `bench.echo`; each latency in ms. */
-async function requestLatencies(server: Server): Promise<number[]> {
-  const responder = await client(server)
-  const requester = await client(server)
-  const payload = new Uint8Array(payloadBytes).fill(121)
-  responder.subscribe('bench.echo', {
-    callback: (_error, message) => {
-      message.respond(message.data)
-    },
-  })
-  await responder.flush()
-  for (let i = 0; i < 200; i++) await requester.request('bench.echo', payload, { timeout: 5_000 })
-  const samples: number[] = []
-  for (let i = 0; i < requestCount; i++) {
-    const start = process.hrtime.bigint()
-    await requester.request('bench.echo', payload, { timeout: 5_000 })
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6)
-  }
-  await Promise.all([responder.close(), requester.close()])
-  return samples
+function requestLatencies(server: Server): Promise<number[]> {
+  return measureRequestLatencies(() => client(server), requestCount, payloadBytes)
 }
 
 interface Figures {
