@@ -1,5 +1,6 @@
 // Test machinery for the Raft driver: a tiny replicated application (a list of applied strings),
 // a group of drivers over the in-memory transport and storage adapter, spies, and waiting.
+import { delegateStorage } from '../storage/delegate.js'
 import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-storage.js'
 import type { RaftApplication, RaftDriverOptions } from '../../control-plane/driver/driver-options.js'
 import { RaftDriver } from '../../control-plane/driver/raft-driver.js'
@@ -76,18 +77,7 @@ export function checkPersisted(message: Message, durable: DurableView): string |
 }
 
 export function spyStorage(inner: Storage, log: EventLog): Storage {
-  return {
-    get keySpaces() {
-      return inner.keySpaces
-    },
-    get isOpen() {
-      return inner.isOpen
-    },
-    get: (keySpace, key) => inner.get(keySpace, key),
-    put: (keySpace, key, value, options) => inner.put(keySpace, key, value, options),
-    delete: (keySpace, key, options) => inner.delete(keySpace, key, options),
-    range: (keySpace, options) => inner.range(keySpace, options),
-    close: () => inner.close(),
+  return delegateStorage(inner, {
     async batch(operations: readonly BatchOperation[], options?: WriteOptions): Promise<void> {
       log.inFlightBatches += 1
       log.events.push(`batch sync=${options?.sync === true}`)
@@ -99,7 +89,7 @@ export function spyStorage(inner: Storage, log: EventLog): Storage {
         log.inFlightBatches -= 1
       }
     },
-  }
+  })
 }
 
 export function spyTransport(inner: Transport, log: EventLog, durable: () => DurableView): Transport {

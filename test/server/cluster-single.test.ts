@@ -3,6 +3,7 @@
 // bad cluster configuration fails with a clear message (in process and from the CLI); a
 // configured id that differs from the stored one is fatal; storage without the control-plane key
 // spaces runs the node without a control plane.
+import { delegateStorage } from '../storage/delegate.js'
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
@@ -112,20 +113,10 @@ t.test('storage without the control-plane key spaces runs the node without a con
 
 t.test('a Raft storage write failure after start stops serving: /readyz 503 and onFatal', { timeout: 60_000 }, async (t) => {
   let failWrites = false
-  const wrap = (inner: Storage): Storage => ({
-    get keySpaces() {
-      return inner.keySpaces
-    },
-    get isOpen() {
-      return inner.isOpen
-    },
-    get: (keySpace, key) => inner.get(keySpace, key),
-    put: (keySpace, key, value, options) => inner.put(keySpace, key, value, options),
-    delete: (keySpace, key, options) => inner.delete(keySpace, key, options),
-    range: (keySpace, options) => inner.range(keySpace, options),
-    close: () => inner.close(),
-    batch: (operations, options) => (failWrites ? Promise.reject(new Error('disk on fire')) : inner.batch(operations, options)),
-  })
+  const wrap = (inner: Storage): Storage =>
+    delegateStorage(inner, {
+      batch: (operations, options) => (failWrites ? Promise.reject(new Error('disk on fire')) : inner.batch(operations, options)),
+    })
   const fatal: Error[] = []
   const node = await startNode({
     config: configWith({ server: { host: '127.0.0.1', port: 0, httpPort: 0 }, cluster: { peerPort: 0, tickMs: 20, electionTicks: 15 } }),

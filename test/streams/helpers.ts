@@ -2,6 +2,7 @@
 // temp dir (or a given storage opener), restartable on the same dir; a persistent stream
 // ensured through the control API; a storage wrapper that holds the event store's synced
 // batches until released. Everything is bounded in time and removed when the test ends.
+import { delegateStorage } from '../storage/delegate.js'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -57,39 +58,27 @@ export function gateSyncs(inner: Storage, keySpace: string): GatedStorage {
   let holding = false
   let waiting: Array<() => void> = []
   const touches = (operations: readonly BatchOperation[]): boolean => operations.some((operation) => operation.keySpace === keySpace)
-  return {
-    get keySpaces() {
-      return inner.keySpaces
-    },
-    get isOpen() {
-      return inner.isOpen
-    },
-    get: (space, key) => inner.get(space, key),
-    put: (space, key, value, options) => inner.put(space, key, value, options),
-    delete: (space, key, options) => inner.delete(space, key, options),
+  const storage = delegateStorage(inner, {
     async batch(operations: readonly BatchOperation[], options?: WriteOptions) {
       if (holding && options?.sync === true && touches(operations)) await new Promise<void>((resolve) => waiting.push(resolve))
       return inner.batch(operations, options)
     },
-    ...(inner.deleteRange === undefined ? {} : { deleteRange: inner.deleteRange.bind(inner) }),
-    range: (space, options) => inner.range(space, options),
     close: () => {
       holding = false
       for (const resolve of waiting) resolve()
       waiting = []
       return inner.close()
     },
-    hold() {
-      holding = true
-    },
-    release() {
-      holding = false
-      const released = waiting
-      waiting = []
-      for (const resolve of released) resolve()
-    },
-    get heldCount() {
-      return waiting.length
-    },
+  })
+  const release = (): void => {
+    holding = false
+    const released = waiting
+    waiting = []
+    for (const resolve of released) resolve()
   }
+  return Object.defineProperties(storage, {
+    hold: { value: () => (holding = true) },
+    release: { value: release },
+    heldCount: { get: () => waiting.length },
+  }) as GatedStorage
 }
