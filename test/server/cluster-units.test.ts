@@ -18,6 +18,7 @@ import {
   resolveNodeId,
 } from '../../server/cluster/index.js'
 import type { MembershipView } from '../../server/cluster/index.js'
+import { reservePort, reservedPortRange } from '../../server/cluster/reserve-port.js'
 import { resolveServerConfig } from '../../server/cli.js'
 import { configWith } from '../../shared/config/index.js'
 import type { NodeConfig } from '../../shared/config/index.js'
@@ -158,4 +159,14 @@ t.test('server flags set the cluster section (seeds comma-separated) and errors 
   t.same(resolveServerConfig({ peerRoute: ['n2=127.0.0.1:7001', 'n3=127.0.0.1:7002'] }, {}).cluster.peerRoutes, ['n2=127.0.0.1:7001', 'n3=127.0.0.1:7002'], '--peer-route is repeatable')
   t.throws(() => clusterSettingsOf(resolveServerConfig({ peerRoute: ['bogus'] }, {})), { message: /cluster\.peerRoutes: "bogus" is not nodeId=host:port/ })
   t.equal(resolveServerConfig({}, { RAILGUN_METRICS_PUBLISH_INTERVAL_MS: '0' }).metrics.publishIntervalMs, 0, 'metrics.publishIntervalMs from the environment')
+})
+
+t.test('port reservations: below the ephemeral range, and never the same port twice while claimed', async (t) => {
+  const ports: number[] = []
+  for (let i = 0; i < 200; i++) ports.push(await reservePort('127.0.0.1'))
+  t.equal(new Set(ports).size, ports.length, '200 reservations, 200 different ports (random picks alone would repeat one with ~80% probability)')
+  t.ok(
+    ports.every((port) => port >= reservedPortRange.low && port <= reservedPortRange.high),
+    'all from the reserved range, below the ephemeral ports',
+  )
 })
