@@ -193,7 +193,14 @@ export class DurableRaftStorage implements WritableRaftStorage {
       operations.push({ type: 'put', keySpace: raftStateKeySpace, key: hardStateKey, value: encodeJson(hard) })
     }
     if (operations.length === 0) return
-    await this.write(operations)
+    // etcd's MustSync: a batch that only moves the commit index need not be synced. The commit
+    // index is a lower bound a restart may lose (it is learnt again from the leader); entries,
+    // snapshots, term and vote must survive. RocksDB's WAL is sequential, so the next synced
+    // batch makes this one durable too.
+    const hard = update.hardState
+    const mustSync =
+      update.snapshot !== undefined || update.entries.length > 0 || (hard !== undefined && (hard.term !== this.hardState.term || hard.vote !== this.hardState.vote))
+    await this.write(operations, mustSync)
     this.ents = ents
     this.currentSnapshot = snapshot
     this.applied = applied
@@ -220,12 +227,12 @@ export class DurableRaftStorage implements WritableRaftStorage {
     return snapshot
   }
 
-  private async write(operations: readonly BatchOperation[]): Promise<void> {
-    // Invariant: one batch at a time, so the copy is updated in the order batches were synced.
+  private async write(operations: readonly BatchOperation[], sync = true): Promise<void> {
+    // Invariant: one batch at a time, so the copy is updated in the order batches were written.
     check(!this.writing, () => 'a second write started before the first finished')
     this.writing = true
     try {
-      await this.storage.batch(operations, { sync: true })
+      await this.storage.batch(operations, { sync })
     } finally {
       this.writing = false
     }

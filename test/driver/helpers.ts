@@ -4,7 +4,7 @@ import { delegateStorage } from '../storage/delegate.js'
 import { DurableRaftStorage } from '../../control-plane/driver/durable-raft-storage.js'
 import type { RaftApplication, RaftDriverOptions } from '../../control-plane/driver/driver-options.js'
 import { RaftDriver } from '../../control-plane/driver/raft-driver.js'
-import { raftKeySpaces } from '../../control-plane/driver/raft-records.js'
+import { raftKeySpaces, raftStateKeySpace } from '../../control-plane/driver/raft-records.js'
 import type { Entry, Message } from '../../control-plane/raft/index.js'
 import { decodeMessage } from '../../control-plane/driver/message-codec.js'
 import { createSilentLogger } from '../../shared/log.js'
@@ -80,7 +80,8 @@ export function spyStorage(inner: Storage, log: EventLog): Storage {
   return delegateStorage(inner, {
     async batch(operations: readonly BatchOperation[], options?: WriteOptions): Promise<void> {
       log.inFlightBatches += 1
-      log.events.push(`batch sync=${options?.sync === true}`)
+      const onlyHardState = operations.length === 1 && operations[0]?.keySpace === raftStateKeySpace && new TextDecoder().decode(operations[0].key) === 'hard'
+      log.events.push(`batch sync=${options?.sync === true}${onlyHardState ? ' hard-state-only' : ''}`)
       // A real disk takes time: let other work interleave while the batch is "syncing".
       await new Promise((resolve) => setTimeout(resolve, 1))
       try {
