@@ -12,19 +12,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { isLogLevel, logLevels, setLogLevel } from '../shared/log.js'
 import type { Logger } from '../shared/log.js'
+import type { ClientTraffic } from './router.js'
 
-export interface ServerStatsView {
+export interface ServerStatsView extends ClientTraffic {
   readonly name: string
   readonly serverId: string
   readonly version: string
   readonly uptimeMs: number
-  readonly connections: number
-  readonly subscriptions: number
-  readonly inMsgs: number
-  readonly outMsgs: number
-  readonly inBytes: number
-  readonly outBytes: number
-  readonly slowConsumers: number
   readonly openResponseStreams: number
 }
 

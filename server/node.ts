@@ -158,13 +158,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     serverId,
     version: railgunVersion,
     uptimeMs: Math.round(clock.nowMs() - startedAtMs),
-    connections: router.connections.size,
-    subscriptions: router.subscriptionCount,
-    inMsgs: router.counters.inMsgs,
-    outMsgs: router.counters.outMsgs,
-    inBytes: router.counters.inBytes,
-    outBytes: router.counters.outBytes,
-    slowConsumers: router.counters.slowConsumers,
+    ...router.clientTraffic(),
     openResponseStreams: router.responses.size,
   })
   const readiness = (): { ready: boolean; reason?: string } =>

@@ -91,6 +91,16 @@ export interface RouterCounters {
   slowConsumers: number
 }
 
+export interface ClientTraffic {
+  readonly connections: number
+  readonly subscriptions: number
+  readonly inMsgs: number
+  readonly outMsgs: number
+  readonly inBytes: number
+  readonly outBytes: number
+  readonly slowConsumers: number
+}
+
 export class Router {
   readonly config: NodeConfig
   readonly subjects: SubjectRules = subjectRules
@@ -131,6 +141,12 @@ export class Router {
 
   get subscriptionCount(): number {
     return this.index.size
+  }
+
+  /** Client-facing totals, as the admin stats and the metrics snapshot both show them. */
+  clientTraffic(): ClientTraffic {
+    const { inMsgs, outMsgs, inBytes, outBytes, slowConsumers } = this.counters
+    return { connections: this.connections.size, subscriptions: this.subscriptionCount, inMsgs, outMsgs, inBytes, outBytes, slowConsumers }
   }
 
   // ---- flush scheduling ------------------------------------------------------------------

@@ -114,19 +114,7 @@ export class RaftDriver<R> {
 
   /** Resolves with the entry's index, term and the application's result once it is applied here. */
   propose(data: Uint8Array, options: RequestOptions = {}): Promise<Applied<R>> {
-    const refused = this.refuse<Applied<R>>(this.pending.hasRoomForProposal(), 'proposals')
-    if (refused !== undefined) return refused
-    const id = this.ids.next()
-    try {
-      this.raw.propose(withRequestId(id, data))
-    } catch (error) {
-      return this.refuseWith<Applied<R>>(error)
-    }
-    const status = this.raw.status()
-    const isLeader = status.role === 'leader'
-    const promise = this.pending.trackProposal(idKey(id), this.context(status, options.timeoutMs ?? this.settings.proposalTimeoutMs), isLeader ? status.lastIndex : undefined)
-    this.kick()
-    return promise
+    return this.submitProposal(options, (id) => this.raw.propose(withRequestId(id, data)))
   }
 
   /**
@@ -136,11 +124,16 @@ export class RaftDriver<R> {
    * (`dropped` with the core's reason, e.g. `pendingConfChange` while another change is unapplied).
    */
   proposeConfChange(change: ConfChange, options: RequestOptions = {}): Promise<Applied<R>> {
+    return this.submitProposal(options, (id) => this.raw.proposeConfChange({ kind: change.kind, nodeId: change.nodeId, context: id }))
+  }
+
+  /** Steps a proposal carrying a fresh request id into the core and tracks it until applied (or refused). */
+  private submitProposal(options: RequestOptions, step: (id: Uint8Array) => void): Promise<Applied<R>> {
     const refused = this.refuse<Applied<R>>(this.pending.hasRoomForProposal(), 'proposals')
     if (refused !== undefined) return refused
     const id = this.ids.next()
     try {
-      this.raw.proposeConfChange({ kind: change.kind, nodeId: change.nodeId, context: id })
+      step(id)
     } catch (error) {
       return this.refuseWith<Applied<R>>(error)
     }

@@ -1,6 +1,7 @@
 // The key metrics of one node as a JSON value: what `$RG.metrics.<nodeId>` publishes every few
 // seconds and what the dashboard shows for its own node. Plain data (no secrets, no addresses of
 // clients), bounded in size (`keyMetricsStreamsMax`).
+import type { ClientTraffic } from '../router.js'
 
 /** Named limit: streams listed in one key-metrics value (the busiest first by publish rate). */
 export const keyMetricsStreamsMax = 100
@@ -33,14 +34,7 @@ export interface KeyMetrics {
     readonly electionsStarted: number
     readonly leaderChanges: number
   } | null
-  readonly clients: {
-    readonly connections: number
-    readonly subscriptions: number
-    readonly inMsgs: number
-    readonly outMsgs: number
-    readonly inBytes: number
-    readonly outBytes: number
-    readonly slowConsumers: number
+  readonly clients: ClientTraffic & {
     readonly inMsgsPerSec: number
     readonly outMsgsPerSec: number
     readonly inBytesPerSec: number

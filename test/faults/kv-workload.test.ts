@@ -18,48 +18,38 @@ t.test('errors: refused before any effect = fail; timeouts and unknown Raft outc
   t.notOk(definitelyNotApplied(new Error('connection lost')))
 })
 
-function recorder(): { history: HistoryRecorder<KvInput, KvOutput>; at: (ms: number) => void } {
+/** A history of operations that never overlap: each one returns before the next is invoked. */
+function sequential(steps: ReadonlyArray<readonly [client: string, input: KvInput, output: KvOutput]>): HistoryRecorder<KvInput, KvOutput> {
   let nowMs = 0
-  return { history: new HistoryRecorder<KvInput, KvOutput>({ now: () => nowMs }), at: (ms) => void (nowMs = ms) }
+  const history = new HistoryRecorder<KvInput, KvOutput>({ now: () => nowMs })
+  for (const [client, input, output] of steps) {
+    const operation = history.invoke(client, input)
+    nowMs += 1
+    operation.ok(output)
+    nowMs += 1
+  }
+  return history
 }
 
 t.test('the verdict accepts a sequential history and rejects a stale read and a lost write', async (t) => {
-  const good = recorder()
-  good.at(0)
-  const put = good.history.invoke('c1', { kind: 'put', key: 'a', value: '1' })
-  good.at(1)
-  put.ok({ kind: 'put' })
-  good.at(2)
-  const get = good.history.invoke('c2', { kind: 'get', key: 'a' })
-  good.at(3)
-  get.ok({ kind: 'get', value: '1' })
-  t.ok(kvHistoryVerdict(good.history).ok)
+  const good = sequential([
+    ['c1', { kind: 'put', key: 'a', value: '1' }, { kind: 'put' }],
+    ['c2', { kind: 'get', key: 'a' }, { kind: 'get', value: '1' }],
+  ])
+  t.ok(kvHistoryVerdict(good).ok)
 
-  const stale = recorder()
-  stale.at(0)
-  const put1 = stale.history.invoke('c1', { kind: 'put', key: 'a', value: '1' })
-  stale.at(1)
-  put1.ok({ kind: 'put' })
-  stale.at(2)
-  const put2 = stale.history.invoke('c1', { kind: 'put', key: 'a', value: '2' })
-  stale.at(3)
-  put2.ok({ kind: 'put' })
-  stale.at(4)
-  const read = stale.history.invoke('c2', { kind: 'get', key: 'a' })
-  stale.at(5)
-  read.ok({ kind: 'get', value: '1' })
-  const staleVerdict = kvHistoryVerdict(stale.history)
+  const stale = sequential([
+    ['c1', { kind: 'put', key: 'a', value: '1' }, { kind: 'put' }],
+    ['c1', { kind: 'put', key: 'a', value: '2' }, { kind: 'put' }],
+    ['c2', { kind: 'get', key: 'a' }, { kind: 'get', value: '1' }],
+  ])
+  const staleVerdict = kvHistoryVerdict(stale)
   t.notOk(staleVerdict.ok, 'a read of an overwritten value after the overwrite returned is refused')
   t.match(staleVerdict.ok ? '' : staleVerdict.problem, /not linearizable/)
 
-  const lost = recorder()
-  lost.at(0)
-  const write = lost.history.invoke('c1', { kind: 'put', key: 'b', value: 'x' })
-  lost.at(1)
-  write.ok({ kind: 'put' })
-  lost.at(2)
-  const after = lost.history.invoke('c2', { kind: 'get', key: 'b' })
-  lost.at(3)
-  after.ok({ kind: 'get', value: null })
-  t.notOk(kvHistoryVerdict(lost.history).ok, 'an acknowledged put that a later read does not see is refused')
+  const lost = sequential([
+    ['c1', { kind: 'put', key: 'b', value: 'x' }, { kind: 'put' }],
+    ['c2', { kind: 'get', key: 'b' }, { kind: 'get', value: null }],
+  ])
+  t.notOk(kvHistoryVerdict(lost).ok, 'an acknowledged put that a later read does not see is refused')
 })
