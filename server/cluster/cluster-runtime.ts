@@ -15,7 +15,7 @@ import { ConfigError } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Storage } from '../../shared/storage/index.js'
 import { TcpTransport } from '../../shared/transport/index.js'
-import type { PeerStatus, TcpTransportOptions } from '../../shared/transport/index.js'
+import type { PeerStatus, TcpTransportOptions, Transport } from '../../shared/transport/index.js'
 import type { ClusterSettings } from './cluster-settings.js'
 import { discoverSrvSeeds } from './dns-discovery.js'
 import type { ResolveSrv } from './dns-discovery.js'
@@ -72,6 +72,11 @@ export interface ClusterRuntime {
   leader(): NodeId | null
   /** The last known status of every peer link, sorted by peer id. */
   peers(): PeerStatus[]
+  /**
+   * The peer transport, for the data plane's own channels (`data`, `route`, `consumer`): send to a
+   * peer, and `frames$` filtered by channel. Raft and `admin` frames belong to the control plane.
+   */
+  peerLink(): Transport
   /** True once this node's own record is in the locally applied state (and not removed). */
   hasOwnRecord(): boolean
   /** Stops the loop, the Raft driver, then the transport (the caller closes storage). */
@@ -159,6 +164,11 @@ class Runtime implements ClusterRuntime {
   hasOwnRecord(): boolean {
     const record = this.clusterNode?.state.nodes.get(this.id)
     return record !== undefined && record.state !== 'removed'
+  }
+
+  peerLink(): Transport {
+    if (this.transport === undefined) throw new Error('control plane: the peer transport is not started')
+    return this.transport
   }
 
   peers(): PeerStatus[] {
