@@ -1,0 +1,199 @@
+// The Railgun side of the persistent-stream benchmark: real `railgun server` processes (the
+// test/harness RailgunCluster, peers linked directly, RocksDB in a temp directory) — one node, or
+// three nodes in one region with streams `replicasPerRegion: 3` — driven with the official NATS
+// client only, as any NATS user would (docs/api.md, docs/api.md § Consuming):
+//   - streams are made with `$RG.API.STREAM.ENSURE` and are ready once `$RG.API.STREAM.FETCH`
+//     answers on every node (the engine is open there);
+//   - a publish is a request to the stream's subject with `Rg-Ack: majority`; the reply is the
+//     durable ack (sent after the group commit's fsync on a majority of the replica set);
+//   - consuming is the consumer-group wire protocol: `$RG.API.GROUP.ENSURE`, then JOIN on
+//     `$RG.C.<ns>.<stream>.<group>.JOIN` with a deliver inbox, heartbeats, and one ack per
+//     message published to the message's reply subject; the last ack is sent as a request so
+//     its confirmation says the controller has applied every ack before it.
+import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { nuid } from '@nats-io/nuid'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { RailgunCluster } from '../../test/harness/index.js'
+import { consumeFigures, type ConsumeFigures } from './streams-measures.js'
+import { streamsBenchLimits, type ConsumeOptions, type StreamTarget, type TargetStream } from './streams-target.js'
+
+const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
+const namespace = 'default'
+const groupName = 'bench'
+/** Heartbeat period when the JOIN answer names none (the wire default). */
+const heartbeatMsDefault = 1_000
+const ackLevel = 'majority'
+
+export interface RailgunTargetOptions {
+  readonly nodes: 1 | 3
+  /** Run the compiled build (`npm run build` first) instead of the sources through tsx. */
+  readonly fromBuild: boolean
+  readonly groupMode: 'exclusive' | 'load-balanced'
+}
+
+interface Envelope {
+  readonly ok: boolean
+  readonly error?: { readonly code?: string; readonly message?: string }
+  readonly [field: string]: unknown
+}
+
+function decodeEnvelope(message: Msg, what: string): Envelope {
+  let body: unknown
+  try {
+    body = message.json()
+  } catch {
+    throw new Error(`${what}: the answer is not JSON: ${message.string().slice(0, 200)}`)
+  }
+  if (typeof body !== 'object' || body === null || typeof (body as { ok?: unknown }).ok !== 'boolean') throw new Error(`${what}: not an envelope: ${message.string().slice(0, 200)}`)
+  const envelope = body as Envelope
+  if (!envelope.ok) throw new Error(`${what}: ${envelope.error?.code ?? 'RG_ERR_?'} ${envelope.error?.message ?? ''}`.trim())
+  return envelope
+}
+
+async function request(nc: NatsConnection, subject: string, body: unknown, what: string): Promise<Envelope> {
+  const answer = await nc.request(subject, JSON.stringify(body), { timeout: streamsBenchLimits.requestTimeoutMs })
+  return decodeEnvelope(answer, what)
+}
+
+function api(nc: NatsConnection, verb: string, body: unknown): Promise<Envelope> {
+  return request(nc, `$RG.API.${verb}`, body, verb)
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** Polls STREAM.FETCH on each connection until every node has the stream's engine open. */
+async function waitStreamOpen(connections: readonly NatsConnection[], name: string): Promise<void> {
+  const deadline = Date.now() + streamsBenchLimits.streamReadyTimeoutMs
+  for (const nc of connections) {
+    for (;;) {
+      try {
+        await api(nc, 'STREAM.FETCH', { name, max: 1 })
+        break
+      } catch (error) {
+        if (Date.now() > deadline) throw new Error(`stream '${name}' not open on every node after ${streamsBenchLimits.streamReadyTimeoutMs} ms: ${(error as Error).message}`, { cause: error })
+        await sleep(streamsBenchLimits.streamReadyPollMs)
+      }
+    }
+  }
+}
+
+/** Consume+ack through the consumer-group wire protocol with one member. */
+async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTargetOptions['groupMode'], options: ConsumeOptions): Promise<ConsumeFigures> {
+  await api(nc, 'GROUP.ENSURE', { stream, name: groupName, mode, maxInFlight: options.window, start: { from: 'beginning' } })
+  const base = `$RG.C.${namespace}.${stream}.${groupName}`
+  const member = nuid.next()
+  const deliver = createInbox()
+  const acked = new Set<number>()
+  let redeliveries = 0
+  let lastProgressAt = Date.now()
+  let settle: (error?: Error) => void = () => undefined
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error))
+  })
+  const onMessage = (message: Msg): void => {
+    const status = message.headers?.get('Rg-Status') ?? ''
+    if (status !== '') return // e.g. `active`: this member now gets the messages
+    const index = Number(message.headers?.get('Rg-Index'))
+    const deliveries = Number(message.headers?.get('Rg-Deliveries'))
+    if (!Number.isInteger(index) || message.reply === undefined || message.reply === '') {
+      settle(new Error(`a delivered message without Rg-Index or reply subject (headers: ${message.headers?.toString() ?? 'none'})`))
+      return
+    }
+    if (deliveries > 1) redeliveries += 1
+    const fresh = !acked.has(index)
+    if (fresh) {
+      acked.add(index)
+      lastProgressAt = Date.now()
+    }
+    if (fresh && acked.size === options.count) {
+      // The last ack as a request: its answer comes after the controller applied it (and, on one
+      // connection, every ack published before it).
+      nc.request(message.reply, new Uint8Array(0), { timeout: streamsBenchLimits.requestTimeoutMs }).then(
+        () => settle(),
+        (error: unknown) => settle(new Error(`the last ack was not confirmed: ${(error as Error).message}`)),
+      )
+      return
+    }
+    nc.publish(message.reply, new Uint8Array(0))
+  }
+  const started = performance.now()
+  const subscription: Subscription = nc.subscribe(deliver, {
+    callback: (error, message) => {
+      if (error !== null) settle(error)
+      else onMessage(message)
+    },
+  })
+  let heartbeat: NodeJS.Timeout | undefined
+  const stall = setInterval(() => {
+    if (Date.now() - lastProgressAt > streamsBenchLimits.consumeStallMs) settle(new Error(`acked ${acked.size} of ${options.count}; nothing new for ${streamsBenchLimits.consumeStallMs} ms`))
+  }, 1_000)
+  try {
+    const joined = await request(nc, `${base}.JOIN`, { member, deliver, maxInFlight: options.window }, 'JOIN')
+    const heartbeatMs = typeof joined.heartbeatMs === 'number' && joined.heartbeatMs > 0 ? joined.heartbeatMs : heartbeatMsDefault
+    heartbeat = setInterval(() => {
+      request(nc, `${base}.HB`, { member }, 'HB').catch(() => undefined)
+    }, heartbeatMs)
+    await done
+    const elapsedMs = performance.now() - started
+    return consumeFigures(acked.size, redeliveries, elapsedMs)
+  } finally {
+    clearInterval(stall)
+    if (heartbeat !== undefined) clearInterval(heartbeat)
+    await request(nc, `${base}.LEAVE`, { member }, 'LEAVE').catch(() => undefined)
+    subscription.unsubscribe()
+  }
+}
+
+/** Starts the nodes; the target's streams are made through node n1. */
+export async function startRailgunTarget(options: RailgunTargetOptions): Promise<StreamTarget> {
+  const cluster = await RailgunCluster.start({
+    nodes: options.nodes,
+    peerProxies: false,
+    logLevel: 'warn',
+    ...(options.fromBuild ? { cli: { command: process.execPath, args: [join(repoRoot, 'bin/railgun.js')] } } : {}),
+  })
+  const connections: NatsConnection[] = []
+  try {
+    await cluster.waitForLeader({ timeoutMs: 60_000 })
+    for (const id of cluster.nodeIds) connections.push(await connect({ servers: cluster.node(id).clientUrl, name: `bench-${id}` }))
+    // A separate connection for consuming, so acks and deliveries do not queue behind publishes.
+    connections.push(await connect({ servers: cluster.node(cluster.nodeIds[0] as string).clientUrl, name: 'bench-consumer' }))
+  } catch (error) {
+    await Promise.all(connections.map((nc) => nc.close()))
+    await cluster.close()
+    throw error
+  }
+  const publisher = connections[0] as NatsConnection
+  const consumer = connections[connections.length - 1] as NatsConnection
+  const nodeConnections = connections.slice(0, cluster.nodeIds.length)
+  const ackHeaders = headers()
+  ackHeaders.set('Rg-Ack', ackLevel)
+
+  return {
+    label: options.nodes === 1 ? 'railgun 1 node' : `railgun ${options.nodes} nodes R${options.nodes}`,
+    system: 'railgun',
+    replicas: options.nodes,
+    durability: `ack after fsync of the group-commit batch on ${options.nodes === 1 ? 'the node' : 'a majority of the replicas'} (Rg-Ack: ${ackLevel})`,
+    async createStream(name: string, payload: Uint8Array): Promise<TargetStream> {
+      await api(publisher, 'STREAM.ENSURE', { name, replicasPerRegion: options.nodes })
+      await waitStreamOpen(nodeConnections, name)
+      return {
+        name,
+        publish: async () => {
+          const answer = await publisher.request(name, payload, { headers: ackHeaders, timeout: streamsBenchLimits.requestTimeoutMs })
+          decodeEnvelope(answer, 'publish')
+        },
+        consume: (consumeOptions) => consumeGroup(consumer, name, options.groupMode, consumeOptions),
+        async remove() {
+          await api(publisher, 'GROUP.DELETE', { stream: name, name: groupName }).catch(() => undefined)
+          await api(publisher, 'STREAM.DELETE', { name }).catch(() => undefined)
+        },
+      }
+    },
+    async stop() {
+      await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)))
+      await cluster.close()
+    },
+  }
+}
