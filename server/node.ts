@@ -12,7 +12,7 @@ import { systemClock } from '../shared/clock.js'
 import type { Clock } from '../shared/clock.js'
 import { createSilentLogger } from '../shared/log.js'
 import type { Logger } from '../shared/log.js'
-import { openRocksStorage } from '../shared/storage/index.js'
+import { openRocksStorage, rocksTuningOf } from '../shared/storage/index.js'
 import type { RocksStorageObserver } from '../shared/storage/rocksdb.js'
 import type { Storage } from '../shared/storage/index.js'
 import { startAdminServer } from './admin-http.js'
@@ -104,7 +104,9 @@ export interface RunningNode {
 }
 
 export function defaultOpenStorage(config: NodeConfig, observer?: RocksStorageObserver): Promise<Storage> {
-  return openRocksStorage(join(config.storage.dataDir, 'db'), { keySpaces: nodeKeySpaces, ...(observer === undefined ? {} : { observer }) })
+  // RocksDB's memory budget (memtables, block cache per column family): shared/config README.
+  const tuning = rocksTuningOf(config.storage)
+  return openRocksStorage(join(config.storage.dataDir, 'db'), { keySpaces: nodeKeySpaces, tuning, ...(observer === undefined ? {} : { observer }) })
 }
 
 function displayHost(host: string): string {

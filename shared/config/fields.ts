@@ -22,6 +22,21 @@ export function nonNegativeInteger() {
     .max(Number.MAX_SAFE_INTEGER, { error: nonNegativeIntegerText })
 }
 
+/** An integer in `[min, max]` (bounds named where the field is declared). */
+export function integerIn(min: number, max: number) {
+  const message = `expected an integer from ${min} to ${max}`
+  return z.number({ error: message }).int({ error: message }).min(min, { error: message }).max(max, { error: message })
+}
+
+/** 0 (off) or an integer in `[min, max]`. */
+export function offOrIntegerIn(min: number, max: number) {
+  const message = `expected 0 (off) or an integer from ${min} to ${max}`
+  return z
+    .number({ error: message })
+    .int({ error: message })
+    .refine((value) => value === 0 || (value >= min && value <= max), { error: message })
+}
+
 export function port() {
   return z.number({ error: portText }).int({ error: portText }).min(0, { error: portText }).max(65535, { error: portText })
 }

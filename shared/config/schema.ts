@@ -2,9 +2,29 @@
 // (`load.ts`) validates each source (YAML file, environment, flags) against the partial form of
 // the same sections, so an error names the source and the field.
 import { z } from 'zod'
-import { boolean, nonEmptyString, nonNegativeInteger, port, positiveInteger, stringList, text } from './fields.js'
+import { boolean, integerIn, nonEmptyString, nonNegativeInteger, offOrIntegerIn, port, positiveInteger, stringList, text } from './fields.js'
 import { logLevels } from '../log.js'
 import { checkSecurityConfig, securityConfigDefaults, securitySectionShapes } from '../security/config.js'
+
+const mebibyte = 1024 * 1024
+
+/**
+ * Named bounds of the storage and stream tunables (config README § Storage and streams says why).
+ * - memtable budget: RocksDB's `memtableMemoryBudget` per column family; below 1 MiB a family
+ *   flushes tiny files all the time, above 1 GiB one family alone would break any node's budget.
+ * - block cache: the binding takes a 32-bit byte count per family; 0 = no block cache.
+ * - linger: every ack waits up to the linger; beyond a second it is a misconfiguration.
+ * - batch bytes: at least one small event; at most the event store's append-queue bound
+ *   (64 MiB), and the binding writes a batch on the JavaScript thread.
+ * - maintenance interval: 0 = off; otherwise 100 ms (a pass is never started twice) to one day.
+ */
+export const configBounds = {
+  memtableBudgetBytes: { min: mebibyte, max: 1024 * mebibyte },
+  blockCacheBytes: { min: 0, max: 2 ** 32 - 1 },
+  lingerMs: { min: 0, max: 1_000 },
+  batchBytesMax: { min: 4_096, max: 64 * mebibyte },
+  maintenanceIntervalMs: { min: 100, max: 86_400_000 },
+} as const
 
 /** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
 export const sectionShapes = {
@@ -16,6 +36,13 @@ export const sectionShapes = {
   },
   storage: {
     dataDir: nonEmptyString(),
+    /**
+     * RocksDB memtable budget per column family (level compaction: write buffers of budget/4, at
+     * most 6, so a family holds at most ~1.5 × this in memtables; flushed at about 0.5 ×).
+     */
+    memtableBudgetBytes: integerIn(configBounds.memtableBudgetBytes.min, configBounds.memtableBudgetBytes.max),
+    /** RocksDB block cache per column family (index and filter blocks live in it too); 0 = none. */
+    blockCacheBytes: integerIn(configBounds.blockCacheBytes.min, configBounds.blockCacheBytes.max),
   },
   limits: {
     maxControlLineBytes: positiveInteger(),
@@ -70,6 +97,15 @@ export const sectionShapes = {
      */
     peerRoutes: stringList(),
   },
+  /** Persistent streams on this node: the event store's group commit and retention runs. */
+  streams: {
+    /** How long the first append into an idle group-commit queue waits for company (0 = the end of the event-loop turn). */
+    lingerMs: integerIn(configBounds.lingerMs.min, configBounds.lingerMs.max),
+    /** A synced batch is written at once when it reaches this many bytes (keys + values). */
+    batchBytesMax: integerIn(configBounds.batchBytesMax.min, configBounds.batchBytesMax.max),
+    /** How often retention (age, bytes, count) and id-index expiry run over the open streams; 0 = never. */
+    maintenanceIntervalMs: offOrIntegerIn(configBounds.maintenanceIntervalMs.min, configBounds.maintenanceIntervalMs.max),
+  },
   metrics: {
     /** How often the node publishes its key metrics on `$RG.metrics.<nodeId>`; 0 = never. */
     publishIntervalMs: nonNegativeInteger(),
@@ -86,6 +122,7 @@ export const nodeConfigSchema = z
     responses: z.object(sectionShapes.responses).strict(),
     log: z.object(sectionShapes.log).strict(),
     cluster: z.object(sectionShapes.cluster).strict(),
+    streams: z.object(sectionShapes.streams).strict(),
     metrics: z.object(sectionShapes.metrics).strict(),
     tls: z.object(sectionShapes.tls).strict(),
     peerTls: z.object(sectionShapes.peerTls).strict(),
@@ -116,6 +153,7 @@ export const configSourceSchema = z
     responses: z.object(sectionShapes.responses).partial().strict().optional(),
     log: z.object(sectionShapes.log).partial().strict().optional(),
     cluster: z.object(sectionShapes.cluster).partial().strict().optional(),
+    streams: z.object(sectionShapes.streams).partial().strict().optional(),
     metrics: z.object(sectionShapes.metrics).partial().strict().optional(),
     tls: z.object(sectionShapes.tls).partial().strict().optional(),
     peerTls: z.object(sectionShapes.peerTls).partial().strict().optional(),
@@ -130,7 +168,8 @@ export type SectionName = keyof typeof sectionShapes
 /** Defaults (the lowest-precedence source). `server.name` defaults to the host name at load. */
 export const configDefaults: NodeConfig = {
   server: { host: '0.0.0.0', port: 4222, httpPort: 8222, name: 'railgun' },
-  storage: { dataDir: './data' },
+  // 8 MiB each: a node holding 10 M events stays well under 512 MB RSS (bench/stream-node-memory.ts).
+  storage: { dataDir: './data', memtableBudgetBytes: 8 * mebibyte, blockCacheBytes: 8 * mebibyte },
   limits: {
     maxControlLineBytes: 4096,
     maxPayloadBytes: 1024 * 1024,
@@ -159,6 +198,8 @@ export const configDefaults: NodeConfig = {
     deadAfterMs: 10_000,
     peerRoutes: [],
   },
+  // The event store's own defaults (data-plane/persistent/store/limits.ts); retention every 10 s.
+  streams: { lingerMs: 0, batchBytesMax: mebibyte, maintenanceIntervalMs: 10_000 },
   metrics: { publishIntervalMs: 5_000 },
   ...securityConfigDefaults,
 }
