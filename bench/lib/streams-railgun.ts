@@ -14,6 +14,7 @@ import { connect, createInbox, headers, type Msg, type NatsConnection, type Subs
 import { nuid } from '@nats-io/nuid'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { consumerHeaders, consumerSubject, joinReplySchema, type GroupAddress } from '../../shared/api/consumer-wire.js'
 import { RailgunCluster } from '../../test/harness/index.js'
 import { consumeFigures, type ConsumeFigures } from './streams-measures.js'
 import { streamsBenchLimits, type ConsumeOptions, type StreamTarget, type TargetStream } from './streams-target.js'
@@ -21,8 +22,6 @@ import { streamsBenchLimits, type ConsumeOptions, type StreamTarget, type Target
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const namespace = 'default'
 const groupName = 'bench'
-/** Heartbeat period when the JOIN answer names none (the wire default). */
-const heartbeatMsDefault = 1_000
 const ackLevel = 'majority'
 
 export interface RailgunTargetOptions {
@@ -81,7 +80,7 @@ async function waitStreamOpen(connections: readonly NatsConnection[], name: stri
 /** Consume+ack through the consumer-group wire protocol with one member. */
 async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTargetOptions['groupMode'], options: ConsumeOptions): Promise<ConsumeFigures> {
   await api(nc, 'GROUP.ENSURE', { stream, name: groupName, mode, maxInFlight: options.window, start: { from: 'beginning' } })
-  const base = `$RG.C.${namespace}.${stream}.${groupName}`
+  const group: GroupAddress = { namespace, stream, group: groupName }
   const member = nuid.next()
   const deliver = createInbox()
   const acked = new Set<number>()
@@ -92,10 +91,10 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
     settle = (error) => (error === undefined ? resolve() : reject(error))
   })
   const onMessage = (message: Msg): void => {
-    const status = message.headers?.get('Rg-Status') ?? ''
+    const status = message.headers?.get(consumerHeaders.status) ?? ''
     if (status !== '') return // e.g. `active`: this member now gets the messages
-    const index = Number(message.headers?.get('Rg-Index'))
-    const deliveries = Number(message.headers?.get('Rg-Deliveries'))
+    const index = Number(message.headers?.get(consumerHeaders.index))
+    const deliveries = Number(message.headers?.get(consumerHeaders.deliveries))
     if (!Number.isInteger(index) || message.reply === undefined || message.reply === '') {
       settle(new Error(`a delivered message without Rg-Index or reply subject (headers: ${message.headers?.toString() ?? 'none'})`))
       return
@@ -129,18 +128,19 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
     if (Date.now() - lastProgressAt > streamsBenchLimits.consumeStallMs) settle(new Error(`acked ${acked.size} of ${options.count}; nothing new for ${streamsBenchLimits.consumeStallMs} ms`))
   }, 1_000)
   try {
-    const joined = await request(nc, `${base}.JOIN`, { member, deliver, maxInFlight: options.window }, 'JOIN')
-    const heartbeatMs = typeof joined.heartbeatMs === 'number' && joined.heartbeatMs > 0 ? joined.heartbeatMs : heartbeatMsDefault
+    const answer = await request(nc, consumerSubject(group, 'JOIN'), { member, deliver, maxInFlight: options.window }, 'JOIN')
+    const joined = joinReplySchema.safeParse(answer)
+    if (!joined.success) throw new Error(`JOIN: an answer off the wire contract: ${JSON.stringify(answer).slice(0, 300)}`)
     heartbeat = setInterval(() => {
-      request(nc, `${base}.HB`, { member }, 'HB').catch(() => undefined)
-    }, heartbeatMs)
+      request(nc, consumerSubject(group, 'HB'), { member }, 'HB').catch(() => undefined)
+    }, joined.data.heartbeatMs)
     await done
     const elapsedMs = performance.now() - started
     return consumeFigures(acked.size, redeliveries, elapsedMs)
   } finally {
     clearInterval(stall)
     if (heartbeat !== undefined) clearInterval(heartbeat)
-    await request(nc, `${base}.LEAVE`, { member }, 'LEAVE').catch(() => undefined)
+    await request(nc, consumerSubject(group, 'LEAVE'), { member }, 'LEAVE').catch(() => undefined)
     subscription.unsubscribe()
   }
 }
