@@ -1,6 +1,7 @@
 // Handlers for consumer groups and pipelines (definitions only; the data plane runs them).
 import type { ApplyMeta, CommandOf, GroupSpec, PipelineSpec } from './commands.js'
 import { objectEvent } from './events.js'
+import { syncPlacementDesignations, syncPlacementDesignationsNoGrowth } from './designations.js'
 import { decideEnsure } from './ensure.js'
 import { clusterLimits } from './limits.js'
 import { checkName, groupKey, streamKey } from './names.js'
@@ -33,20 +34,24 @@ export function applyEnsureConsumerGroup(state: ClusterState, command: CommandOf
   if (existing === undefined && state.groups.size >= clusterLimits.consumerGroupsMax) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `consumer groups: at most ${clusterLimits.consumerGroupsMax}`, { limit: 'consumerGroupsMax' }))
   const record: GroupRecord = { spec, createdIndex: existing?.createdIndex ?? meta.index, updatedIndex: meta.index }
   const action = existing === undefined ? 'created' : 'updated'
+  // Each region of the stream gets the group's controller designation (scc/…), held by a replica.
+  const designated = syncPlacementDesignations({ ...state, groups: mapSet(state.groups, key, record) }, { streamKeys: [streamKey(command.namespace, command.stream)] }, meta)
+  if (designated === undefined) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `designations: group ${key} needs more than ${clusterLimits.designationsMax} controller designations`, { limit: 'designationsMax' }))
   return {
-    state: { ...state, groups: mapSet(state.groups, key, record) },
+    state: designated.state,
     result: ok(action, { group: key, ...(decision.kind === 'update' ? { diffs: diffsToJson(decision.diffs) } : {}) }),
-    events: [objectEvent('group', action, { namespace: spec.namespace, stream: spec.stream, name: spec.name }, meta, spec)],
+    events: [objectEvent('group', action, { namespace: spec.namespace, stream: spec.stream, name: spec.name }, meta, spec), ...designated.events],
   }
 }
 
 export function applyRemoveConsumerGroup(state: ClusterState, command: CommandOf<'removeConsumerGroup'>, meta: ApplyMeta): Step {
   const key = groupKey(command.namespace, command.stream, command.name)
   if (!state.groups.has(key)) return rejected(state, fail('RG_ERR_NOT_FOUND', `consumer group ${key} does not exist`, { group: key }))
+  const designated = syncPlacementDesignationsNoGrowth({ ...state, groups: mapDelete(state.groups, key) }, { streamKeys: [streamKey(command.namespace, command.stream)] }, meta)
   return {
-    state: { ...state, groups: mapDelete(state.groups, key) },
+    state: designated.state,
     result: ok('removed', { group: key }),
-    events: [objectEvent('group', 'removed', { namespace: command.namespace, stream: command.stream, name: command.name }, meta)],
+    events: [objectEvent('group', 'removed', { namespace: command.namespace, stream: command.stream, name: command.name }, meta), ...designated.events],
   }
 }
 

@@ -2,6 +2,7 @@
 import type { ApplyMeta, CommandOf, StreamSpec } from './commands.js'
 import type { ClusterEvent } from './events.js'
 import { objectEvent } from './events.js'
+import { syncPlacementDesignations, syncPlacementDesignationsNoGrowth } from './designations.js'
 import { decideEnsure } from './ensure.js'
 import { clusterLimits } from './limits.js'
 import { refreshDataLossFlags } from './membership.js'
@@ -131,7 +132,10 @@ export function applyEnsureStream(state: ClusterState, command: CommandOf<'ensur
   const events: ClusterEvent[] = [objectEvent('stream', action, { namespace: spec.namespace, name: spec.name }, meta, spec)]
   const placed = placeStream({ ...state, streams: mapSet(state.streams, key, record) }, key, meta)
   events.push(...placed.events)
-  const next = refreshDataLossFlags(placed.state)
+  const designated = syncPlacementDesignations(placed.state, { streamKeys: [key] }, meta)
+  if (designated === undefined) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `designations: placing ${key} needs more than ${clusterLimits.designationsMax} controller designations`, { limit: 'designationsMax' }))
+  events.push(...designated.events)
+  const next = refreshDataLossFlags(designated.state)
   const details: JsonObject = { stream: key, placement: placementDetails(next, key), ...(decision.kind === 'update' ? { diffs: diffsToJson(decision.diffs) } : {}) }
   return { state: next, result: ok(action, details), events }
 }
@@ -150,5 +154,7 @@ export function applyRemoveStream(state: ClusterState, command: CommandOf<'remov
   const events: ClusterEvent[] = [objectEvent('stream', 'removed', { namespace: command.namespace, name: command.name }, meta)]
   const placed = placeStream({ ...state, streams: mapDelete(state.streams, key) }, key, meta)
   events.push(...placed.events)
-  return { state: refreshDataLossFlags(placed.state), result: ok('removed', { stream: key }), events }
+  const designated = syncPlacementDesignationsNoGrowth(placed.state, { streamKeys: [key] }, meta)
+  events.push(...designated.events)
+  return { state: refreshDataLossFlags(designated.state), result: ok('removed', { stream: key }), events }
 }

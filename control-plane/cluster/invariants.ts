@@ -3,6 +3,7 @@
 // throws; checkInvariants returns the list for tests to print.
 import { totalKeys } from './kv.js'
 import { clusterLimits } from './limits.js'
+import { parsePlacementController, placementTier, wantedPlacementControllers } from './designations.js'
 import { countNodes, streamsLosingData } from './membership.js'
 import { streamKey } from './names.js'
 import { findCycle, stageGraph } from './pipeline-dag.js'
@@ -95,7 +96,36 @@ function checkDesignations(state: ClusterState, previous: ClusterState | undefin
     if (before !== undefined && d.controllerTerm === before.controllerTerm && d.holder !== before.holder) problems.push(`designation ${controller}: holder changed without a new term`)
   }
   for (const controller of previous === undefined ? [] : sortedKeys(previous.designations)) {
-    if (!state.designations.has(controller)) problems.push(`designation ${controller}: disappeared`)
+    // Only a placement-bound designation may go, and only with its placement region or group.
+    if (!state.designations.has(controller) && (parsePlacementController(controller) === undefined || wantedPlacementControllers(state, parsePlacementController(controller)?.streamKey ?? '').has(controller))) {
+      problems.push(`designation ${controller}: disappeared`)
+    }
+  }
+  checkPlacementDesignations(state, problems)
+}
+
+/**
+ * psc/… and scc/… exist exactly for the placements and groups that call for them; each is held
+ * by an active member of its placement, vacant only when no member is eligible, and its term
+ * is at most the index of the entry that last changed it (what fences a re-created stream's
+ * stale holders).
+ */
+function checkPlacementDesignations(state: ClusterState, problems: string[]): void {
+  const wanted = new Set<string>()
+  for (const key of sortedKeys(state.placements)) for (const controller of wantedPlacementControllers(state, key).keys()) wanted.add(controller)
+  for (const controller of wanted) if (!state.designations.has(controller)) problems.push(`designation ${controller}: missing for its placement`)
+  for (const controller of sortedKeys(state.designations)) {
+    const bound = parsePlacementController(controller)
+    const d = state.designations.get(controller)
+    if (bound === undefined || d === undefined) continue
+    if (!wanted.has(controller)) problems.push(`designation ${controller}: no placement or group calls for it`)
+    if (d.region !== bound.region) problems.push(`designation ${controller}: region ${d.region} differs from its name`)
+    if (d.controllerTerm > d.updatedIndex) problems.push(`designation ${controller}: term ${d.controllerTerm} above its last change index ${d.updatedIndex}`)
+    const placed = state.placements.get(bound.streamKey)?.get(bound.region)
+    if (d.holder !== null && placementTier(state, placed, d.holder) === undefined) problems.push(`designation ${controller}: holder ${d.holder} is not an active member of its placement`)
+    if (d.holder === null && placed !== undefined && [...placed.replicas, ...placed.pending].some((id) => placementTier(state, placed, id) !== undefined)) {
+      problems.push(`designation ${controller}: vacant while a member of its placement could hold it`)
+    }
   }
 }
 

@@ -9,7 +9,7 @@
 import type { ApplyMeta, CommandOf } from './commands.js'
 import type { ClusterEvent } from './events.js'
 import { nodeEvent, objectEvent, placementEvent } from './events.js'
-import { fillVacantDesignations, moveDesignationsFrom } from './designations.js'
+import { fillVacantDesignations, moveDesignationsFrom, syncPlacementDesignationsNoGrowth } from './designations.js'
 import { clusterLimits } from './limits.js'
 import { checkName } from './names.js'
 import { forgetNode, placementJson, rebalanceRegion, reconcile, targetMembers } from './placement.js'
@@ -121,7 +121,10 @@ function afterNodeChange(state: ClusterState, region: string, meta: ApplyMeta, e
   events.push(...rebalanced.events)
   const filled = fillVacantDesignations(rebalanced.state, meta)
   events.push(...filled.events)
-  return refreshDataLossFlags(filled.state)
+  // Placement-bound designations (psc/…, scc/…) follow the rebalanced replica sets.
+  const designated = syncPlacementDesignationsNoGrowth(filled.state, { all: true }, meta)
+  events.push(...designated.events)
+  return refreshDataLossFlags(designated.state)
 }
 
 const addressFields: ReadonlySet<string> = new Set(['clientAddress', 'peerAddress', 'adminAddress'])
@@ -276,6 +279,8 @@ export function applyReplicaCaughtUp(state: ClusterState, command: CommandOf<'re
     pending: placed.pending.filter((id) => id !== command.nodeId),
   }
   const nextPlaced = reconcile(caughtUp, targetMembers(caughtUp), record.spec.replicasPerRegion)
-  const next = refreshDataLossFlags({ ...state, placements: mapSet(state.placements, streamKey, mapSet(placement, command.region, nextPlaced)) })
-  return { state: next, result: ok('updated', placementJson(nextPlaced)), events: [placementEvent(streamKey, command.region, placementJson(nextPlaced), meta)] }
+  // A retiring holder dropped by the catch-up hands its designations to a remaining member.
+  const designated = syncPlacementDesignationsNoGrowth({ ...state, placements: mapSet(state.placements, streamKey, mapSet(placement, command.region, nextPlaced)) }, { streamKeys: [streamKey] }, meta)
+  const next = refreshDataLossFlags(designated.state)
+  return { state: next, result: ok('updated', placementJson(nextPlaced)), events: [placementEvent(streamKey, command.region, placementJson(nextPlaced), meta), ...designated.events] }
 }

@@ -5,7 +5,8 @@ import type { ApplyResult } from '../../control-plane/cluster/index.js'
 import { Harness, nodeCommand, threeNodeCluster } from './helpers.js'
 
 const code = (r: ApplyResult): string => (r.ok ? r.outcome : r.code)
-const scc = 'scc/default/orders/billing/us-east'
+// A controller the state machine does not bind to a placement (psc/… and scc/… are: designations-placement.test.ts).
+const scc = 'pcc/default/fulfil/us-east'
 
 t.test('designate: created, repeated (unchanged), higher term moves it', async (t) => {
   const h = threeNodeCluster()

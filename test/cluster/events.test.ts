@@ -44,7 +44,7 @@ t.test('creating a stream publishes the object and its placement', async (t) => 
   const h = new Harness()
   h.must(nodeCommand('n1'))
   const created = h.must(streamCommand({ replicasPerRegion: 1 }))
-  t.same(created.events.map((e) => e.subject), ['$RG.events.stream.created', '$RG.events.placement.changed'])
+  t.same(created.events.map((e) => e.subject), ['$RG.events.stream.created', '$RG.events.placement.changed', '$RG.events.designation.changed'])
   t.match(created.events[0]?.payload, { kind: 'stream', action: 'created', id: { namespace: 'default', name: 'orders' }, object: { replicasPerRegion: 1, kind: 'persistent' } })
   t.same(created.events[1]?.payload, { stream: 'default/orders', region: 'us-east', replicas: ['n1'], pending: [], retiring: [], underReplicated: false, index: h.index, timeMs: h.timeMs })
 })

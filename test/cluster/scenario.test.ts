@@ -12,23 +12,28 @@ t.test('zone outage, drain and prune in us-east', async (t) => {
 
   // add-nodes: a1 a2 (zone a), b1 (zone b), c1 (zone c)
   for (const [id, zone] of [['a1', 'a'], ['a2', 'a'], ['b1', 'b'], ['c1', 'c']] as const) h.must(nodeCommand(id, 'us-east', { zone }))
-  // ensure stream orders ×3, a group, its controller at term 1, a lock in KV
+  // ensure stream orders ×3, a group (its controller is designated to a replica), a lock in KV
   h.must(streamCommand({ replicasPerRegion: 3 }))
   h.must(groupCommand())
-  h.must({ type: 'designate', controller: scc, holder: 'b1', controllerTerm: 1, region: 'us-east' })
+  // move the group's controller to b1 for the story (redesignate: term + 1 each time)
+  for (let moves = 0; h.state.designations.get(scc)?.holder !== 'b1'; moves++) {
+    if (moves > 3) throw new Error('redesignate never reached b1')
+    h.must({ type: 'redesignate', controller: scc })
+  }
+  const term = h.state.designations.get(scc)?.controllerTerm as number
   h.must({ type: 'ensureBucket', name: 'locks', maxValueBytes: 64 })
   h.must({ type: 'kvCas', bucket: 'locks', key: 'billing', value: bytes('b1'), expectedRevision: 0 })
   const initial = placement()
   t.same(new Set(initial?.replicas.map((id) => h.state.nodes.get(id)?.tags.zone)), new Set(['a', 'b', 'c']), 'one replica per zone')
 
-  // zone b fails: b1 dead → its controller moves (term 2), a replacement replica is pending
+  // zone b fails: b1 dead → its controller moves (term + 1), a replacement replica is pending
   h.must({ type: 'markNodeDead', nodeId: 'b1' })
-  t.equal(h.state.designations.get(scc)?.controllerTerm, 2)
+  t.equal(h.state.designations.get(scc)?.controllerTerm, term + 1)
   t.not(h.state.designations.get(scc)?.holder, 'b1')
   t.same(placement()?.retiring, ['b1'])
   t.equal(placement()?.pending.length, 1)
   // the old holder, if it wakes up, cannot take the controller back with its old term
-  t.equal(h.run({ type: 'designate', controller: scc, holder: 'a1', controllerTerm: 1 }).result.ok, false)
+  t.equal(h.run({ type: 'designate', controller: scc, holder: 'a1', controllerTerm: term }).result.ok, false)
 
   // pruning b1 is safe: other live replicas hold every stream it held
   t.equal(h.state.nodes.get('b1')?.removingLosesData, false)
