@@ -6,6 +6,7 @@ import {
   defer,
   EMPTY,
   finalize,
+  firstValueFrom,
   from,
   ignoreElements,
   isObservable,
@@ -14,16 +15,21 @@ import {
   of,
   take,
   tap,
+  timer,
   type ObservableInput,
   type Subscription,
 } from 'rxjs'
 import type { ServerInfo } from '../shared/protocol/types.js'
-import { BucketsApi, ClusterApi, NamespacesApi, StreamsApi } from './control-api.js'
+import { BucketsApi, ClusterApi, GroupsApi, NamespacesApi, StreamsApi } from './control-api.js'
+import { consume as consumeStream, fetch as fetchBatchOf, type ConsumeContext, type ConsumeOptions, type FetchOptions } from './consume.js'
+import { ackAll } from './group-requests.js'
+import { Producer, type ProducerOptions } from './producer.js'
+import type { StreamMessage } from './stream-message.js'
 import { RolesApi, TokensApi, UsersApi } from './access-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError, PermissionDeniedError } from './errors.js'
 import { KvBucket } from './kv.js'
 import { publishToStream } from './stream-publish.js'
-import type { AckedPublishOptions, StreamPublishOptions } from './stream-publish.js'
+import type { AckedPublishOptions, Delay, StreamPublishOptions } from './stream-publish.js'
 import type { StreamPublishAck } from '../shared/api/index.js'
 import { toBytes, toMsgHeaders, type Message, type PublishOptions } from './message.js'
 import type { ResolvedOptions } from './options.js'
@@ -62,6 +68,8 @@ export class RailgunClient {
   readonly streams: StreamsApi = new StreamsApi(this)
   readonly namespaces: NamespacesApi = new NamespacesApi(this)
   readonly buckets: BucketsApi = new BucketsApi(this)
+  /** Control API (`$RG.API.GROUP.*`): consumer-group definitions; consuming is `consume` / `fetch`. */
+  readonly groups: GroupsApi = new GroupsApi(this)
   /** Control API: cluster status, nodes, leadership transfer, drain/remove nodes. */
   readonly cluster: ClusterApi = new ClusterApi(this)
   /** Control API: users, bearer tokens and roles (admin on every stream needed). */
@@ -113,7 +121,7 @@ export class RailgunClient {
   publish(subject: string, data: Uint8Array | string, options?: PublishOptions | AckedPublishOptions): void | Promise<StreamPublishAck> {
     if (options !== undefined && 'ack' in options) {
       const { ack, ...rest } = options
-      return publishToStream(this, subject, data, ack === 'default' ? rest : { ...rest, ack })
+      return publishToStream(this, subject, data, ack === 'default' ? rest : { ...rest, ack }, this.delay)
     }
     // Hot path: a loop publishing to one subject checks it once.
     if (subject !== this.subjectCheckedLast) {
@@ -146,7 +154,47 @@ export class RailgunClient {
    * `NoRespondersError` when no persistent stream (and no subscriber) takes the subject.
    */
   publishToStream(subject: string, data: Uint8Array | string, options: StreamPublishOptions = {}): Promise<StreamPublishAck> {
-    return publishToStream(this, subject, data, options)
+    return publishToStream(this, subject, data, options, this.delay)
+  }
+
+  /**
+   * A producer for one persistent stream: `send(data, {topic?, id?, headers?})` → the durable ack,
+   * with the options' ack level, timeout and retries; at most `maxInFlight` sends wait for their
+   * ack at once, later ones wait in a queue of `queueMax` (beyond it: OutboundBufferFullError).
+   */
+  producer(stream: string, options: ProducerOptions = {}): Producer {
+    return new Producer(this, stream, options, this.delay)
+  }
+
+  /**
+   * A cold Observable of a persistent stream's messages. With `group`: subscribing JOINs the
+   * group as a new member (inbox, heartbeats, re-JOIN after a reconnect or when forgotten), the
+   * controller pushes at most `maxInFlight` unacked messages; unsubscribing sends LEAVE (what the
+   * member held is redelivered to the others). Settle each message: `ack()`, `nack(delayMs?)`,
+   * `inProgress()`, `term(reason?)` (Promises confirmed by the controller) or `ackNoWait()`.
+   * Without `group`: an independent reader from `start` (STREAM.FETCH, polling when caught up);
+   * its settle calls are no-ops. Bad options arrive as `error()` (InvalidArgumentError).
+   */
+  consume(stream: string, options: ConsumeOptions = {}): Observable<StreamMessage> {
+    return defer(() => consumeStream(this.consumeContext(), stream, options))
+  }
+
+  /**
+   * One batch of a group's messages (`FETCH`): up to `max`, ending when the controller says the
+   * batch is complete (nothing more within `expiresMs`, or `max` reached). Settle them one by
+   * one or with `ackAll`.
+   */
+  fetch(stream: string, options: FetchOptions): Promise<StreamMessage[]> {
+    return fetchBatchOf(this.consumeContext(), stream, options)
+  }
+
+  /**
+   * Acks many group messages with one `ACKS` request per group; resolves with how many the
+   * controllers applied (messages no longer outstanding are not counted). Messages of an
+   * independent consumer are skipped.
+   */
+  ackAll(messages: readonly StreamMessage[], options: { timeoutMs?: number } = {}): Promise<number> {
+    return ackAll(this, messages, options.timeoutMs ?? this.options.requestTimeoutMs)
   }
 
   /** A linearizable KV bucket (control API `$RG.API.KV.*`): get, put, cas, delete, list, watch. */
@@ -258,6 +306,15 @@ export class RailgunClient {
   /** Closes at once: subscriptions complete, requests in flight fail, status$ ends with `closed`. */
   async close(): Promise<void> {
     this.session.close(undefined)
+  }
+
+  /** Waits on the client's scheduler (publish retries). */
+  private readonly delay: Delay = async (ms) => {
+    await firstValueFrom(timer(ms, this.options.scheduler))
+  }
+
+  private consumeContext(): ConsumeContext {
+    return { transport: this, scheduler: this.options.scheduler, requestTimeoutMs: this.options.requestTimeoutMs, status$: this.status$ }
   }
 
   private answer(message: Message, handler: RespondHandler): Observable<never> {

@@ -1,6 +1,6 @@
 // The control API from the client: typed calls of the `$RG.API.<AREA>.<VERB>` verbs (JSON
 // request/reply, shared/api is the contract) grouped by area: `streams`, `namespaces`, `buckets`,
-// `cluster`. A `{ok:false}` answer rejects with `ApiError` carrying the server's code; transport
+// `groups`, `cluster`. A `{ok:false}` answer rejects with `ApiError` carrying the server's code; transport
 // failures reject with the client's own errors (`NoRespondersError` when the server has no API).
 import type { Observable } from 'rxjs'
 import { apiEnvelopeSchema, apiRequestTimeoutMsDefault, apiSubject, clusterStatusSchema, leaderTransferResponseSchema, mutationResponseSchema, streamViewSchema } from '../shared/api/index.js'
@@ -96,6 +96,53 @@ export class NamespacesApi {
 
   async remove(name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
     return (await callApi(this.transport, 'NAMESPACE.DELETE', { name }, options)) as MutationResponse
+  }
+}
+
+/** A consumer group's definition as `GROUP.INFO` / `GROUP.LIST` show it. */
+export interface GroupView {
+  readonly namespace: string
+  readonly stream: string
+  readonly name: string
+  readonly mode: 'exclusive' | 'load-balanced'
+  readonly maxInFlight: number
+  readonly ackWaitMs: number
+  readonly maxDeliveries: number
+  readonly start: ApiRequest<'GROUP.ENSURE'>['start']
+  readonly createdIndex: number
+  readonly updatedIndex: number
+}
+
+const groupViewFields = ['namespace', 'stream', 'name', 'mode', 'maxInFlight', 'ackWaitMs', 'maxDeliveries', 'start', 'createdIndex', 'updatedIndex'] as const
+
+/** A group view with every field present: a missing one is a protocol error. */
+function groupViewOf(verb: string, value: unknown): GroupView {
+  if (typeof value !== 'object' || value === null || groupViewFields.some((field) => !(field in value))) throw new ProtocolError(`${verb}: the answer does not hold a group view`)
+  return value as GroupView
+}
+
+/** Consumer-group definitions (`$RG.API.GROUP.*`); consuming is `client.consume` / `client.fetch`. */
+export class GroupsApi {
+  constructor(private readonly transport: ApiTransport) {}
+
+  /** Creates, confirms (`unchanged`) or, with `update: true`, updates a group of a persistent stream. */
+  async ensure(request: ApiRequest<'GROUP.ENSURE'>, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return checked('GROUP.ENSURE', mutationResponseSchema, await callApi(this.transport, 'GROUP.ENSURE', request, options))
+  }
+
+  async list(filter: { namespace?: string; stream?: string } = {}, options: ReadOptions = {}): Promise<GroupView[]> {
+    const answer = await callApi(this.transport, 'GROUP.LIST', { ...filter, ...staleOf(options) }, timeoutOf(options))
+    if (!Array.isArray(answer.groups)) throw new ProtocolError('GROUP.LIST: the answer holds no group list')
+    return answer.groups.map((group: unknown) => groupViewOf('GROUP.LIST', group))
+  }
+
+  async info(namespace: string, stream: string, name: string, options: ReadOptions = {}): Promise<GroupView> {
+    const answer = await callApi(this.transport, 'GROUP.INFO', { namespace, stream, name, ...staleOf(options) }, timeoutOf(options))
+    return groupViewOf('GROUP.INFO', answer.group)
+  }
+
+  async remove(namespace: string, stream: string, name: string, options: ApiCallOptions = {}): Promise<MutationResponse> {
+    return (await callApi(this.transport, 'GROUP.DELETE', { namespace, stream, name }, options)) as MutationResponse
   }
 }
 

@@ -156,10 +156,11 @@ export class PayloadTooLargeError extends RailgunClientError {
 }
 
 export class OutboundBufferFullError extends RailgunClientError {
-  constructor(bufferName: string, bytesMax: number) {
+  /** `bytes` for the socket and reconnect buffers; `publishes` for a producer's queue (await `producer.flush()`). */
+  constructor(bufferName: string, limit: number, unit: 'bytes' | 'publishes' = 'bytes') {
     super(
       clientErrorCodes.outboundBufferFull,
-      `${bufferName} is full (${bytesMax} bytes): await client.flush() or raise the limit`,
+      `${bufferName} is full (${limit} ${unit}): await ${unit === 'bytes' ? 'client' : 'producer'}.flush() or raise the limit`,
     )
   }
 }
