@@ -16,7 +16,9 @@ import type { EventPosition, StreamEvent } from '../event.js'
 import { MalformedEventError } from '../errors.js'
 import type { Hlc } from '../hlc.js'
 import { GroupCommitter } from './group-commit.js'
-import type { GroupCommitOptions, GroupCommitStats } from './group-commit.js'
+import type { GroupCommitOptions, GroupCommitStats, SyncedBatch } from './group-commit.js'
+import { notifyObservers } from './observer.js'
+import type { AppendedToStream, EventStoreObserver, MaintenanceCallReport, MaintenanceStepReport } from './observer.js'
 import type { AppendKeys } from './keys.js'
 import {
   appendIdKey,
@@ -52,6 +54,8 @@ export interface EventStoreOptions extends GroupCommitOptions {
   readonly gapMax?: number
   /** The id index keeps copies for this many dedup windows of log time (default 2). */
   readonly idIndexWindows?: number
+  /** Told of every synced batch and maintenance step (more with `observe`). */
+  readonly observer?: EventStoreObserver
 }
 
 export interface EnsureStreamOptions {
@@ -131,6 +135,9 @@ export class EventStore {
   readonly #durable = new Map<string, StreamState>()
   readonly #dirty = new Set<string>()
   readonly #reader: StoreReader
+  readonly #observers = new Set<EventStoreObserver>()
+  /** Events appended per stream by the batch being built (handed to observers once synced). */
+  #batchAppended = new Map<string, { events: number; bytes: number }>()
   #nextStreamNo: number
   #closed = false
   #maintaining: Promise<unknown> = Promise.resolve()
@@ -147,6 +154,7 @@ export class EventStore {
       highest = Math.max(highest, state.streamNo)
     }
     this.#nextStreamNo = highest + 1
+    if (options.observer !== undefined) this.#observers.add(options.observer)
     this.#committer = new GroupCommitter(storage, { seal: () => this.#seal() }, options)
     this.#reader = new StoreReader(storage, (stream) => this.#durableState(stream), this.idIndexWindows)
   }
@@ -190,7 +198,7 @@ export class EventStore {
     return state
   }
 
-  #seal(): { operations: BatchOperation[]; durable(): void } {
+  #seal(): { operations: BatchOperation[]; durable(batch: SyncedBatch): void } {
     const operations: BatchOperation[] = []
     const snapshots: StreamState[] = []
     for (const name of this.#dirty) {
@@ -201,10 +209,13 @@ export class EventStore {
       snapshots.push(snapshot)
     }
     this.#dirty.clear()
+    const appended: ReadonlyMap<string, AppendedToStream> = this.#batchAppended
+    if (appended.size > 0) this.#batchAppended = new Map()
     return {
       operations,
-      durable: () => {
+      durable: (batch) => {
         for (const snapshot of snapshots) this.#durable.set(snapshot.name, snapshot)
+        if (this.#observers.size > 0 && batch.operations > 0) notifyObservers(this.#observers, (observer) => observer.committed?.({ ...batch, appended }))
       },
     }
   }
@@ -282,6 +293,7 @@ export class EventStore {
         let alreadyHeld = 0
         let belowHead = 0
         let gapBufferFull = 0
+        let appendedBytes = 0
         const streamNo = state.streamNo
         const withIds = state.config.dedupWindowMs > 0
         for (const { event, keys, value } of prepared) {
@@ -307,8 +319,17 @@ export class EventStore {
           if (withIds) operations.push({ type: 'put', keySpace: idsKeySpace, key: appendIdKey(streamNo, event.id, storageKey), value: emptyValue })
           state.count++
           state.bytes += keys.eventKey.length + value.length
+          appendedBytes += keys.eventKey.length + value.length
           state.noteHlc(event.hlc)
           appended++
+        }
+        if (appended > 0) {
+          const counted = this.#batchAppended.get(stream)
+          if (counted === undefined) this.#batchAppended.set(stream, { events: appended, bytes: appendedBytes })
+          else {
+            counted.events += appended
+            counted.bytes += appendedBytes
+          }
         }
         if (ceiling !== null && ceiling > state.clockCeilingMs) state.clockCeilingMs = ceiling
         for (const record of records) operations.push({ type: 'put', keySpace: recordsKeySpace, key: recordKey(streamNo, state.recordCount++), value: record })
@@ -417,6 +438,22 @@ export class EventStore {
   /** @internal */
   markDirty(stream: string): void {
     this.#dirty.add(stream)
+  }
+
+  /**
+   * Adds an observer of synced batches and maintenance (see observer.ts); returns its removal.
+   * Cheap to hold: observers are told once per batch or step, never per event.
+   */
+  observe(observer: EventStoreObserver): () => void {
+    this.#observers.add(observer)
+    return () => {
+      this.#observers.delete(observer)
+    }
+  }
+
+  /** Reports a maintenance step to the observers. @internal */
+  reportMaintenanceStep(step: MaintenanceStepReport): void {
+    if (this.#observers.size > 0) notifyObservers(this.#observers, (observer) => observer.maintenanceStep?.(step))
   }
 
   // Reads: from storage, bounded by the durable metadata.
@@ -528,7 +565,12 @@ export class EventStore {
    * index expiry (by the log's own highest hlc), in bounded steps. One maintenance at a time.
    */
   maintain(stream: string, nowMs: number): Promise<MaintenanceResult> {
-    const run = this.#maintaining.then(() => runMaintenance(this, stream, nowMs))
+    const run = this.#maintaining.then(async () => {
+      const call: MaintenanceCallReport = await runMaintenance(this, stream, nowMs)
+      if (this.#observers.size > 0) notifyObservers(this.#observers, (observer) => observer.maintained?.(call))
+      const { deletedEvents, deletedBytes, expiredIds, done } = call
+      return { deletedEvents, deletedBytes, expiredIds, done }
+    })
     this.#maintaining = run.catch(() => undefined)
     return run
   }

@@ -35,9 +35,19 @@ export interface CommitItem<T> {
   build(): { readonly operations: readonly BatchOperation[]; readonly result: T }
 }
 
+/** What a synced batch carried (for observers). */
+export interface SyncedBatch {
+  readonly items: number
+  readonly operations: number
+  /** Key and value bytes. */
+  readonly bytes: number
+  /** Duration of the synced write (ms). */
+  readonly syncMs: number
+}
+
 export interface CommitHooks {
   /** After the items of a batch were built: trailing operations, and what to do once synced. */
-  seal(): { readonly operations: readonly BatchOperation[]; durable(): void }
+  seal(): { readonly operations: readonly BatchOperation[]; durable(batch: SyncedBatch): void }
   /** The committer stopped on this error (called once). */
   stopped?(error: RailgunError): void
 }
@@ -216,16 +226,20 @@ export class GroupCommitter {
       return
     }
     for (const op of sealed.operations) operations.push(op)
+    const startedMs = performance.now()
     try {
       if (operations.length > 0) await this.#storage.batch(operations, { sync: true })
     } catch (error) {
       this.#stop(storageError(error), built.map((b) => b.pending))
       return
     }
+    const syncMs = performance.now() - startedMs
     this.#batches++
     this.#operations += operations.length
     this.#items += built.length
-    sealed.durable()
+    let bytes = 0
+    for (const op of operations) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0)
+    sealed.durable({ items: built.length, operations: operations.length, bytes, syncMs })
     for (const { pending, result } of built) pending.resolve(result)
   }
 

@@ -33,6 +33,7 @@ import {
 } from './keys.js'
 import { maintenanceStepEventsMax, maintenanceStepsPerCallMax } from './limits.js'
 import { eventKeyBelowWallMs } from './reads.js'
+import type { MaintenanceCallReport } from './observer.js'
 import type { StreamState } from './stream-meta.js'
 
 export interface MaintenanceResult {
@@ -67,6 +68,13 @@ const lowerBound = (streamNo: number, ...keys: ReadonlyArray<Uint8Array | null>)
 }
 
 async function retentionStep(store: EventStore, stream: string, nowMs: number): Promise<{ events: number; bytes: number }> {
+  const startedMs = performance.now()
+  const step = await retentionStepUntimed(store, stream, nowMs)
+  if (step.events > 0) store.reportMaintenanceStep({ stream, kind: 'retention', entries: step.events, bytes: step.bytes, durationMs: performance.now() - startedMs })
+  return step
+}
+
+async function retentionStepUntimed(store: EventStore, stream: string, nowMs: number): Promise<{ events: number; bytes: number }> {
   const staged = store.stagedState(stream)
   const durable = store.durableState(stream)
   const { maxAgeMs, maxBytes, maxCount } = staged.config.retention
@@ -131,6 +139,13 @@ async function retentionStep(store: EventStore, stream: string, nowMs: number): 
 }
 
 async function idExpiryStep(store: EventStore, stream: string): Promise<number> {
+  const startedMs = performance.now()
+  const expired = await idExpiryStepUntimed(store, stream)
+  if (expired > 0) store.reportMaintenanceStep({ stream, kind: 'ids', entries: expired, bytes: 0, durationMs: performance.now() - startedMs })
+  return expired
+}
+
+async function idExpiryStepUntimed(store: EventStore, stream: string): Promise<number> {
   const staged = store.stagedState(stream)
   const durable = store.durableState(stream)
   if (staged.config.dedupWindowMs === 0) return 0
@@ -157,7 +172,15 @@ async function idExpiryStep(store: EventStore, stream: string): Promise<number> 
   return operations.length
 }
 
-export async function runMaintenance(store: EventStore, stream: string, nowMs: number): Promise<MaintenanceResult> {
+export async function runMaintenance(store: EventStore, stream: string, nowMs: number): Promise<MaintenanceCallReport> {
+  const startedMs = performance.now()
+  let longestStepMs = 0
+  const timed = async <T>(step: () => Promise<T>): Promise<T> => {
+    const stepStartedMs = performance.now()
+    const result = await step()
+    longestStepMs = Math.max(longestStepMs, performance.now() - stepStartedMs)
+    return result
+  }
   let deletedEvents = 0
   let deletedBytes = 0
   let expiredIds = 0
@@ -165,7 +188,7 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
   let done = false
   while (steps < maintenanceStepsPerCallMax) {
     steps++
-    const step = await retentionStep(store, stream, nowMs)
+    const step = await timed(() => retentionStep(store, stream, nowMs))
     deletedEvents += step.events
     deletedBytes += step.bytes
     if (step.events === 0) {
@@ -176,12 +199,12 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
   let idsDone = false
   while (steps < maintenanceStepsPerCallMax * 2) {
     steps++
-    const expired = await idExpiryStep(store, stream)
+    const expired = await timed(() => idExpiryStep(store, stream))
     expiredIds += expired
     if (expired === 0) {
       idsDone = true
       break
     }
   }
-  return { deletedEvents, deletedBytes, expiredIds, done: done && idsDone }
+  return { stream, deletedEvents, deletedBytes, expiredIds, done: done && idsDone, steps, durationMs: performance.now() - startedMs, longestStepMs }
 }
