@@ -89,6 +89,7 @@ export const errorCodes = {
   RG_ERR_MALFORMED_EVENT: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`MalformedEventError` (data-plane/persistent): stored or replicated event bytes are truncated, garbage, over a limit, or hold an invalid field' },
   RG_ERR_CLOCK_SKEW: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`ClockSkewError` (data-plane/persistent): a peer\'s hybrid logical clock is further ahead of the local clock than `hlcMaxSkewMs`; its message is refused' },
   RG_ERR_MALFORMED_ROUTE_FRAME: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`RouteFrameError` (server/routes): a frame on the peer `route` channel is truncated, over a limit, holds an invalid subject or an unknown kind; it is dropped, counted, and the peer is asked for a fresh interest snapshot' },
+  RG_ERR_MALFORMED_SHIPMENT: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`MalformedShipmentError` (data-plane/persistent/shipping): a cross-region shipping frame is truncated, garbage, over a limit, compressed wrongly or holds an invalid field; it is dropped and the shipper resends' },
   // Configuration and storage (this file)
   RG_ERR_CONFIG: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`ConfigError`: a configuration source holds a bad value; the message names the source and field' },
   RG_ERR_STORAGE_IO: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`StorageIoError`: the storage engine failed to open, read, write or sync (the node stops)' },
