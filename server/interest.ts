@@ -10,8 +10,10 @@ import type { Subscription } from './subscription.js'
 export type InterestMatch = SubscriptionMatch<Subscription>
 
 export interface InterestIndex {
-  add(subscription: Subscription): void
-  remove(subscription: Subscription): void
+  /** False when this very subscription is already indexed. */
+  add(subscription: Subscription): boolean
+  /** False when it was not indexed (removed already). */
+  remove(subscription: Subscription): boolean
   /** `{ cache: false }` for one-off subjects (reply inboxes): see the index's README. */
   match(subject: string, options?: MatchOptions): InterestMatch
   readonly size: number
@@ -54,12 +56,8 @@ export function createInterestIndex(): InterestIndex {
     get size() {
       return index.size
     },
-    add(subscription) {
-      index.insert(subscription)
-    },
-    remove(subscription) {
-      index.remove(subscription)
-    },
+    add: (subscription) => index.insert(subscription),
+    remove: (subscription) => index.remove(subscription),
     match: (subject, options) => index.match(subject, options),
   }
 }

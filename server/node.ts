@@ -30,6 +30,8 @@ import type { AdminServer, ServerStatsView } from './admin-http.js'
 import { startClientListener } from './client-listener.js'
 import type { ClientListener } from './client-listener.js'
 import { Router } from './router.js'
+import { attachClusterRoutes } from './routes/index.js'
+import type { ClusterRoutes } from './routes/index.js'
 import { attachPersistentStreams } from './streams/index.js'
 import type { PersistentStreams } from './streams/index.js'
 import { engineKeySpaces } from '../data-plane/persistent/engine/index.js'
@@ -129,6 +131,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let api: ControlApi | undefined
   // Persistent streams placed on this node, once the control plane is open.
   let streams: PersistentStreams | undefined
+  // Cluster routing of pub/sub between nodes (server/routes), once the control plane is open.
+  let routes: ClusterRoutes | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
   let failure = ''
   let openingReason = 'storage is opening'
@@ -256,6 +260,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
         }
         if (state !== 'opening') return // draining: close() stops the runtime
         if (runtime !== undefined) operator.controlPlaneOpened(runtime)
+        // Pub/sub across nodes over the peer transport's `route` channel, before clients arrive.
+        if (runtime !== undefined) routes = attachClusterRoutes({ router, transport: runtime.peerLink(), logger, clock })
         if (runtime !== undefined) {
           // Serve once this node is part of the cluster state (its own record applied here): a
           // fresh node waits for the cluster to form or accept its join; a restart has it at once.
@@ -357,6 +363,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
       bootstrap?.stop()
+      routes?.close()
       router.stop()
       opening.abort()
       // Storage that is still opening closes itself when it finishes (see `ready` above).

@@ -1,7 +1,10 @@
 // Node-wide routing state: the interest index, response streams (RS), counters (node-wide and per
 // ES stream), and the flush scheduler that coalesces socket writes per event-loop turn.
 // Connections call in here for every PUB/HPUB/SUB/UNSUB; nothing here logs or allocates a Promise
-// per message.
+// per message. In a cluster, `server/routes` attaches itself (`attachRoutes`): the router counts
+// this node's interest per (pattern, queue) for it, asks it where a publish goes beyond this node,
+// and delivers what peers forward (`deliverFromPeer`). Without remote interest the publish path
+// is what it was, after one size check.
 import type { NodeConfig } from '../shared/config/index.js'
 import type { Clock } from '../shared/clock.js'
 import type { Logger } from '../shared/log.js'
@@ -16,6 +19,8 @@ import type { ClientConnection } from './client-connection.js'
 import { createInterestIndex, subjectRules } from './interest.js'
 import type { InterestIndex, SubjectRules } from './interest.js'
 import type { Subscription } from './subscription.js'
+import { LocalInterestTable } from './routes/local-interest.js'
+import type { InterestEntry, InterestOp, RouteMessage, RouteStats, RouteTargets } from './routes/index.js'
 
 const emptyPayload = new Uint8Array(0)
 /** Reply inboxes are one-off subjects: matched without the index's cache. */
@@ -44,11 +49,42 @@ export interface LocalMessage {
 
 export type LocalHandler = (message: LocalMessage) => void
 
+export interface SubscribeLocalOptions {
+  /**
+   * true: the subscription is cluster-wide, like a client's: its interest is propagated to the
+   * peers and it receives what they forward. Default false: node-local (the control API and
+   * persistent-stream intake run on every node; a peer's publish must not reach them twice).
+   */
+  readonly cluster?: boolean
+}
+
 interface LocalSubscriber {
   readonly pattern: string
   /** The literal tokens before the first wildcard: a subject without it cannot match (no split per publish). */
   readonly literalPrefix: string
   readonly handler: LocalHandler
+  readonly cluster: boolean
+}
+
+/**
+ * What the router needs from cluster routing (server/routes), attached once the peer transport
+ * is open. The router decides local deliveries; this decides which peers get a copy.
+ */
+export interface RouterRoutes {
+  /** Peer interest entries held; 0 = every publish stays on this node (the hot path checks this first). */
+  readonly remoteInterestCount: number
+  /** The peers a publish on `subject` goes to; `cache: false` for one-off subjects (inboxes). */
+  targets(subject: string, cache: boolean): RouteTargets
+  /**
+   * Sends one copy to each target peer. Queue groups named in `servedLocally` got a local member;
+   * each other group of `targets` is given to one peer holding members. Returns copies sent.
+   */
+  forward(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, targets: RouteTargets, servedLocally: readonly string[]): number
+  /** Any peer interest in `subject`. */
+  hasRemoteInterest(subject: string): boolean
+  /** This node's interest changed (0↔1 for one pattern and queue). */
+  localInterestChanged(op: InterestOp): void
+  stats(): RouteStats
 }
 
 function literalPrefixOf(pattern: string): string {
@@ -119,6 +155,11 @@ export class Router {
   #subjectBytes = new Map<string, Buffer>()
   /** In-process subscribers (few: node services); checked only when there is at least one. */
   #local: LocalSubscriber[] = []
+  /** This node's interest per (pattern, queue): client subscriptions and cluster-wide in-process ones. */
+  readonly #interest = new LocalInterestTable()
+  #routes: RouterRoutes | undefined = undefined
+  /** Copies the last routed fan-out forwarded to peers (0 after an unrouted one). */
+  #forwardedCopies = 0
   /** Per ES stream traffic, keyed `namespace/name`; at most `streamTrafficEntriesMax` + overflow. */
   readonly streamTraffic = new Map<string, StreamTraffic>()
   /** Subject → its stream's traffic entry: one Map lookup per publish (cleared when full). */
@@ -202,32 +243,79 @@ export class Router {
   // ---- subscriptions ---------------------------------------------------------------------
 
   addSubscription(subscription: Subscription): void {
-    this.index.add(subscription)
+    if (this.index.add(subscription)) this.#interestAdded(subscription.subject, subscription.queue)
   }
 
   removeSubscription(subscription: Subscription): void {
     subscription.active = false
-    this.index.remove(subscription)
+    if (this.index.remove(subscription)) this.#interestRemoved(subscription.subject, subscription.queue)
+  }
+
+  #interestAdded(pattern: string, queue: string | undefined): void {
+    if (this.#interest.add(pattern, queue)) this.#routes?.localInterestChanged({ op: 'add', pattern, queue })
+  }
+
+  #interestRemoved(pattern: string, queue: string | undefined): void {
+    if (this.#interest.remove(pattern, queue)) this.#routes?.localInterestChanged({ op: 'remove', pattern, queue })
+  }
+
+  /** This node's interest as its peers should know it (client subscriptions, cluster-wide in-process ones). */
+  localInterest(): InterestEntry[] {
+    return this.#interest.entries()
   }
 
   /**
    * An in-process subscriber on `pattern` (NATS wildcards): it receives what clients and
    * `publishLocal` publish on matching subjects, like a plain subscription, and counts as a
-   * responder (no 503). Returns the unsubscribe function.
+   * responder (no 503). With `{ cluster: true }` it is reachable from the whole cluster (see
+   * `SubscribeLocalOptions`). Returns the unsubscribe function (idempotent).
    */
-  subscribeLocal(pattern: string, handler: LocalHandler): () => void {
+  subscribeLocal(pattern: string, handler: LocalHandler, options: SubscribeLocalOptions = {}): () => void {
     if (this.#local.length >= localSubscribersMax) throw new RangeError(`at most ${localSubscribersMax} in-process subscribers`)
-    const subscriber: LocalSubscriber = { pattern, literalPrefix: literalPrefixOf(pattern), handler }
+    const cluster = options.cluster === true
+    const subscriber: LocalSubscriber = { pattern, literalPrefix: literalPrefixOf(pattern), handler, cluster }
     this.#local = [...this.#local, subscriber]
+    if (cluster) this.#interestAdded(pattern, undefined)
     return () => {
+      if (!this.#local.includes(subscriber)) return
       this.#local = this.#local.filter((entry) => entry !== subscriber)
+      if (cluster) this.#interestRemoved(pattern, undefined)
     }
+  }
+
+  /**
+   * Any interest in the literal `subject` here or on a peer: a client subscription, an
+   * in-process subscriber, or a peer's (a controller notices a consumer's inbox is gone). Reads
+   * and fills no match cache.
+   */
+  hasInterest(subject: string): boolean {
+    for (const subscriber of this.#local) {
+      if (subject.startsWith(subscriber.literalPrefix) && matchSubject(subscriber.pattern, subject)) return true
+    }
+    const match = this.index.match(subject, uncached)
+    if (match.plain.length > 0 || match.groups.size > 0) return true
+    return this.#routes !== undefined && this.#routes.hasRemoteInterest(subject)
+  }
+
+  /** Cluster routing attaches here (server/routes); returns the detach function. One at a time. */
+  attachRoutes(routes: RouterRoutes): () => void {
+    if (this.#routes !== undefined) throw new Error('router: cluster routes are attached already')
+    this.#routes = routes
+    return () => {
+      if (this.#routes === routes) this.#routes = undefined
+    }
+  }
+
+  /** Cluster routing counters per peer; undefined on a node without routes. */
+  routeStats(): RouteStats | undefined {
+    return this.#routes?.stats()
   }
 
   /**
    * Publishes from inside the node (API replies, system events) to client subscriptions and
    * in-process subscribers. A publish to an open response stream is its response, as for a client.
-   * Returns how many subscriptions received it.
+   * Returns how many subscriptions received it, plus one per copy forwarded to a peer (0 = no
+   * one anywhere).
    */
   publishLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
     // `inMsgs`/`inBytes` count what clients sent; the node's own publications are not input.
@@ -235,13 +323,14 @@ export class Router {
     const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse)
     this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
     // Deliveries made outside a client's input chunk are flushed at the end of the turn.
-    return delivered
+    return delivered + this.#forwardedCopies
   }
 
-  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
+  /** `fromPeer`: only cluster-wide subscribers receive what a peer forwarded. */
+  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, fromPeer: boolean): number {
     let delivered = 0
     for (const subscriber of this.#local) {
-      if (!subject.startsWith(subscriber.literalPrefix) || !matchSubject(subscriber.pattern, subject)) continue
+      if ((fromPeer && !subscriber.cluster) || !subject.startsWith(subscriber.literalPrefix) || !matchSubject(subscriber.pattern, subject)) continue
       subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice() })
       delivered += 1
     }
@@ -292,10 +381,17 @@ export class Router {
     }
     const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload, isResponse)
     this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
-    if (delivered === 0 && replyTo !== undefined) {
+    // A request forwarded to a peer has a responder there (its interest said so): no 503 here.
+    if (delivered === 0 && replyTo !== undefined && this.#forwardedCopies === 0) {
       if (opened) this.responses.respond(replyTo)
       if (from.noResponders) this.#sendStatus(from, replyTo, statusBlocks.noResponders)
     }
+  }
+
+  #countStreamDeliveries(subject: string, isResponse: boolean, delivered: number): void {
+    if (delivered === 0) return
+    const traffic = (isResponse ? undefined : this.#trafficBySubject.get(subject)) ?? this.#trafficOf(subject)
+    traffic.delivered += delivered
   }
 
   /** Per-stream counters: a cached subject costs one Map lookup; a response's inbox is not cached. */
@@ -337,6 +433,7 @@ export class Router {
     return bytes
   }
 
+  /** Local deliveries made; copies forwarded to peers are left in `#forwardedCopies`. */
   #fanOut(
     from: ClientConnection | undefined,
     subjectText: string,
@@ -345,7 +442,10 @@ export class Router {
     payload: Uint8Array,
     isResponse: boolean,
   ): number {
-    const local = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload)
+    const routes = this.#routes
+    if (routes !== undefined && routes.remoteInterestCount > 0) return this.#fanOutRouted(routes, from, subjectText, replyText, headerBlock, payload, isResponse)
+    this.#forwardedCopies = 0
+    const local = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     if (match.plain.length === 0 && match.groups.size === 0) return local
     // A response goes to a one-off inbox subject: caching its bytes would only churn the cache.
@@ -368,6 +468,80 @@ export class Router {
       chosen.connection.deliver(chosen, subject, replyTo, headerBlock, payload)
       delivered += 1
     }
+    return delivered
+  }
+
+  /**
+   * `#fanOut` when peers hold interest: the same local deliveries, recording which queue groups
+   * a local member served (a group goes to one member cluster-wide, a local one first), then one
+   * copy to each peer with plain interest or an unserved group. Kept apart so the single-node
+   * path above stays exactly as lean as before.
+   */
+  #fanOutRouted(
+    routes: RouterRoutes,
+    from: ClientConnection | undefined,
+    subjectText: string,
+    replyText: string | undefined,
+    headerBlock: Uint8Array | undefined,
+    payload: Uint8Array,
+    isResponse: boolean,
+  ): number {
+    const targets = routes.targets(subjectText, !isResponse)
+    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false)
+    const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
+    const served: string[] = []
+    if (match.plain.length > 0 || match.groups.size > 0) {
+      const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)
+      const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
+      const echo = from === undefined || from.echo
+      for (const subscription of match.plain) {
+        if (!subscription.active || (!echo && subscription.connection === from)) continue
+        subscription.connection.deliver(subscription, subject, replyTo, headerBlock, payload)
+        delivered += 1
+      }
+      for (const [queue, members] of match.groups) {
+        const chosen = this.#pickMember(members, echo ? undefined : from)
+        if (chosen === undefined) continue
+        chosen.connection.deliver(chosen, subject, replyTo, headerBlock, payload)
+        delivered += 1
+        served.push(queue)
+      }
+    }
+    this.#forwardedCopies = targets.peers.length === 0 && targets.groups.size === 0 ? 0 : routes.forward(subjectText, replyText, headerBlock, payload, targets, served)
+    return delivered
+  }
+
+  /**
+   * A message a peer forwarded (it was authorized on the publisher's node; subscribe permission
+   * was checked at SUB time). Delivered here only, never forwarded again (full mesh, one hop): to
+   * every matching plain subscription, to one member of each queue group the peer named, and to
+   * cluster-wide in-process subscribers. A response ends the requester's RS here. Returns the
+   * deliveries made.
+   */
+  deliverFromPeer(message: RouteMessage): number {
+    const { subject: subjectText, replyTo: replyText, headerBlock, payload, queues } = message
+    const isResponse = this.responses.size > 0 && this.responses.respond(subjectText) !== undefined
+    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, true)
+    const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
+    if (match.plain.length > 0 || (queues.length > 0 && match.groups.size > 0)) {
+      const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)
+      const replyTo = replyText === undefined ? undefined : Buffer.from(replyText, 'utf8')
+      for (const subscription of match.plain) {
+        if (!subscription.active) continue
+        subscription.connection.deliver(subscription, subject, replyTo, headerBlock, payload)
+        delivered += 1
+      }
+      for (const queue of queues) {
+        const members = match.groups.get(queue)
+        // The member may have left since the peer chose us: at-most-once, the message is dropped.
+        const chosen = members === undefined ? undefined : this.#pickMember(members, undefined)
+        if (chosen === undefined) continue
+        chosen.connection.deliver(chosen, subject, replyTo, headerBlock, payload)
+        delivered += 1
+      }
+    }
+    // Published on the peer (counted there); the deliveries are this node's.
+    this.#countStreamDeliveries(subjectText, isResponse, delivered)
     return delivered
   }
 

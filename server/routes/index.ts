@@ -1,0 +1,12 @@
+// Public entry of cluster routing (NATS-style routes over the peer transport's `route` channel).
+export { attachClusterRoutes, routeDriverDefaults, nodeLocalSubjectPrefixes } from './cluster-routes.js'
+export type { ClusterRoutes, ClusterRoutesOptions, RouteDriverLimits, RouteStats, PeerRouteStats } from './cluster-routes.js'
+export { decodeRouteFrame, encodeMessage, encodeSnapshot, encodeDeltas, encodeResync, messageFrameBytes, routeFrameKinds, routeLimits, RouteFrameError } from './codec.js'
+export type { InterestEntry, InterestOp, RouteFrame, RouteMessage, RouteDecodeResult, RouteSubjectRules } from './codec.js'
+export { LocalInterestTable, interestKey } from './local-interest.js'
+export { RemoteInterestTable, noTargets } from './remote-interest.js'
+export type { RemoteInterest, RouteTargets, RemoteAddResult } from './remote-interest.js'
+export { InterestSync } from './interest-sync.js'
+export type { InterestSyncOptions, InterestReceipt } from './interest-sync.js'
+export { RouteCounterBoard, countedPeersMax, emptyPeerCounters } from './counters.js'
+export type { PeerRouteCounters } from './counters.js'
