@@ -79,6 +79,7 @@ export const errorCodes = {
   RG_ERR_WOULD_LOSE_DATA: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'removing the node would lose the last live copy of some streams (`details.streams`)' },
   RG_ERR_NO_ELIGIBLE_NODE: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'no other active node can take a designation' },
   RG_ERR_UNKNOWN_VERB: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'an `$RG.API.>` subject or `/api/v1` route names no known verb (server/api)' },
+  RG_ERR_KV_TYPE_MISMATCH: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'a CRDT KV merge or increment on a key that holds another value type (plain bytes, JSON or counter); delete the key first (data-plane/kv-crdt)' },
   // Raft core (control-plane/raft)
   RG_ERR_RAFT_PROPOSAL_DROPPED: { group: 'raft', natsText: undefined, fatal: false, meaning: '`ProposalDropped`: a proposal was not appended (`reason`); retry later or on another node' },
   RG_ERR_RAFT_STOPPED: { group: 'raft', natsText: undefined, fatal: true, meaning: '`RaftFatalError`: a storage error or broken invariant stopped the Raft node (`cause` set)' },
@@ -90,6 +91,7 @@ export const errorCodes = {
   RG_ERR_CLOCK_SKEW: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`ClockSkewError` (data-plane/persistent): a peer\'s hybrid logical clock is further ahead of the local clock than `hlcMaxSkewMs`; its message is refused' },
   RG_ERR_MALFORMED_ROUTE_FRAME: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`RouteFrameError` (server/routes): a frame on the peer `route` channel is truncated, over a limit, holds an invalid subject or an unknown kind; it is dropped, counted, and the peer is asked for a fresh interest snapshot' },
   RG_ERR_MALFORMED_SHIPMENT: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`MalformedShipmentError` (data-plane/persistent/shipping): a cross-region shipping frame is truncated, garbage, over a limit, compressed wrongly or holds an invalid field; it is dropped and the shipper resends' },
+  RG_ERR_MALFORMED_KV_OP: { group: 'protocol', natsText: undefined, fatal: false, meaning: '`MalformedKvOpError` (data-plane/kv-crdt): CRDT KV operation bytes are truncated, garbage, over a limit, of an unknown version or kind, or hold an invalid field (key, origin, Automerge change)' },
   // Configuration and storage (this file)
   RG_ERR_CONFIG: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`ConfigError`: a configuration source holds a bad value; the message names the source and field' },
   RG_ERR_STORAGE_IO: { group: 'configStorage', natsText: undefined, fatal: true, meaning: '`StorageIoError`: the storage engine failed to open, read, write or sync (the node stops)' },
