@@ -40,7 +40,7 @@ export function findNatsServer(): { readonly binary: string; readonly version: s
   const binary = process.env.NATS_SERVER_BIN ?? whichBinary('nats-server')
   if (binary === undefined) return 'nats-server is not installed (npm run bench:peers, or set NATS_SERVER_BIN)'
   const version = spawnSync(binary, ['--version'], { encoding: 'utf8' })
-  if (version.status !== 0) return `${binary} --version failed: ${version.stderr.trim()}`
+  if (version.error !== undefined || version.status !== 0) return `${binary} --version failed: ${version.error?.message ?? String(version.stderr).trim()}`
   return { binary, version: version.stdout.trim() }
 }
 
