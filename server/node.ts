@@ -34,6 +34,8 @@ import { attachClusterRoutes } from './routes/index.js'
 import type { ClusterRoutes } from './routes/index.js'
 import { attachPersistentStreams } from './streams/index.js'
 import type { PersistentStreams } from './streams/index.js'
+import { attachStreamMaintenance } from './streams/maintenance.js'
+import type { StreamMaintenance } from './streams/maintenance.js'
 import { engineKeySpaces } from '../data-plane/persistent/engine/index.js'
 import { railgunVersion } from './version.js'
 
@@ -131,6 +133,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let api: ControlApi | undefined
   // Persistent streams placed on this node, once the control plane is open.
   let streams: PersistentStreams | undefined
+  // Their retention runs (server/streams/maintenance.ts).
+  let maintenance: StreamMaintenance | undefined
   // Cluster routing of pub/sub between nodes (server/routes), once the control plane is open.
   let routes: ClusterRoutes | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
@@ -309,6 +313,11 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
               await streams.close()
               return
             }
+            // Retention over the open streams, every streams.maintenanceIntervalMs (0 = off).
+            const attached = streams
+            if (config.streams.maintenanceIntervalMs > 0) {
+              maintenance = attachStreamMaintenance({ store: attached.store, streams: () => attached.openStreams(), intervalMs: config.streams.maintenanceIntervalMs, logger })
+            }
           }
           // Access on and no user yet: create the first admin (or refuse a lone node that cannot).
           bootstrap = security.startBootstrap(runtime.node)
@@ -360,6 +369,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       await Promise.race([drained, timeout])
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
+      await maintenance?.close()
       await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
       bootstrap?.stop()
