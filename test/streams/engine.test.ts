@@ -2,7 +2,7 @@
 // several restarts chain their close decisions (incarnations 1 → 2 → 3 → 4), each new life takes
 // publishes and every stored event survives; deliveries are recorded once (no repeat after a
 // restart); a failed storage write answers every pending and later publish RG_ERR_STORAGE_IO;
-// a replica set other than this node alone is refused.
+// a replica set of several nodes without a send function is refused.
 import t from 'tap'
 import { EventStore, eventStoreKeySpaces } from '../../data-plane/persistent/index.js'
 import { engineKeySpace, StreamEngine } from '../../data-plane/persistent/engine/index.js'

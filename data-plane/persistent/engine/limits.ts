@@ -11,3 +11,6 @@ export const restoreBatchEventsMax = 10_000
 
 /** Events one FETCH may return. */
 export const fetchEventsMax = 1_000
+
+/** Listeners of `onDelivered` on one engine (consumer groups of the stream on this node). */
+export const deliveredListenersMax = 1_024

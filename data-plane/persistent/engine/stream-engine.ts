@@ -1,25 +1,33 @@
 // StreamEngine: drives one StreamReplica (one persistent stream on this node) against the
 // EventStore — the driver contract of replica/README.md: publish → ready() → persist through the
-// store's group commit → persisted(id) → acks; deliveries recorded in the store's delivery index;
-// tick every `tickMs`. Single node only: the replica set must be exactly this node (a region of
-// several replicas needs the peer transport and a controller: the next step).
+// store's group commit (events, clock ceiling, and the fences and closes as decision records, in
+// one synced batch) → persisted(id) → acks; messages to the other replicas through `send`
+// (the node carries them on the peer transport's `data` channel); peer and controller messages
+// in through `step`; deliveries recorded in the store's delivery index, then `onDelivered`
+// listeners told; tick every `tickMs`.
 //
 // Restart: the incarnation in the engine record goes up by one and is synced before the replica
-// exists; the replica is restored from the store's events; since this node is the whole replica
-// set (the majority, and the holder of its previous lives' disk), the engine is its own
-// controller and closes its previous incarnation at the highest sequence it holds, naming the new
-// one successor (persisted in the engine record before the stream takes publishes).
+// exists; the replica is restored from the store's events, clock ceiling and decision records.
+// A restarted incarnation holds no origin slot until its predecessor is closed naming it
+// successor. For a replica set of this node alone the engine is its own controller (this node is
+// the whole majority and holds its previous lives' disk): it closes its previous incarnation at
+// the highest sequence it holds. With several replicas the stream controller (the holder of the
+// `psc/…` designation, server/streams/stream-controller.ts) does it, after a fence on a majority
+// and the restarted node itself; the engine offers `successorClaim()` meanwhile.
 import { nuid } from '@nats-io/nuid'
 import type { Storage } from '../../../shared/storage/index.js'
 import { PersistentRejection } from '../errors.js'
 import type { EventHeader, StreamEvent } from '../event.js'
+import type { Hlc } from '../hlc.js'
 import type { CloseDecision, Delivery } from '../order.js'
+import type { ReplicaMessage } from '../replica/messages.js'
 import { StreamReplica } from '../replica/stream-replica.js'
-import type { AckLevel, PublishAck, ReplicaReady, StreamReplicaTiming } from '../replica/types.js'
+import type { AckLevel, FenceRecord, PublishAck, ReplicaReady, StreamReplicaTiming } from '../replica/types.js'
 import type { EventStore } from '../store/event-store.js'
 import type { RetentionPolicy } from '../store/stream-meta.js'
+import { decodeDecisionRecord, encodeCloseRecord, encodeFenceRecord } from './decision-records.js'
 import { readEngineRecord, writeEngineRecord } from './engine-record.js'
-import { engineTickMsDefault, fetchEventsMax, restoreBatchEventsMax } from './limits.js'
+import { deliveredListenersMax, engineTickMsDefault, fetchEventsMax, restoreBatchEventsMax } from './limits.js'
 
 export interface StreamEngineOptions {
   readonly store: EventStore
@@ -27,7 +35,17 @@ export interface StreamEngineOptions {
   readonly storage: Storage
   readonly stream: string
   readonly node: string
+  /**
+   * The region's replica set (this node included). A restart keeps the set recorded at the
+   * stream's first open on this node (the history's origins), whatever is passed.
+   */
   readonly replicas: readonly string[]
+  /**
+   * Carries a message to another replica (or, for a controller's reply, to this node). Required
+   * when the set holds other nodes; it never throws (a lost message is repaired by the replica's
+   * anti-entropy and the controller's resends).
+   */
+  readonly send?: (to: string, message: ReplicaMessage) => void
   readonly dedupWindowMs: number
   readonly retention?: Partial<RetentionPolicy>
   /** This node's physical clock in ms (default Date.now). */
@@ -48,13 +66,39 @@ export interface EnginePublish {
 
 export type EngineAck = PublishAck
 
+/** A restarted incarnation asking the stream controller for its origin slot. */
+export interface SuccessorClaim {
+  readonly origin: string
+  readonly incarnation: number
+  readonly fromHlc: Hlc
+}
+
 interface Pending {
   resolve(ack: PublishAck): void
+}
+
+/** What a restart reads back from the store's decision records (and legacy engine-record closes). */
+async function readDecisions(store: EventStore, stream: string, legacyCloses: readonly CloseDecision[]): Promise<{ fences: FenceRecord[]; closes: CloseDecision[] }> {
+  const fences: FenceRecord[] = []
+  const closes: CloseDecision[] = [...legacyCloses]
+  for (let from = 0; ; ) {
+    const batch = await store.records(stream, from, restoreBatchEventsMax)
+    for (const { record } of batch) {
+      const decoded = decodeDecisionRecord(record)
+      if (decoded.kind === 'fence') fences.push(decoded.fence)
+      else closes.push(decoded.close)
+    }
+    if (batch.length < restoreBatchEventsMax) break
+    from = (batch.at(-1) as { seq: number }).seq + 1
+  }
+  return { fences, closes }
 }
 
 export class StreamEngine {
   readonly stream: string
   readonly incarnation: number
+  /** The replica set this engine runs with (sorted). */
+  readonly replicas: readonly string[]
   readonly #options: StreamEngineOptions
   readonly #replica: StreamReplica
   readonly #pending = new Map<string, Pending>()
@@ -70,30 +114,40 @@ export class StreamEngine {
   #persistedUpTo = 0
   /** Chains the store writes of deliveries so they stay contiguous. */
   #deliveryChain: Promise<void> = Promise.resolve()
+  readonly #deliveredListeners = new Set<(deliveredCount: number) => void>()
 
   private constructor(options: StreamEngineOptions, replica: StreamReplica, recordedUpTo: number) {
     this.#options = options
     this.stream = options.stream
     this.incarnation = replica.incarnation
+    this.replicas = replica.replicas
     this.#replica = replica
     this.#nowMs = options.nowMs ?? Date.now
     this.#recordedUpTo = recordedUpTo
   }
 
-  /** Ensures the stream in the store, restores it, bumps the incarnation; ready to publish once resolved. */
+  /** Ensures the stream in the store, restores it, bumps the incarnation; ready to publish once resolved (a restart of a multi-replica set: once the controller gives it a slot). */
   static async open(options: StreamEngineOptions): Promise<StreamEngine> {
-    if (options.replicas.length !== 1 || options.replicas[0] !== options.node) {
-      throw new PersistentRejection('RG_ERR_INVALID_STATE', `stream ${options.stream}: only a replica set of this node alone is driven yet (got ${options.replicas.join(',')})`)
-    }
     const { store, storage, stream } = options
     const nowMs = options.nowMs ?? Date.now
-    await store.ensureStream(stream, { dedupWindowMs: options.dedupWindowMs, ...(options.retention === undefined ? {} : { retention: options.retention }) })
     const record = await readEngineRecord(storage, stream)
+    const replicas = [...(record?.replicas ?? options.replicas)].sort()
+    if (!replicas.includes(options.node)) {
+      throw new PersistentRejection('RG_ERR_INVALID_STATE', `stream ${stream}: this node (${options.node}) is not in the replica set ${replicas.join(',')}`)
+    }
+    if (replicas.length > 1 && options.send === undefined) {
+      throw new PersistentRejection('RG_ERR_INVALID_STATE', `stream ${stream}: a replica set of several nodes (${replicas.join(',')}) needs a send function`)
+    }
+    if (record?.replicas !== undefined && [...options.replicas].sort().join(',') !== replicas.join(',')) {
+      options.onNotice?.('replica-set', `stream ${stream}: keeps the replica set it was opened with (${replicas.join(',')}); the placement now says ${[...options.replicas].sort().join(',')} (replica-set changes are not driven yet)`)
+    }
+    await store.ensureStream(stream, { dedupWindowMs: options.dedupWindowMs, ...(options.retention === undefined ? {} : { retention: options.retention }) })
     const incarnation = (record?.incarnation ?? 0) + 1
-    const closes: CloseDecision[] = [...(record?.closes ?? [])]
+    const legacyCloses: CloseDecision[] = [...(record?.closes ?? [])]
     // The new life is on disk before it stamps anything.
-    await writeEngineRecord(storage, stream, { incarnation, closes })
+    await writeEngineRecord(storage, stream, { incarnation, closes: legacyCloses, replicas })
     const events: StreamEvent[] = []
+    let decisions: { fences: FenceRecord[]; closes: CloseDecision[] } = { fences: [], closes: legacyCloses }
     if (record !== undefined) {
       for (;;) {
         const after = events.at(-1)
@@ -104,26 +158,27 @@ export class StreamEngine {
         }
         if (read < restoreBatchEventsMax) break
       }
+      decisions = await readDecisions(store, stream, legacyCloses)
     }
     const replica = new StreamReplica({
       stream,
       node: options.node,
       incarnation,
-      replicas: options.replicas,
+      replicas,
       dedupWindowMs: options.dedupWindowMs,
       ...(options.timing === undefined ? {} : { timing: options.timing }),
-      ...(record === undefined ? {} : { restored: { events, clockCeilingMs: store.clockCeiling(stream), fences: [], closes } }),
+      ...(record === undefined ? {} : { restored: { events, clockCeilingMs: store.clockCeiling(stream), fences: decisions.fences, closes: decisions.closes } }),
     })
-    if (incarnation > 1) {
-      // Own controller of a one-node replica set: close the previous life at what it holds.
+    if (incarnation > 1 && replicas.length === 1) {
+      // Own controller of a one-node replica set: close the previous life at what it holds. The
+      // decision is persisted as a decision record by the first batch (before any event of this life).
       const claim = replica.successorClaim()
       if (claim === null) throw new Error(`stream ${stream}: a restarted replica made no successor claim`)
       const previous = incarnation - 1
       const atSeq = store.versionVector(stream).get(`${options.node}#${previous}`) ?? 0
-      const decision: CloseDecision = { origin: options.node, incarnation: previous, atSeq, controllerTerm: closes.length + 1, successor: { incarnation, fromHlc: claim.fromHlc } }
+      const decision: CloseDecision = { origin: options.node, incarnation: previous, atSeq, controllerTerm: decisions.closes.length + 1, successor: { incarnation, fromHlc: claim.fromHlc } }
       replica.step(options.node, { kind: 'closes', stream, requestId: 0, decisions: [decision] }, nowMs())
       if (!replica.writable) throw new Error(`stream ${stream}: closing incarnation ${previous} did not open incarnation ${incarnation}`)
-      await writeEngineRecord(storage, stream, { incarnation, closes: [...closes, decision] })
     }
     const engine = new StreamEngine(options, replica, store.info(stream).deliveredCount)
     engine.#timer = setInterval(() => engine.#tick(), options.tickMs ?? engineTickMsDefault)
@@ -141,6 +196,46 @@ export class StreamEngine {
       this.#replica.publish([{ publishId, id: request.id ?? nuid.next(), headers: request.headers, payload: request.payload, ackLevel: request.ackLevel }], this.#nowMs())
       this.#schedulePump()
     })
+  }
+
+  /** A message from another replica or from the stream controller (decoded from the `data` channel). */
+  step(from: string, message: ReplicaMessage): void {
+    if (this.#stopped !== null) return
+    this.#replica.step(from, message, this.#nowMs())
+    this.#schedulePump()
+  }
+
+  /** Whether this incarnation holds an origin slot (takes publishes itself). */
+  get writable(): boolean {
+    return this.#stopped === null && this.#replica.writable
+  }
+
+  /** A restarted incarnation's claim for its origin slot (null once it has one, or on its first life). */
+  successorClaim(): SuccessorClaim | null {
+    return this.#replica.successorClaim()
+  }
+
+  /** The close decisions this replica applied, in order. */
+  get closes(): readonly CloseDecision[] {
+    return this.#replica.closes
+  }
+
+  /** The highest controller term this replica has seen (fences, closes). */
+  get controllerTerm(): number {
+    return this.#replica.controllerTerm
+  }
+
+  /**
+   * Calls `listener(deliveredCount)` each time new deliveries are recorded in the store (so
+   * `fetch` returns them); `deliveredCount` is the store's count after the write. Returns the
+   * unsubscribe. At most `deliveredListenersMax` listeners (a bug past that: it throws).
+   */
+  onDelivered(listener: (deliveredCount: number) => void): () => void {
+    if (this.#deliveredListeners.size >= deliveredListenersMax) throw new RangeError(`stream ${this.stream}: more than deliveredListenersMax (${deliveredListenersMax}) delivery listeners`)
+    this.#deliveredListeners.add(listener)
+    return () => {
+      this.#deliveredListeners.delete(listener)
+    }
   }
 
   /** Up to `max` delivered events from delivery index `from` (each with its index). */
@@ -183,6 +278,7 @@ export class StreamEngine {
     if (this.#stopped !== null) return
     const ready: ReplicaReady = this.#replica.ready()
     for (const notice of ready.notices) this.#options.onNotice?.(notice.kind, notice.detail)
+    for (const out of ready.messages) this.#options.send?.(out.to, out.message)
     for (const ack of ready.acks) {
       const pending = this.#pending.get(ack.publishId)
       if (pending === undefined) continue
@@ -193,11 +289,16 @@ export class StreamEngine {
     const persist = ready.persist
     if (persist !== null) {
       const { store } = this.#options
-      const write = persist.events.length > 0
-        ? store.append(this.stream, persist.events, persist.clockCeilingMs === null ? {} : { clockCeilingMs: persist.clockCeilingMs }).then(() => undefined)
-        : persist.clockCeilingMs !== null
-          ? store.setClockCeiling(this.stream, persist.clockCeilingMs)
-          : Promise.resolve()
+      const records = [...persist.fences.map(encodeFenceRecord), ...persist.closes.map(encodeCloseRecord)]
+      const write =
+        persist.events.length > 0 || records.length > 0
+          ? store.append(this.stream, persist.events, { ...(persist.clockCeilingMs === null ? {} : { clockCeilingMs: persist.clockCeilingMs }), records }).then((result) => {
+              // Invariant: the replica's gap bound is the store's, so everything it hands over is written.
+              if (result.gapBufferFull > 0) throw new Error(`stream ${this.stream}: the store left ${result.gapBufferFull} event(s) unwritten (gap buffer full)`)
+            })
+          : persist.clockCeilingMs !== null
+            ? store.setClockCeiling(this.stream, persist.clockCeilingMs)
+            : Promise.resolve()
       write.then(
         () => {
           if (this.#stopped !== null) return
@@ -215,7 +316,22 @@ export class StreamEngine {
     if (fresh.length === 0) return
     this.#recordedUpTo = (fresh.at(-1) as Delivery).index + 1
     const { store } = this.#options
-    this.#deliveryChain = this.#deliveryChain.then(() => store.recordDeliveries(this.stream, fresh.map((d) => ({ index: d.index, position: d.event })))).catch((error: unknown) => this.#fail(error as Error))
+    this.#deliveryChain = this.#deliveryChain
+      .then(() => store.recordDeliveries(this.stream, fresh.map((d) => ({ index: d.index, position: d.event }))))
+      .then(() => this.#notifyDelivered())
+      .catch((error: unknown) => this.#fail(error as Error))
+  }
+
+  #notifyDelivered(): void {
+    if (this.#stopped !== null || this.#deliveredListeners.size === 0) return
+    const count = this.#options.store.info(this.stream).deliveredCount
+    for (const listener of [...this.#deliveredListeners]) {
+      try {
+        listener(count)
+      } catch (error) {
+        this.#options.onNotice?.('listener-error', `onDelivered listener threw: ${(error as Error).message}`)
+      }
+    }
   }
 
   #fail(error: Error, code: 'RG_ERR_STORAGE_IO' | 'RG_ERR_NOT_READY' = 'RG_ERR_STORAGE_IO'): void {
