@@ -35,3 +35,5 @@ export * as persistentLimits from './limits.js'
 export * from './replica/index.js'
 // The durable event store (a driver over shared/storage: group commit, timers; see store/README.md).
 export * from './store/index.js'
+// Cross-region shipping (pure; node:zlib compressions in shipping/zlib-compression.ts): see shipping/README.md.
+export * from './shipping/index.js'
