@@ -78,6 +78,18 @@ const log = (line: string): void => {
   process.stdout.write(`${line}\n`)
 }
 
+/** Targets running now: a SIGINT/SIGTERM stops them (their processes and temp data) before exiting. */
+const running = new Set<StreamTarget>()
+const interruptedExitCode = 130
+let interrupted = false
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    interrupted = true
+    log(`\n${signal}: stopping ${running.size} target(s)`)
+    void Promise.all([...running].map((target) => target.stop().catch(() => undefined))).then(() => process.exit(interruptedExitCode))
+  })
+}
+
 interface SetupResult {
   readonly setup: string
   readonly summaries: TargetSummary[]
@@ -90,7 +102,9 @@ async function startTargets(setup: string, skipped: SetupResult['skipped']): Pro
   const targets: StreamTarget[] = []
   const attempt = async (label: string, start: () => Promise<StreamTarget>): Promise<void> => {
     try {
-      targets.push(await start())
+      const target = await start()
+      running.add(target)
+      targets.push(target)
     } catch (error) {
       skipped.push({ label, reason: (error as Error).message })
       log(`${label}: skipped — ${(error as Error).message}`)
@@ -127,7 +141,12 @@ async function runSetup(setup: string): Promise<SetupResult> {
     const runs = await runRounds(targets, plan, log)
     return { setup, summaries: runs.map(summarize), skipped }
   } finally {
-    await Promise.all(targets.map((target) => target.stop().catch((error: unknown) => log(`${target.label}: stop failed: ${(error as Error).message}`))))
+    await Promise.all(
+      targets.map(async (target) => {
+        await target.stop().catch((error: unknown) => log(`${target.label}: stop failed: ${(error as Error).message}`))
+        running.delete(target)
+      }),
+    )
   }
 }
 
@@ -138,6 +157,7 @@ async function main(): Promise<void> {
   log(`  ${plan.events} events × ${plan.payloadBytes} B, ${plan.window} in flight; ${plan.sequential} sequential; ${plan.runs} round(s) after a warm-up; railgun from ${args['from-source'] === true ? 'source (tsx)' : 'the build (dist/)'}; nats-server: ${typeof nats === 'string' ? nats : `${nats.version} (${nats.binary})`}`)
   const results: SetupResult[] = []
   for (const setup of setups) results.push(await runSetup(setup))
+  if (interrupted) return // the signal handler exits once the targets are stopped; no result file
   const loadAfter = loadavg()
   const allRatios = results.flatMap((result) => ratios(result.summaries))
   for (const result of results) {

@@ -11,6 +11,8 @@ import { fileURLToPath } from 'node:url'
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 /** Liveness only: a quick run takes seconds; a loaded machine may take far longer. */
 const benchTimeoutMs = 100_000
+/** After SIGTERM (the bench then stops its servers), SIGKILL this much later. */
+const killGraceMs = 10_000
 
 interface LatencySummary {
   readonly count: number
@@ -39,10 +41,15 @@ function runBench(args: readonly string[]): Promise<{ code: number | null; stdou
     let stderr = ''
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-    const timer = setTimeout(() => child.kill('SIGKILL'), benchTimeoutMs)
+    let killTimer: NodeJS.Timeout | undefined
+    const timer = setTimeout(() => {
+      child.kill('SIGTERM')
+      killTimer = setTimeout(() => child.kill('SIGKILL'), killGraceMs)
+    }, benchTimeoutMs)
     child.once('error', reject)
     child.once('exit', (code) => {
       clearTimeout(timer)
+      if (killTimer !== undefined) clearTimeout(killTimer)
       resolve({ code, stdout, stderr })
     })
   })
