@@ -12,7 +12,8 @@
 //
 //   npm run build && npx tsx bench/streams.ts [--quick] [--events 100000] [--sequential 2000]
 //     [--window 1000] [--runs 3] [--setups single,replicated] [--only railgun|jetstream]
-//     [--from-source] [--no-consume] [--results-dir bench/results]
+//     [--from-source] [--no-consume] [--ack majority|write|all] [--group-mode load-balanced|exclusive]
+//     [--results-dir bench/results]
 //   NATS_SERVER_BIN=/path/to/nats-server picks another nats-server than the one on the PATH.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
@@ -42,6 +43,7 @@ const { values: args } = parseArgs({
     'from-source': { type: 'boolean', default: false },
     'no-consume': { type: 'boolean', default: false },
     'group-mode': { type: 'string', default: 'load-balanced' },
+    ack: { type: 'string', default: 'majority' },
     'results-dir': { type: 'string', default: 'bench/results' },
   },
 })
@@ -73,6 +75,11 @@ function parseGroupMode(value: string | undefined): 'exclusive' | 'load-balanced
   throw new Error(`--group-mode: 'exclusive' or 'load-balanced', not '${value ?? ''}'`)
 }
 const groupMode = parseGroupMode(args['group-mode'])
+function parseAckLevel(value: string | undefined): 'write' | 'majority' | 'all' {
+  if (value === 'write' || value === 'majority' || value === 'all') return value
+  throw new Error(`--ack: 'write', 'majority' or 'all', not '${value ?? ''}'`)
+}
+const ackLevel = parseAckLevel(args.ack)
 
 const log = (line: string): void => {
   process.stdout.write(`${line}\n`)
@@ -110,7 +117,7 @@ async function startTargets(setup: string, skipped: SetupResult['skipped']): Pro
       log(`${label}: skipped — ${(error as Error).message}`)
     }
   }
-  if (only !== 'jetstream') await attempt(`railgun R${replicas}`, () => startRailgunTarget({ nodes: replicas, fromBuild: args['from-source'] !== true, groupMode }))
+  if (only !== 'jetstream') await attempt(`railgun R${replicas}`, () => startRailgunTarget({ nodes: replicas, fromBuild: args['from-source'] !== true, groupMode, ackLevel }))
   if (only !== 'railgun') {
     const nats = findNatsServer()
     if (typeof nats === 'string') {
@@ -182,6 +189,7 @@ async function main(): Promise<void> {
         quick,
         plan,
         groupMode,
+        ackLevel,
         results,
         ratios: allRatios,
       },

@@ -22,13 +22,14 @@ import { streamsBenchLimits, type ConsumeOptions, type StreamTarget, type Target
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url))
 const namespace = 'default'
 const groupName = 'bench'
-const ackLevel = 'majority'
 
 export interface RailgunTargetOptions {
   readonly nodes: 1 | 3
   /** Run the compiled build (`npm run build` first) instead of the sources through tsx. */
   readonly fromBuild: boolean
   readonly groupMode: 'exclusive' | 'load-balanced'
+  /** `Rg-Ack` of every publish (docs/api.md § Publishing); the issue's figure is `majority`. */
+  readonly ackLevel: 'write' | 'majority' | 'all'
 }
 
 interface Envelope {
@@ -168,13 +169,14 @@ export async function startRailgunTarget(options: RailgunTargetOptions): Promise
   const consumer = connections[connections.length - 1] as NatsConnection
   const nodeConnections = connections.slice(0, cluster.nodeIds.length)
   const ackHeaders = headers()
+  const ackLevel = options.ackLevel
   ackHeaders.set('Rg-Ack', ackLevel)
 
   return {
     label: options.nodes === 1 ? 'railgun 1 node' : `railgun ${options.nodes} nodes R${options.nodes}`,
     system: 'railgun',
     replicas: options.nodes,
-    durability: `ack after fsync of the group-commit batch on ${options.nodes === 1 ? 'the node' : 'a majority of the replicas'} (Rg-Ack: ${ackLevel})`,
+    durability: `ack after fsync of the group-commit batch on ${options.nodes === 1 || ackLevel === 'write' ? 'the node' : ackLevel === 'all' ? 'every replica' : 'a majority of the replicas'} (Rg-Ack: ${ackLevel})`,
     async createStream(name: string, payload: Uint8Array): Promise<TargetStream> {
       await api(publisher, 'STREAM.ENSURE', { name, replicasPerRegion: options.nodes })
       await waitStreamOpen(nodeConnections, name)
