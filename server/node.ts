@@ -135,6 +135,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let streams: PersistentStreams | undefined
   // Their retention runs (server/streams/maintenance.ts).
   let maintenance: StreamMaintenance | undefined
+  let detachStoreMetrics: (() => void) | undefined
   // Cluster routing of pub/sub between nodes (server/routes), once the control plane is open.
   let routes: ClusterRoutes | undefined
   let state: 'opening' | 'ready' | 'failed' | 'draining' = 'opening'
@@ -313,8 +314,10 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
               await streams.close()
               return
             }
-            // Retention over the open streams, every streams.maintenanceIntervalMs (0 = off).
+            // Retention over the open streams, every streams.maintenanceIntervalMs (0 = off); the
+            // event store's metrics (server/metrics: its observer and metadata).
             const attached = streams
+            detachStoreMetrics = operator.metrics.attachEventStore(attached.store)
             if (config.streams.maintenanceIntervalMs > 0) {
               maintenance = attachStreamMaintenance({ store: attached.store, streams: () => attached.openStreams(), intervalMs: config.streams.maintenanceIntervalMs, logger })
             }
@@ -370,6 +373,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
       await maintenance?.close()
+      detachStoreMetrics?.()
       await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
       bootstrap?.stop()

@@ -14,7 +14,7 @@ import { PeerProbe } from './peer-probe.js'
 import type { ProbeTarget } from './peer-probe.js'
 import { createDashboardRoutes } from './routes.js'
 import type { DashboardRoutes } from './routes.js'
-import { buildSnapshot } from './snapshot.js'
+import { buildSnapshot, snapshotStreamsMax } from './snapshot.js'
 
 export interface OperatorViewOptions {
   readonly router: Router
@@ -73,6 +73,7 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
       }
     }
     const keyMetrics = metrics.keyMetrics()
+    const stored = new Map(metrics.storedStreams(snapshotStreamsMax).map(({ stream, ...figures }) => [stream, figures]))
     return buildSnapshot({
       nowMs: options.clock.nowMs(),
       name: options.nodeName,
@@ -85,6 +86,7 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
         return traffic === undefined ? undefined : { published: traffic.published, publishedBytes: traffic.publishedBytes, delivered: traffic.delivered, ...metrics.streamRates(stream) }
       },
       peerLastUpMs: (peer) => metrics.peerLastUpMs(peer),
+      storedStream: (stream) => stored.get(stream),
       probe: probe.want(targets),
     })
   }

@@ -2,8 +2,8 @@
 // cluster state, its peer links, other nodes' readiness from the probe) and of traffic (its own
 // router counters and rates). Built from the state as applied here (no Raft round trip: it must
 // answer during an election too). Never includes secrets: users, tokens, roles, KV values and
-// credentials are not read. Persistent-stream figures the data plane does not produce yet
-// (issue #5) are null, and `notes` says so.
+// credentials are not read. A persistent stream's `stored` is this node's copy (its event store);
+// figures the data plane does not produce yet (issue #5) are null, and `notes` says so.
 import type { ClusterState } from '../../control-plane/cluster/index.js'
 import type { RaftStatus } from '../../control-plane/raft/index.js'
 import type { ClusterRuntime } from '../cluster/index.js'
@@ -19,7 +19,7 @@ export const snapshotDesignationsMax = 500
 export const snapshotUndeclaredMax = 20
 
 export const dataPlaneNote =
-  'Persistent streams: the data plane is not built yet (issue #5): events, bytes, acks, replication lag and consumer-group progress are shown as — until it lands. Ephemeral-stream rates are live (this node\'s router).'
+  'Persistent streams: this node\'s copy (events, bytes, delivered) comes from its event store; acks, replication lag and consumer-group progress are shown as — until the rest of the data plane lands (issue #5). Ephemeral-stream rates are live (this node\'s router).'
 
 export interface StreamRates {
   readonly published: number
@@ -27,6 +27,14 @@ export interface StreamRates {
   readonly delivered: number
   readonly publishPerSec: number
   readonly deliverPerSec: number
+}
+
+/** A persistent stream as this node's event store holds it. */
+export interface StoredStream {
+  readonly events: number
+  readonly bytes: number
+  /** Events in the stream's delivery order (its next delivery index). */
+  readonly delivered: number
 }
 
 export interface SnapshotSources {
@@ -38,6 +46,8 @@ export interface SnapshotSources {
   readonly runtime: ClusterRuntime | undefined
   readonly keyMetrics: KeyMetrics
   readonly streamRates: (stream: string) => StreamRates | undefined
+  /** This node's copy of a persistent stream (its event store), if it holds one. */
+  readonly storedStream?: (stream: string) => StoredStream | undefined
   readonly peerLastUpMs: (peer: string) => number | undefined
   readonly probe: ReadonlyMap<string, ProbeResult>
 }
@@ -112,6 +122,8 @@ function streamsOf(sources: SnapshotSources, runtime: ClusterRuntime, state: Clu
         }),
         // Stored events and bytes per region exist only for persistent streams, once the data plane does.
         perRegion: spec.regions.map((region) => ({ region, events: null, bytes: null })),
+        // This node's copy (its event store), when it holds the stream.
+        stored: persistent ? (sources.storedStream?.(key) ?? null) : null,
         published: rates?.published ?? 0,
         publishedBytes: rates?.publishedBytes ?? 0,
         delivered: rates?.delivered ?? 0,

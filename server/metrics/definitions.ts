@@ -12,6 +12,10 @@ export const ackLevelLabels = ['write', 'majority', 'all'] as const
 const batchOperationBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096]
 /** Bytes per written batch: 64 B … 16 MiB. */
 const batchByteBuckets = [64, 256, 1024, 4096, 16_384, 65_536, 262_144, 1_048_576, 4_194_304, 16_777_216]
+/** Events per group-commit batch: 1 … 65,536. */
+const batchEventBuckets = [1, 4, 16, 64, 256, 1024, 4096, 16_384, 65_536]
+/** One maintenance step (≤ 4,096 events: read, synced batch, range deletes): 1 ms … 10 s. */
+const maintenanceStepSecondsBuckets = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
 /** fsync'd batch latency: 50 µs … 2.5 s. */
 const syncSecondsBuckets = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5]
 
@@ -60,6 +64,22 @@ export function defineMetrics(registry: Registry) {
     streamDeadLettered: counter('railgun_stream_dead_lettered_total', 'Persistent-stream messages moved to the dead-letter stream', ['stream']),
     streamDedupHits: counter('railgun_stream_dedup_hits_total', 'Publishes dropped as duplicates inside the dedup window', ['stream']),
     streamReplicationLag: gauge('railgun_stream_replication_lag_seconds', 'How far this region is behind the named source region for the stream', ['stream', 'region']),
+
+    // The event store of persistent streams (data-plane/persistent/store), through its observer.
+    streamAppendedEvents: counter('railgun_stream_appended_events_total', 'Events the event store appended to the stream on this node (synced; copies already held are not counted)', ['stream']),
+    streamAppendedBytes: counter('railgun_stream_appended_bytes_total', 'Key and value bytes of the events appended to the stream on this node', ['stream']),
+    streamStoredEvents: gauge('railgun_stream_stored_events', 'Events of the stream stored on this node (after retention)', ['stream']),
+    streamStoredBytes: gauge('railgun_stream_stored_bytes', 'Key and value bytes of the stream\'s stored events on this node', ['stream']),
+    streamDeliveredEvents: gauge('railgun_stream_delivered_events', 'Events placed in the stream\'s delivery order on this node (its next delivery index; survives restarts)', ['stream']),
+    streamRetentionDeletedEvents: counter('railgun_stream_retention_deleted_events_total', 'Events deleted from the stream by retention on this node', ['stream']),
+    streamRetentionDeletedBytes: counter('railgun_stream_retention_deleted_bytes_total', 'Key and value bytes deleted from the stream by retention on this node', ['stream']),
+    streamExpiredIds: counter('railgun_stream_expired_ids_total', 'Id-index entries of the stream expired by log time (dedup window × windows kept)', ['stream']),
+    streamMaintenanceRuns: counter('railgun_stream_maintenance_runs_total', 'Maintenance calls (retention and id expiry, at most 64 bounded steps each) made for the stream', ['stream']),
+    eventStoreBatchItems: new Histogram({ name: 'railgun_event_store_batch_items', help: 'Callers\' writes (appends, deliveries, progress) acknowledged per synced group-commit batch', buckets: batchOperationBuckets, registers }),
+    eventStoreBatchEvents: new Histogram({ name: 'railgun_event_store_batch_events', help: 'Events appended per synced group-commit batch', buckets: batchEventBuckets, registers }),
+    eventStoreBatchBytes: new Histogram({ name: 'railgun_event_store_batch_bytes', help: 'Key and value bytes per synced group-commit batch', buckets: batchByteBuckets, registers }),
+    eventStoreSyncSeconds: new Histogram({ name: 'railgun_event_store_sync_seconds', help: 'Duration of the event store\'s synced batch writes (DB::Write + fsync, on the event-loop thread)', buckets: syncSecondsBuckets, registers }),
+    eventStoreMaintenanceStepSeconds: new Histogram({ name: 'railgun_event_store_maintenance_step_seconds', help: 'Duration of one maintenance step (≤ 4,096 events: read, synced batch, range deletes)', buckets: maintenanceStepSecondsBuckets, registers }),
 
     storageBatchOperations: new Histogram({ name: 'railgun_storage_write_batch_operations', help: 'Operations per storage write batch', buckets: batchOperationBuckets, registers }),
     storageBatchBytes: new Histogram({ name: 'railgun_storage_write_batch_bytes', help: 'Key and value bytes per storage write batch', buckets: batchByteBuckets, registers }),

@@ -1,7 +1,7 @@
 // Public entry of the node's metrics (server/metrics): the per-node Prometheus registry and its
 // samplers, the key-metrics JSON and its `$RG.metrics.<nodeId>` publisher. See README.md.
-export { NodeMetrics, dataPlaneStreamsMax, eventLoopWindowMs, rateWindowMs, sampleIntervalMsDefault } from './node-metrics.js'
-export type { MetricsSources, NodeMetricsOptions, StreamDataPlaneMetrics } from './node-metrics.js'
+export { NodeMetrics, dataPlaneStreamsMax, eventLoopWindowMs, otherStreamsLabel, rateWindowMs, sampleIntervalMsDefault } from './node-metrics.js'
+export type { EventStoreKeyMetrics, MetricsSources, NodeMetricsOptions, ObservedEventStore, StreamDataPlaneMetrics } from './node-metrics.js'
 export { ackLevelLabels, defineMetrics } from './definitions.js'
 export type { MetricSet } from './definitions.js'
 export { keyMetricsStreamsMax } from './key-metrics.js'

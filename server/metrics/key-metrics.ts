@@ -2,6 +2,7 @@
 // seconds and what the dashboard shows for its own node. Plain data (no secrets, no addresses of
 // clients), bounded in size (`keyMetricsStreamsMax`).
 import type { ClientTraffic } from '../router.js'
+import type { EventStoreKeyMetrics } from './node-metrics.js'
 
 /** Named limit: streams listed in one key-metrics value (the busiest first by publish rate). */
 export const keyMetricsStreamsMax = 100
@@ -49,6 +50,8 @@ export interface KeyMetrics {
     readonly eventLoopLagMaxMs: number
   }
   readonly storage: { readonly batches: number; readonly syncedBatches: number; readonly lastSyncMs: number | null }
+  /** The persistent-stream event store on this node (null until it is open). */
+  readonly eventStore: EventStoreKeyMetrics | null
   readonly streams: readonly StreamKeyMetrics[]
   /** True when more streams exist than listed. */
   readonly streamsTruncated: boolean

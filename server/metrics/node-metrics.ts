@@ -3,12 +3,15 @@
 // counters, the control plane's Raft status, driver counters and peer links, the process. What
 // has no owner to ask is sampled on a timer (`sampleIntervalMs`): elections and leader changes
 // (RaftTracker), when each peer link was last seen up, per-second rates (RateWindow), and the
-// event-loop delay window. Storage batches arrive through `storageObserver`; the persistent-stream
-// data plane (issue #5) reports through `dataPlane` (declared now, zero until it lands).
+// event-loop delay window. Storage batches arrive through `storageObserver`; the event store of
+// persistent streams through its observer (`attachEventStore`: one report per synced batch or
+// maintenance step, never per message; stored events, bytes and delivery index are read from the
+// store's in-memory metadata at refresh); acks, redeliveries and the like through `dataPlane`.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { IntervalHistogram } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
 import type { Counter } from 'prom-client'
+import type { EventStore, EventStoreObserver } from '../../data-plane/persistent/index.js'
 import type { Clock } from '../../shared/clock.js'
 import type { RocksStorageObserver } from '../../shared/storage/index.js'
 import type { ClusterRuntime } from '../cluster/index.js'
@@ -26,8 +29,28 @@ export const sampleIntervalMsDefault = 250
 export const rateWindowMs = 1_000
 /** The event-loop delay histogram is read and reset once per window of this length. */
 export const eventLoopWindowMs = 5_000
-/** Named limit: streams whose data-plane label sets are pre-created at zero. */
+/** Named limit: streams whose data-plane label sets are pre-created at zero (and event-store series per stream). */
 export const dataPlaneStreamsMax = 1_024
+/** The label event-store series of streams past `dataPlaneStreamsMax` are counted under. */
+export const otherStreamsLabel = 'default/_other'
+
+/** What the metrics read from the event store: its observer hook and its in-memory metadata. */
+export type ObservedEventStore = Pick<EventStore, 'observe' | 'streams' | 'info'>
+
+/** The event store's figures in the key metrics (null until a store is attached). */
+export interface EventStoreKeyMetrics {
+  readonly streams: number
+  readonly events: number
+  readonly bytes: number
+  /** Synced group-commit batches and the callers' writes they acknowledged, since the node started. */
+  readonly batches: number
+  readonly items: number
+  readonly appendedEvents: number
+  readonly lastSyncMs: number | null
+  readonly retentionDeletedEvents: number
+  readonly maintenanceRuns: number
+  readonly longestMaintenanceStepMs: number
+}
 
 export interface MetricsSources {
   readonly router: Router
@@ -72,9 +95,15 @@ export class NodeMetrics {
   #lastLagMs: number
   #timer: NodeJS.Timeout | undefined
   #storage = { batches: 0, syncedBatches: 0, lastSyncMs: null as number | null }
+  #eventStore: ObservedEventStore | undefined
+  /** Stream labels the event-store series use (bounded by dataPlaneStreamsMax). */
+  readonly #storeLabels = new Set<string>()
+  #store = { batches: 0, items: 0, appendedEvents: 0, lastSyncMs: null as number | null, retentionDeletedEvents: 0, maintenanceRuns: 0, longestMaintenanceStepMs: 0 }
 
   readonly storageObserver: RocksStorageObserver
   readonly dataPlane: StreamDataPlaneMetrics
+  /** Told by the event store of each synced batch and maintenance step (`attachEventStore` registers it). */
+  readonly eventStoreObserver: EventStoreObserver
 
   constructor(sources: MetricsSources, options: NodeMetricsOptions = {}) {
     this.#sources = sources
@@ -100,6 +129,60 @@ export class NodeMetrics {
       deadLettered: (stream, count = 1) => metrics.streamDeadLettered.inc({ stream }, count),
       dedupHit: (stream, count = 1) => metrics.streamDedupHits.inc({ stream }, count),
       replicationLag: (stream, region, seconds) => metrics.streamReplicationLag.set({ stream, region }, seconds),
+    }
+    const store = this.#store
+    this.eventStoreObserver = {
+      committed: (batch) => {
+        let events = 0
+        for (const [stream, appended] of batch.appended) {
+          const labels = { stream: this.#storeLabel(stream) }
+          metrics.streamAppendedEvents.inc(labels, appended.events)
+          metrics.streamAppendedBytes.inc(labels, appended.bytes)
+          events += appended.events
+        }
+        metrics.eventStoreBatchItems.observe(batch.items)
+        metrics.eventStoreBatchEvents.observe(events)
+        metrics.eventStoreBatchBytes.observe(batch.bytes)
+        metrics.eventStoreSyncSeconds.observe(batch.syncMs / 1000)
+        store.batches += 1
+        store.items += batch.items
+        store.appendedEvents += events
+        store.lastSyncMs = batch.syncMs
+      },
+      maintenanceStep: (step) => {
+        metrics.eventStoreMaintenanceStepSeconds.observe(step.durationMs / 1000)
+        if (step.durationMs > store.longestMaintenanceStepMs) store.longestMaintenanceStepMs = step.durationMs
+      },
+      maintained: (call) => {
+        const labels = { stream: this.#storeLabel(call.stream) }
+        metrics.streamMaintenanceRuns.inc(labels)
+        if (call.deletedEvents > 0) metrics.streamRetentionDeletedEvents.inc(labels, call.deletedEvents)
+        if (call.deletedBytes > 0) metrics.streamRetentionDeletedBytes.inc(labels, call.deletedBytes)
+        if (call.expiredIds > 0) metrics.streamExpiredIds.inc(labels, call.expiredIds)
+        store.maintenanceRuns += 1
+        store.retentionDeletedEvents += call.deletedEvents
+      },
+    }
+  }
+
+  /** A stream's label in the event-store series: itself, or `otherStreamsLabel` past the bound. */
+  #storeLabel(stream: string): string {
+    if (this.#storeLabels.has(stream)) return stream
+    if (this.#storeLabels.size >= dataPlaneStreamsMax) return otherStreamsLabel
+    this.#storeLabels.add(stream)
+    return stream
+  }
+
+  /**
+   * Feeds the event-store series from `store` (its observer, and its metadata at each refresh).
+   * Returns the detach (call it before the store closes).
+   */
+  attachEventStore(store: ObservedEventStore): () => void {
+    this.#eventStore = store
+    const unobserve = store.observe(this.eventStoreObserver)
+    return () => {
+      unobserve()
+      if (this.#eventStore === store) this.#eventStore = undefined
     }
   }
 
@@ -212,6 +295,7 @@ export class NodeMetrics {
     }
 
     if (runtime !== undefined) this.#refreshCluster(runtime)
+    this.#refreshEventStore()
 
     const memory = process.memoryUsage()
     metrics.residentMemory.set(memory.rss)
@@ -261,6 +345,63 @@ export class NodeMetrics {
       metrics.streamDedupHits.inc({ stream: key }, 0)
       for (const region of record.spec.regions) if (region !== runtime.region) metrics.streamReplicationLag.set({ stream: key, region }, 0)
     }
+  }
+
+  /** Stored events, bytes and delivery index per stream, from the store's in-memory metadata. */
+  #refreshEventStore(): void {
+    const metrics = this.#metrics
+    metrics.streamStoredEvents.reset()
+    metrics.streamStoredBytes.reset()
+    metrics.streamDeliveredEvents.reset()
+    const store = this.#eventStore
+    if (store === undefined) return
+    const other = { events: 0, bytes: 0, delivered: 0, any: false }
+    for (const stream of store.streams()) {
+      const info = store.info(stream)
+      const label = this.#storeLabel(stream)
+      if (label === otherStreamsLabel) {
+        other.events += info.count
+        other.bytes += info.bytes
+        other.delivered += info.deliveredCount
+        other.any = true
+        continue
+      }
+      metrics.streamStoredEvents.set({ stream }, info.count)
+      metrics.streamStoredBytes.set({ stream }, info.bytes)
+      metrics.streamDeliveredEvents.set({ stream }, info.deliveredCount)
+    }
+    if (other.any) {
+      metrics.streamStoredEvents.set({ stream: otherStreamsLabel }, other.events)
+      metrics.streamStoredBytes.set({ stream: otherStreamsLabel }, other.bytes)
+      metrics.streamDeliveredEvents.set({ stream: otherStreamsLabel }, other.delivered)
+    }
+  }
+
+  /** This node's copy of each persistent stream (events, bytes, delivery index), at most `limit`. */
+  storedStreams(limit = keyMetricsStreamsMax): Array<{ readonly stream: string; readonly events: number; readonly bytes: number; readonly delivered: number }> {
+    const store = this.#eventStore
+    if (store === undefined) return []
+    return store
+      .streams()
+      .slice(0, limit)
+      .map((stream) => {
+        const info = store.info(stream)
+        return { stream, events: info.count, bytes: info.bytes, delivered: info.deliveredCount }
+      })
+  }
+
+  #eventStoreKeyMetrics(): EventStoreKeyMetrics | null {
+    const store = this.#eventStore
+    if (store === undefined) return null
+    let events = 0
+    let bytes = 0
+    const streams = store.streams()
+    for (const stream of streams) {
+      const info = store.info(stream)
+      events += info.count
+      bytes += info.bytes
+    }
+    return { streams: streams.length, events, bytes, ...this.#store }
   }
 
   /** The Prometheus text exposition of this node. */
@@ -323,6 +464,7 @@ export class NodeMetrics {
         eventLoopLagMaxMs: this.#lag.maxMs,
       },
       storage: { ...this.#storage },
+      eventStore: this.#eventStoreKeyMetrics(),
       streams: streams.slice(0, keyMetricsStreamsMax),
       streamsTruncated: streams.length > keyMetricsStreamsMax,
     }

@@ -141,7 +141,9 @@ function Streams({ streams, undeclared }) {
           <td>${stream.regions.join(', ')}</td>
           <td class="num">${stream.kind === 'persistent' ? stream.replicasPerRegion : '—'}</td>
           <td class="muted">${stream.kind === 'persistent' ? stream.placement.map((place) => `${place.region}: ${place.replicas.length ? place.replicas.join(' ') : 'none'}${place.pending.length ? ` (+${place.pending.length} catching up)` : ''}`).join('; ') : 'every node (ephemeral)'}</td>
-          <td class="muted">${stream.perRegion.map((region) => `${region.region}: ${dash(region.events)} / ${bytes(region.bytes)}`).join('; ')}</td>
+          <td class="muted" data-field="stored">${stream.stored
+            ? `this node: ${stream.stored.events} / ${bytes(stream.stored.bytes)} (${stream.stored.delivered} delivered)`
+            : stream.perRegion.map((region) => `${region.region}: ${dash(region.events)} / ${bytes(region.bytes)}`).join('; ')}</td>
           <td class="num" data-field="publishPerSec">${rate(stream.publishPerSec)}</td>
           <td class="num" data-field="deliverPerSec">${rate(stream.deliverPerSec)}</td>
           <td class="num" data-field="published">${stream.published}</td>
