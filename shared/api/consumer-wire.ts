@@ -100,6 +100,13 @@ const groupRoot = (g: GroupAddress): string => `${consumerSubjectPrefix}.${g.nam
 
 /** `$RG.C.<ns>.<stream>.<group>.<VERB>` for the JSON verbs. */
 export const consumerSubject = (g: GroupAddress, verb: Exclude<ConsumerVerb, 'ACK'>): string => `${groupRoot(g)}.${verb}`
+/**
+ * `$RG.C.<ns>.<stream>.<group>.INFO` → `{ok:true, group: <controller snapshot>}`: the live view of
+ * the group from its controller (an addition to the lead's verbs; not in `consumerVerbs` so that
+ * `parseConsumerSubject` and its users stay as they were).
+ */
+export const consumerInfoVerb = 'INFO'
+export const consumerInfoSubject = (g: GroupAddress): string => `${groupRoot(g)}.${consumerInfoVerb}`
 /** What the controller subscribes to: every subject of the group. */
 export const consumerGroupWildcard = (g: GroupAddress): string => `${groupRoot(g)}.>`
 /** The reply subject of a delivered message: publish the ack there. */
