@@ -304,6 +304,9 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
               nodeId: cluster.nodeId,
               region: cluster.region,
               state: () => cluster.node.state,
+              // Replica sets of several nodes: the data channel between replicas, close decisions through the control plane.
+              transport: cluster.peerLink(),
+              controlPlane: cluster.node,
               onChange: (listener) => {
                 const subscription = cluster.node.events$.subscribe(() => listener())
                 return () => subscription.unsubscribe()

@@ -1,5 +1,10 @@
-// Public entry of server/streams: persistent streams on this node (engines + the publish wire).
-export { attachPersistentStreams, persistentStreamsPerNodeMax, reconcileIntervalMsDefault } from './persistent-streams.js'
-export type { PersistentStreamCounters, PersistentStreams, PersistentStreamsOptions } from './persistent-streams.js'
+// Public entry of server/streams: persistent streams on this node (engines, the publish wire,
+// forwarding, the stream controllers).
+export { attachPersistentStreams, claimResendMsDefault, persistentStreamsPerNodeMax, reconcileIntervalMsDefault } from './persistent-streams.js'
+export type { PersistentStreamCounters, PersistentStreams, PersistentStreamsOptions, StreamPublish } from './persistent-streams.js'
 export { ackHeader, ackJson, msgIdHeader, parsePublish } from './publish-wire.js'
 export type { ParsedPublish } from './publish-wire.js'
+export { StreamControllerCore, slotsAfter, streamControllerDefaults } from './stream-controller.js'
+export type { ControllerOutput, ReplicaView, Slot, SlotClaim, StreamControllerConfig } from './stream-controller.js'
+export { closeLedgerBucket, commitClose, ledgerKey, loadCloses } from './close-ledger.js'
+export type { ClosePort, CommitOutcome, LedgerScope } from './close-ledger.js'

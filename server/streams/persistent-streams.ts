@@ -1,27 +1,49 @@
-// Persistent streams on this node: one StreamEngine (data-plane/persistent/engine) per persistent
-// stream whose placement in this node's region is this node, created when the definition appears
-// in the cluster state and stopped when it goes; and the wire: an in-process subscriber on the
-// stream's subjects (`<name>` and `<name>.<topic…>`, shared/subject/stream.ts) takes every
-// publish, stores it, and answers the reply subject (if any) with the JSON ack once the event is
-// synced at the requested level (docs/api.md § Publishing to a persistent stream).
-//
-// A stream with no engine here (unknown, ephemeral, placed elsewhere, still opening) is not
-// intercepted: its publishes are routed as today. Only the `default` namespace is reachable by
-// subject (connections are bound to it until they carry their own).
+// Persistent streams on this node, for the region of N replicas (DESIGN §3.2):
+//  - every node of a persistent stream's replica set in this node's region opens a StreamEngine
+//    (data-plane/persistent/engine) with that set; the engines talk over the peer transport's
+//    `data` channel (data-envelope.ts), and incoming frames are dispatched to the engine of the
+//    stream they name (a frame that does not decode is counted and logged, never fatal);
+//  - every node of the region subscribes (node-local) to the stream's subjects (`<name>.#`, the
+//    `default` namespace) and takes the publishes of its own clients: a replica whose incarnation
+//    holds an origin slot writes them itself; otherwise (a node outside the set, or a replica
+//    restarted and waiting for its slot) they are forwarded to a replica (forwarder.ts) and
+//    answered with that replica's ack (docs/api.md § Publishing to a persistent stream);
+//  - the holder of the stream's `psc/…` designation runs its stream controller
+//    (stream-controller-host.ts), which closes restarted and unreachable origins; a restarted
+//    replica sends it its successor claim until it has its slot. Controller messages (`fence`,
+//    `closes` from a controller) below the designation's term in this node's applied state
+//    are dropped (a stale controller is fenced);
+//  - `publish(key, …)` is the same path for callers in the process (consumer groups: dead
+//    letters), and `isReplica(key)` says whether this node holds a replica.
+// A set of one node keeps the single-node behaviour (the engine closes its own previous life).
+import { nuid } from '@nats-io/nuid'
+import type { Subscription } from 'rxjs'
 import type { ClusterState, StreamSpec } from '../../control-plane/cluster/index.js'
-import { defaultNamespace, targetMembers } from '../../control-plane/cluster/index.js'
-import { EventStore } from '../../data-plane/persistent/index.js'
+import { defaultNamespace, streamControllerName } from '../../control-plane/cluster/index.js'
+import { EventStore, PersistentRejection, decodeReplicaMessage, encodeReplicaMessage } from '../../data-plane/persistent/index.js'
+import type { AckLevel, EventHeader, PublishAck, ReplicaMessage, StreamReplicaTiming } from '../../data-plane/persistent/index.js'
 import { StreamEngine } from '../../data-plane/persistent/engine/index.js'
-import type { EngineAck } from '../../data-plane/persistent/engine/index.js'
+import type { ErrorCode } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Storage } from '../../shared/storage/index.js'
+import type { Transport } from '../../shared/transport/index.js'
 import type { LocalMessage, Router } from '../router.js'
+import type { ClosePort } from './close-ledger.js'
+import type { ClaimEnvelope, ForwardRequest } from './data-envelope.js'
+import { decodeEnvelope, encodeAnswer, encodeClaim, encodeReplicaEnvelope } from './data-envelope.js'
+import { Forwarder, forwardOrder } from './forwarder.js'
 import { ackJson, failureJson, parsePublish } from './publish-wire.js'
+import { slotsAfter } from './stream-controller.js'
+import { StreamControllerHost } from './stream-controller-host.js'
 
 /** How often the placements are checked besides on every cluster event. */
 export const reconcileIntervalMsDefault = 1_000
-/** Named limit: engines on one node (each takes one in-process subscriber on the router). */
+/** Named limit: streams with an engine or a publish subscription on one node (each subscription takes one of the router's `localSubscribersMax`). */
 export const persistentStreamsPerNodeMax = 32
+/** A restarted replica resends its successor claim to the stream controller this often. */
+export const claimResendMsDefault = 500
+/** Undecodable `data` frames logged one by one; past this, one line per 1,000. */
+const malformedLoggedMax = 10
 
 export interface PersistentStreamsOptions {
   readonly router: Router
@@ -33,28 +55,55 @@ export interface PersistentStreamsOptions {
   readonly state: () => ClusterState
   /** Called on every cluster event (reconcile at once); returns the unsubscribe. */
   readonly onChange?: (listener: () => void) => () => void
+  /** The peer transport (`ClusterRuntime.peerLink()`): required for replica sets of several nodes and for forwarding. */
+  readonly transport?: Transport
+  /** The control plane (commits close decisions); required to run stream controllers. */
+  readonly controlPlane?: ClosePort
   readonly nowMs?: () => number
   readonly reconcileIntervalMs?: number
   /** Engine tick (ms); default the engine's. */
   readonly tickMs?: number
+  /** Replica timing (heartbeats, anti-entropy, ack timeout); default the replica's. */
+  readonly timing?: Partial<StreamReplicaTiming>
+  /** The stream controller closes an origin unreachable this long without a successor (default 5 s). */
+  readonly deadOriginGraceMs?: number
+  /** One forward attempt waits this long for a replica's answer. */
+  readonly forwardAttemptTimeoutMs?: number
 }
 
 export interface PersistentStreamCounters {
-  /** Publishes taken by an engine (with or without a reply subject). */
+  /** Publishes taken by an engine here (this node's clients, forwards, in-process callers). */
   published: number
   /** Acks sent (ok). */
   acked: number
   /** Publishes refused or failed (an error answer, or a failed fire-and-forget). */
   failed: number
+  /** Publishes of this node's clients or callers forwarded to a replica. */
+  forwarded: number
+  /** `data` frames that did not decode (or named no stream here). */
+  malformedFrames: number
+  /** Controller messages dropped for a term below the designation's. */
+  staleControllerMessages: number
+}
+
+/** A publish from a caller in this process (the same path as a client's). */
+export interface StreamPublish {
+  /** Producer id (`Rg-Msg-Id`): the dedup identity; a nuid when absent. */
+  readonly id?: string
+  readonly headers: readonly EventHeader[]
+  readonly payload: Uint8Array
+  readonly ackLevel: AckLevel
 }
 
 interface Entry {
   readonly key: string
-  readonly name: string
-  spec: StreamSpec
+  readonly spec: StreamSpec
+  /** Replica: an engine runs here; forwarder: this node forwards its clients' publishes. */
+  readonly role: 'replica' | 'forwarder'
   engine?: StreamEngine
   unsubscribe?: () => void
   removed: boolean
+  lastClaimMs: number
 }
 
 export interface PersistentStreams {
@@ -62,33 +111,200 @@ export interface PersistentStreams {
   engine(key: string): StreamEngine | undefined
   /** Keys of the streams with an open engine. */
   openStreams(): string[]
+  /** Whether this node holds a replica of the stream in its region (per the applied cluster state). */
+  isReplica(key: string): boolean
+  /**
+   * Publishes to a persistent stream of this region: written by the local engine when it holds
+   * an origin slot, else forwarded to a replica. Resolves with the ack once the event is durable
+   * at `ackLevel`, or a refusal (`RG_ERR_NOT_FOUND` no such stream here, `RG_ERR_NOT_READY` not
+   * open yet or no replica reachable, …). Never rejects.
+   */
+  publish(key: string, request: StreamPublish): Promise<PublishAck>
+  /** Stream keys whose controller runs on this node, with their terms. */
+  controlled(): Array<{ readonly key: string; readonly term: number }>
   readonly counters: PersistentStreamCounters
   readonly store: EventStore
-  /** Stops every engine and closes the event store (before the storage closes). */
+  /** Stops every engine and controller and closes the event store (before the storage closes). */
   close(): Promise<void>
 }
 
 const encoder = new TextEncoder()
 
-/** The persistent streams this node should drive: key → spec. */
-function wanted(state: ClusterState, nodeId: string, region: string): Map<string, StreamSpec> {
-  const result = new Map<string, StreamSpec>()
+type Role = { readonly spec: StreamSpec; readonly role: 'replica' | 'forwarder'; readonly replicas: readonly string[] }
+
+/** What this node does for each persistent stream placed in its region. */
+function roles(state: ClusterState, nodeId: string, region: string): Map<string, Role> {
+  const result = new Map<string, Role>()
   for (const [key, record] of state.streams) {
-    if (record.spec.kind !== 'persistent' || record.spec.namespace !== defaultNamespace) continue
-    const placement = state.placements.get(key)?.get(region)
-    if (placement === undefined) continue
-    const members = targetMembers(placement)
-    if (members.length === 1 && members[0] === nodeId) result.set(key, record.spec)
+    if (record.spec.kind !== 'persistent') continue
+    const placed = state.placements.get(key)?.get(region)
+    if (placed === undefined || placed.replicas.length === 0) continue
+    if (placed.replicas.includes(nodeId)) result.set(key, { spec: record.spec, role: 'replica', replicas: placed.replicas })
+    else if (record.spec.namespace === defaultNamespace) result.set(key, { spec: record.spec, role: 'forwarder', replicas: placed.replicas })
   }
   return result
 }
 
+function refusal(code: ErrorCode, message: string): PublishAck {
+  return { ok: false, publishId: '', error: new PersistentRejection(code, message) }
+}
+
 export async function attachPersistentStreams(options: PersistentStreamsOptions): Promise<PersistentStreams> {
-  const { router, storage, logger } = options
+  const { router, storage, logger, nodeId, transport } = options
   const store = await EventStore.open(storage)
   const entries = new Map<string, Entry>()
-  const counters: PersistentStreamCounters = { published: 0, acked: 0, failed: 0 }
+  const counters: PersistentStreamCounters = { published: 0, acked: 0, failed: 0, forwarded: 0, malformedFrames: 0, staleControllerMessages: 0 }
+  const nowMs = options.nowMs ?? Date.now
   let closed = false
+  const subscriptions: Subscription[] = []
+
+  const sendReplica = (to: string, message: ReplicaMessage): void => {
+    let bytes: Uint8Array
+    try {
+      bytes = encodeReplicaMessage(message)
+    } catch (error) {
+      logger.warn({ stream: message.stream, kind: message.kind, err: (error as Error).message }, 'persistent stream: a replica message was not sent (encode)')
+      return
+    }
+    if (to === nodeId) {
+      queueMicrotask(() => dispatchReplica(nodeId, bytes))
+      return
+    }
+    transport?.send(to, 'data', encodeReplicaEnvelope(bytes))
+  }
+
+  const forwarder = new Forwarder({
+    send: (to, bytes) => transport?.send(to, 'data', bytes) ?? false,
+    ...(options.forwardAttemptTimeoutMs === undefined ? {} : { attemptTimeoutMs: options.forwardAttemptTimeoutMs }),
+  })
+
+  const controllers =
+    options.controlPlane === undefined || transport === undefined
+      ? undefined
+      : new StreamControllerHost({
+          nodeId,
+          region: options.region,
+          state: options.state,
+          port: options.controlPlane,
+          logger,
+          send: sendReplica,
+          upPeers: () => transport.upPeers(),
+          engineReplicas: (key) => entries.get(key)?.engine?.replicas,
+          ...(options.deadOriginGraceMs === undefined ? {} : { deadOriginGraceMs: options.deadOriginGraceMs }),
+          ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
+        })
+
+  let malformedLogged = 0
+  const malformed = (from: string, why: string): void => {
+    counters.malformedFrames += 1
+    if (malformedLogged < malformedLoggedMax || counters.malformedFrames % 1_000 === 0) {
+      malformedLogged += 1
+      logger.warn({ from, count: counters.malformedFrames }, `persistent streams: a data frame was dropped: ${why}`)
+    }
+  }
+
+  /** A controller message below the designation's current term (in the state applied here) is stale. */
+  const staleController = (message: ReplicaMessage): boolean => {
+    if (message.kind !== 'fence' && !(message.kind === 'closes' && message.requestId > 0)) return false
+    const record = options.state().streams.get(message.stream)
+    if (record === undefined) return false
+    const d = options.state().designations.get(streamControllerName(record.spec.namespace, record.spec.name, options.region))
+    const term = message.kind === 'fence' ? message.controllerTerm : Math.min(...message.decisions.map((decision) => decision.controllerTerm))
+    return d !== undefined && term < d.controllerTerm
+  }
+
+  function dispatchReplica(from: string, bytes: Uint8Array): void {
+    if (closed) return
+    const decoded = decodeReplicaMessage(bytes)
+    if (!decoded.ok) return malformed(from, decoded.error.message)
+    const message = decoded.value
+    if (message.kind === 'fenced' || message.kind === 'closes-applied') {
+      controllers?.onReply(from, message)
+      return
+    }
+    const engine = entries.get(message.stream)?.engine
+    if (engine === undefined) return // not open here (yet): the sender resends, anti-entropy repairs
+    if (staleController(message)) {
+      counters.staleControllerMessages += 1
+      return
+    }
+    engine.step(from, message)
+  }
+
+  const answerForward = (from: string, request: ForwardRequest): void => {
+    const answer = (ack: PublishAck): void => {
+      const bytes = ack.ok
+        ? encodeAnswer({ kind: 'answer', requestId: request.requestId, ok: true, level: ack.level, position: ack.position, duplicate: ack.duplicate, survivor: ack.survivor })
+        : encodeAnswer({ kind: 'answer', requestId: request.requestId, ok: false, code: ack.error.code, message: ack.error.message })
+      transport?.send(from, 'data', bytes)
+    }
+    const engine = entries.get(request.stream)?.engine
+    // One hop only: a replica without a slot says so and the forwarder tries the next one.
+    if (engine === undefined) return answer(refusal('RG_ERR_NOT_FOUND', `stream ${request.stream}: no replica open on ${nodeId}`))
+    if (!engine.writable) return answer(refusal('RG_ERR_INVALID_STATE', `stream ${request.stream}: ${nodeId} holds no origin slot`))
+    counters.published += 1
+    void engine.publish({ id: request.id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel }).then(answer)
+  }
+
+  const onClaim = (claim: ClaimEnvelope): void => {
+    controllers?.onClaim(claim)
+  }
+
+  if (transport !== undefined) {
+    subscriptions.push(
+      transport.frames$.subscribe((frame) => {
+        if (frame.channel !== 'data' || closed) return
+        const decoded = decodeEnvelope(frame.payload)
+        if (!decoded.ok) return malformed(frame.from, decoded.error)
+        const envelope = decoded.value
+        switch (envelope.kind) {
+          case 'replica':
+            return dispatchReplica(frame.from, envelope.bytes)
+          case 'forward':
+            return answerForward(frame.from, envelope)
+          case 'answer':
+            return forwarder.onAnswer(frame.from, envelope)
+          case 'claim':
+            return onClaim(envelope)
+        }
+      }),
+      transport.status$.subscribe((status) => {
+        if (status.state === 'down') forwarder.onPeerDown(status.peer)
+      }),
+    )
+  }
+
+  /** The replicas to forward a publish of `key` to, best first. */
+  const targetsOf = (key: string): string[] => {
+    const engine = entries.get(key)?.engine
+    const record = options.state().streams.get(key)
+    const replicas = engine?.replicas ?? options.state().placements.get(key)?.get(options.region)?.replicas ?? []
+    if (record === undefined && engine === undefined) return []
+    return forwardOrder(replicas, new Set(transport?.upPeers() ?? []), nodeId, forwarder.counters.forwarded + forwarder.counters.failed + forwarder.counters.retried)
+  }
+
+  const publish = async (key: string, request: StreamPublish): Promise<PublishAck> => {
+    if (closed) return refusal('RG_ERR_NOT_READY', `stream ${key}: this node is stopping`)
+    const entry = entries.get(key)
+    const record = options.state().streams.get(key)
+    if (entry === undefined && (record === undefined || record.spec.kind !== 'persistent' || options.state().placements.get(key)?.get(options.region) === undefined)) {
+      return refusal('RG_ERR_NOT_FOUND', `stream ${key}: no persistent stream placed in region ${options.region}`)
+    }
+    // One id for every attempt: a retry on another replica is a duplicate, not a second event.
+    const id = request.id ?? nuid.next()
+    const engine = entry?.engine
+    if (engine !== undefined && engine.writable) {
+      counters.published += 1
+      const ack = await engine.publish({ id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel })
+      // Closed while waiting (its slot was taken): the event may still be delivered; retry elsewhere with the same id.
+      if (ack.ok || ack.error.code !== 'RG_ERR_INVALID_STATE' || engine.replicas.length < 2) return ack
+    } else if (entry?.role === 'replica' && engine === undefined) {
+      return refusal('RG_ERR_NOT_READY', `stream ${key}: the replica on ${nodeId} is still opening`)
+    }
+    if (transport === undefined) return refusal('RG_ERR_NOT_READY', `stream ${key}: no peer transport to reach a replica`)
+    counters.forwarded += 1
+    return forwarder.forward(targetsOf(key), { stream: key, id, ackLevel: request.ackLevel, headers: request.headers, payload: request.payload })
+  }
 
   const reply = (replyTo: string | undefined, body: Record<string, unknown>): void => {
     if (replyTo === undefined || replyTo.length === 0) return
@@ -96,35 +312,41 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   }
 
   const onPublish = (entry: Entry, message: LocalMessage): void => {
-    const engine = entry.engine
-    if (engine === undefined) return
     const parsed = parsePublish(message.subject, message.headerBlock, entry.spec.ackDefault)
     if (!parsed.ok) {
       counters.failed += 1
       reply(message.replyTo, failureJson(parsed.code, parsed.message))
       return
     }
-    counters.published += 1
     const { id, ackLevel, headers } = parsed.value
-    void engine.publish({ ...(id === undefined ? {} : { id }), headers, payload: message.payload, ackLevel }).then((ack: EngineAck) => {
+    void publish(entry.key, { ...(id === undefined ? {} : { id }), headers, payload: message.payload, ackLevel }).then((ack) => {
       if (ack.ok) counters.acked += 1
       else counters.failed += 1
       reply(message.replyTo, ackJson(entry.key, ack))
     })
   }
 
-  const open = async (entry: Entry): Promise<void> => {
+  const subscribe = (entry: Entry): void => {
+    // Only the `default` namespace is reachable by subject; `name.#` matches `name` and every topic under it.
+    if (entry.spec.namespace !== defaultNamespace) return
+    entry.unsubscribe = router.subscribeLocal(`${entry.spec.name}.#`, (message) => onPublish(entry, message))
+  }
+
+  const open = async (entry: Entry, replicas: readonly string[]): Promise<void> => {
     try {
+      if (replicas.length > 1 && transport === undefined) throw new Error('a replica set of several nodes needs the peer transport')
       const engine = await StreamEngine.open({
         store,
         storage,
         stream: entry.key,
-        node: options.nodeId,
-        replicas: [options.nodeId],
+        node: nodeId,
+        replicas,
+        send: sendReplica,
         dedupWindowMs: entry.spec.dedupWindowMs,
         retention: { maxAgeMs: entry.spec.retention.maxAgeMs, maxBytes: entry.spec.retention.maxBytes, maxCount: entry.spec.retention.maxEvents },
         ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
         ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+        ...(options.timing === undefined ? {} : { timing: options.timing }),
         onNotice: (kind, detail) => logger.warn({ stream: entry.key, kind }, `persistent stream: ${detail}`),
       })
       if (entry.removed || closed) {
@@ -132,9 +354,9 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         return
       }
       entry.engine = engine
-      // `name.#` matches `name` and every topic under it.
-      entry.unsubscribe = router.subscribeLocal(`${entry.name}.#`, (message) => onPublish(entry, message))
-      logger.info({ stream: entry.key, incarnation: engine.incarnation }, 'persistent stream open on this node')
+      subscribe(entry)
+      controllers?.reconcile()
+      logger.info({ stream: entry.key, incarnation: engine.incarnation, replicas: engine.replicas }, 'persistent stream open on this node')
     } catch (error) {
       entries.delete(entry.key)
       logger.error({ stream: entry.key, err: (error as Error).message }, 'persistent stream failed to open')
@@ -148,46 +370,72 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     entries.delete(entry.key)
   }
 
+  /** Restarted replicas ask the stream controller for their slot (until they have it, or it was closed for good). */
+  const sendClaims = (): void => {
+    const state = options.state()
+    for (const entry of entries.values()) {
+      const engine = entry.engine
+      const claim = engine?.successorClaim() ?? null
+      if (engine === undefined || claim === null || engine.replicas.length < 2) continue
+      if (slotsAfter(engine.replicas, engine.closes).get(nodeId)?.open === false) continue
+      if (nowMs() - entry.lastClaimMs < claimResendMsDefault) continue
+      entry.lastClaimMs = nowMs()
+      const holder = state.designations.get(streamControllerName(entry.spec.namespace, entry.spec.name, options.region))?.holder
+      if (holder === undefined || holder === null) continue
+      const envelope = { stream: entry.key, origin: claim.origin, incarnation: claim.incarnation, fromHlc: claim.fromHlc }
+      if (holder === nodeId) onClaim({ kind: 'claim', ...envelope })
+      else transport?.send(holder, 'data', encodeClaim(envelope))
+    }
+  }
+
   const reconcile = (): void => {
     if (closed) return
-    const want = wanted(options.state(), options.nodeId, options.region)
+    const want = roles(options.state(), nodeId, options.region)
     for (const entry of [...entries.values()]) {
-      if (!want.has(entry.key)) {
+      const wanted = want.get(entry.key)
+      if (wanted === undefined || wanted.role !== entry.role) {
         stopEntry(entry)
-        logger.info({ stream: entry.key }, 'persistent stream stopped on this node')
+        logger.info({ stream: entry.key, role: entry.role }, 'persistent stream stopped on this node')
       }
     }
-    for (const [key, spec] of want) {
-      const existing = entries.get(key)
-      if (existing !== undefined) {
-        existing.spec = spec
-        continue
-      }
+    for (const [key, wanted] of want) {
+      if (entries.has(key)) continue
       if (entries.size >= persistentStreamsPerNodeMax) {
         logger.warn({ stream: key, limit: persistentStreamsPerNodeMax }, 'persistent stream not opened: persistentStreamsPerNodeMax reached')
         continue
       }
-      const entry: Entry = { key, name: spec.name, spec, removed: false }
+      const entry: Entry = { key, spec: wanted.spec, role: wanted.role, removed: false, lastClaimMs: Number.NEGATIVE_INFINITY }
       entries.set(key, entry)
-      void open(entry)
+      if (wanted.role === 'replica') void open(entry, wanted.replicas)
+      else subscribe(entry)
     }
+    controllers?.reconcile()
   }
 
   const unsubscribeChanges = options.onChange?.(reconcile)
   const timer = setInterval(reconcile, options.reconcileIntervalMs ?? reconcileIntervalMsDefault)
   timer.unref()
+  const claimTimer = setInterval(sendClaims, claimResendMsDefault / 5)
+  claimTimer.unref()
   reconcile()
 
   return {
     engine: (key) => entries.get(key)?.engine,
     openStreams: () => [...entries.values()].filter((entry) => entry.engine !== undefined).map((entry) => entry.key),
+    isReplica: (key) => roles(options.state(), nodeId, options.region).get(key)?.role === 'replica',
+    publish,
+    controlled: () => controllers?.controlled() ?? [],
     counters,
     store,
     close: async () => {
       if (closed) return
       closed = true
       clearInterval(timer)
+      clearInterval(claimTimer)
       unsubscribeChanges?.()
+      for (const subscription of subscriptions) subscription.unsubscribe()
+      controllers?.close()
+      forwarder.close()
       for (const entry of [...entries.values()]) stopEntry(entry)
       await store.close()
     },
