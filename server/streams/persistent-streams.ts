@@ -22,7 +22,7 @@ import type { ClusterState, StreamSpec } from '../../control-plane/cluster/index
 import { defaultNamespace, streamControllerName } from '../../control-plane/cluster/index.js'
 import { EventStore, PersistentRejection, decodeReplicaMessage, encodeReplicaMessage } from '../../data-plane/persistent/index.js'
 import type { AckLevel, EventHeader, PublishAck, ReplicaMessage, StreamReplicaTiming } from '../../data-plane/persistent/index.js'
-import { StreamEngine } from '../../data-plane/persistent/engine/index.js'
+import { StreamEngine, readEngineRecord } from '../../data-plane/persistent/engine/index.js'
 import type { ErrorCode } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
 import type { Storage } from '../../shared/storage/index.js'
@@ -101,6 +101,8 @@ interface Entry {
   /** Replica: an engine runs here; forwarder: this node forwards its clients' publishes. */
   readonly role: 'replica' | 'forwarder'
   engine?: StreamEngine
+  /** A pending member without the stream's history: it forwards like a non-replica. */
+  forwardOnly: boolean
   unsubscribe?: () => void
   removed: boolean
   lastClaimMs: number
@@ -139,7 +141,9 @@ function roles(state: ClusterState, nodeId: string, region: string): Map<string,
     if (record.spec.kind !== 'persistent') continue
     const placed = state.placements.get(key)?.get(region)
     if (placed === undefined || placed.replicas.length === 0) continue
-    if (placed.replicas.includes(nodeId)) result.set(key, { spec: record.spec, role: 'replica', replicas: placed.replicas })
+    // A pending member (e.g. a holder that was dead and came back) runs its replica if it holds
+    // the stream's history (open() checks the engine record); replica-set changes are not driven yet.
+    if (placed.replicas.includes(nodeId) || placed.pending.includes(nodeId)) result.set(key, { spec: record.spec, role: 'replica', replicas: placed.replicas })
     else if (record.spec.namespace === defaultNamespace) result.set(key, { spec: record.spec, role: 'forwarder', replicas: placed.replicas })
   }
   return result
@@ -298,7 +302,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
       const ack = await engine.publish({ id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel })
       // Closed while waiting (its slot was taken): the event may still be delivered; retry elsewhere with the same id.
       if (ack.ok || ack.error.code !== 'RG_ERR_INVALID_STATE' || engine.replicas.length < 2) return ack
-    } else if (entry?.role === 'replica' && engine === undefined) {
+    } else if (entry?.role === 'replica' && engine === undefined && !entry.forwardOnly) {
       return refusal('RG_ERR_NOT_READY', `stream ${key}: the replica on ${nodeId} is still opening`)
     }
     if (transport === undefined) return refusal('RG_ERR_NOT_READY', `stream ${key}: no peer transport to reach a replica`)
@@ -334,6 +338,16 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
 
   const open = async (entry: Entry, replicas: readonly string[]): Promise<void> => {
     try {
+      if (!replicas.includes(nodeId)) {
+        // A pending member: a replica only if it already holds the stream (its recorded set names it).
+        const record = await readEngineRecord(storage, entry.key)
+        if (record?.replicas?.includes(nodeId) !== true) {
+          entry.forwardOnly = true
+          if (!entry.removed && !closed) subscribe(entry)
+          logger.warn({ stream: entry.key }, 'persistent stream: this node is a pending replica without the stream\'s history; it forwards publishes (replica-set changes are not driven yet)')
+          return
+        }
+      }
       if (replicas.length > 1 && transport === undefined) throw new Error('a replica set of several nodes needs the peer transport')
       const engine = await StreamEngine.open({
         store,
@@ -404,7 +418,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         logger.warn({ stream: key, limit: persistentStreamsPerNodeMax }, 'persistent stream not opened: persistentStreamsPerNodeMax reached')
         continue
       }
-      const entry: Entry = { key, spec: wanted.spec, role: wanted.role, removed: false, lastClaimMs: Number.NEGATIVE_INFINITY }
+      const entry: Entry = { key, spec: wanted.spec, role: wanted.role, forwardOnly: false, removed: false, lastClaimMs: Number.NEGATIVE_INFINITY }
       entries.set(key, entry)
       if (wanted.role === 'replica') void open(entry, wanted.replicas)
       else subscribe(entry)
