@@ -2,6 +2,7 @@
 //   npm run sim -- --seed N [--trace]                 replay one seed exactly
 //   npm run sim -- --seeds 10000 [--nodes 5] [--start S]  run many seeds
 //   npm run sim -- region --seeds 10000 [--replicas 5]   the region simulation (region/region-cli.ts)
+//   npm run sim -- multi-region --seeds 5000 [--regions 2]  regions joined by shipping (multi-region/multi-region-cli.ts)
 // Options: --duration-ms, --membership, --snapshot-after-conf-change, --bug-follower-stale-reads,
 // --no-faults.
 // Exits non-zero on any violation (a broken Raft invariant, a non-linearizable history, or an
@@ -16,6 +17,11 @@ import { SimViolation } from './raft-invariants.js'
 if (process.argv[2] === 'region') {
   const { regionCli } = await import('./region/region-cli.js')
   process.exit(regionCli(process.argv.slice(3)))
+}
+// `npm run sim -- multi-region ...`: regions joined by cross-region shipping (multi-region/multi-region-cli.ts).
+if (process.argv[2] === 'multi-region') {
+  const { multiRegionCli } = await import('./multi-region/multi-region-cli.js')
+  process.exit(multiRegionCli(process.argv.slice(3)))
 }
 
 const { values } = parseArgs({

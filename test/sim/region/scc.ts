@@ -21,6 +21,9 @@ interface InFlight {
   readonly deadlineMs: number
 }
 
+/** What an SCC reads of the node hosting it: its name and the delivery log it dispatches. */
+export type SccHost = Pick<RegionNode, 'name' | 'log'>
+
 type ConsumerAck = Extract<RegionWire, { kind: 'consumer-ack' }>
 type GatherReply = Extract<RegionWire, { kind: 'progress-state' }>
 
@@ -38,7 +41,7 @@ export class SccRole {
   #roundRobin = 0
 
   constructor(
-    readonly node: RegionNode,
+    readonly node: SccHost,
     private readonly ctx: RegionContext,
     readonly term: number,
   ) {
