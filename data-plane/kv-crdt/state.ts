@@ -41,6 +41,7 @@ export interface CrdtKvStateOptions {
   readonly jsonDocsLoadedMax?: number
   readonly pendingOpsMax?: number
   readonly keysPerBucketMax?: number
+  readonly jsonMergesPerValueMax?: number
   /** Out-of-order sequences held per writer beyond its contiguous prefix. */
   readonly gapMax?: number
 }
@@ -119,6 +120,7 @@ export class CrdtKvState implements WatchSource {
   readonly jsonDocsLoadedMax: number
   readonly pendingOpsMax: number
   readonly keysPerBucketMax: number
+  readonly jsonMergesPerValueMax: number
   readonly #records = new Map<string, KeyRecord>()
   readonly #tracker: VersionTracker
   readonly #ownKey: string
@@ -145,6 +147,7 @@ export class CrdtKvState implements WatchSource {
     this.jsonDocsLoadedMax = options.jsonDocsLoadedMax ?? jsonDocsLoadedMaxDefault
     this.pendingOpsMax = options.pendingOpsMax ?? pendingOpsMax
     this.keysPerBucketMax = options.keysPerBucketMax ?? keysPerBucketMax
+    this.jsonMergesPerValueMax = options.jsonMergesPerValueMax ?? jsonMergesPerValueMax
     this.#tracker = new VersionTracker(options.gapMax === undefined ? {} : { gapMax: options.gapMax })
     this.#ownKey = originKey(options.origin, options.incarnation)
   }
@@ -186,6 +189,10 @@ export class CrdtKvState implements WatchSource {
 
   get pendingCount(): number {
     return this.#pendingCount
+  }
+
+  get watcherCount(): number {
+    return this.#listeners.size
   }
 
   get loadedDocCount(): number {
@@ -320,8 +327,8 @@ export class CrdtKvState implements WatchSource {
     let record = this.#records.get(key)
     const typeIssue = this.#checkType(record, 'json', key) ?? this.#checkRoom(key)
     if (typeIssue !== undefined) return failure(typeIssue)
-    if (record !== undefined && record.epoch.merges >= jsonMergesPerValueMax) {
-      return reject('RG_ERR_LIMIT_EXCEEDED', `bucket ${this.bucket}: key '${key}' took ${jsonMergesPerValueMax} merges; delete and re-create it`, { limit: 'jsonMergesPerValueMax' })
+    if (record !== undefined && record.epoch.merges >= this.jsonMergesPerValueMax) {
+      return reject('RG_ERR_LIMIT_EXCEEDED', `bucket ${this.bucket}: key '${key}' took ${this.jsonMergesPerValueMax} merges; delete and re-create it`, { limit: 'jsonMergesPerValueMax' })
     }
     const id = this.#nextId(physicalMs)
     const base = this.#baseOf(record)

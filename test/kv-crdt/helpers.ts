@@ -5,7 +5,7 @@
 import * as Automerge from '@automerge/automerge'
 import fc from 'fast-check'
 import { CrdtKvState, compareOpId } from '../../data-plane/kv-crdt/index.js'
-import type { JsonObject, JsonValue, KvAccumulativeOp, KvOp, KvRecordView, KvResetOp } from '../../data-plane/kv-crdt/index.js'
+import type { CrdtKvStateOptions, JsonObject, JsonValue, KvAccumulativeOp, KvOp, KvRecordView, KvResetOp } from '../../data-plane/kv-crdt/index.js'
 import { compareHlc } from '../../data-plane/persistent/index.js'
 import type { Outcome } from '../../data-plane/persistent/index.js'
 
@@ -18,7 +18,7 @@ export function unwrap<T>(outcome: Outcome<T>): T {
   return outcome.value
 }
 
-export const newState = (origin: string, options: { jsonDocsLoadedMax?: number; pendingOpsMax?: number; keysPerBucketMax?: number } = {}): CrdtKvState =>
+export const newState = (origin: string, options: Omit<CrdtKvStateOptions, 'bucket' | 'origin' | 'incarnation'> = {}): CrdtKvState =>
   new CrdtKvState({ bucket, origin, incarnation: 1, ...options })
 
 /** A permutation of `items` chosen by fast-check. */
