@@ -273,6 +273,8 @@ export class Router {
   subscribeLocal(pattern: string, handler: LocalHandler, options: SubscribeLocalOptions = {}): () => void {
     if (this.#local.length >= localSubscribersMax) throw new RangeError(`at most ${localSubscribersMax} in-process subscribers`)
     const cluster = options.cluster === true
+    // Propagated to peers, which refuse a frame holding an invalid pattern: a caller bug, caught here.
+    if (cluster && !this.subjects.isValidSubscribeSubject(pattern)) throw new RangeError(`invalid cluster-wide subscription pattern ${JSON.stringify(pattern)}`)
     const subscriber: LocalSubscriber = { pattern, literalPrefix: literalPrefixOf(pattern), handler, cluster }
     this.#local = [...this.#local, subscriber]
     if (cluster) this.#interestAdded(pattern, undefined)

@@ -165,6 +165,7 @@ t.test('node-local in-process subscribers never get what a peer forwards; cluste
   const clusterWide: LocalMessage[] = []
   n2.router.subscribeLocal('$RG.API.>', (message) => nodeLocal.push(message))
   const unsubscribe = n2.router.subscribeLocal('svc.controller', (message) => clusterWide.push(message), { cluster: true })
+  t.throws(() => n2.router.subscribeLocal('svc..bad', () => undefined, { cluster: true }), /invalid cluster-wide subscription pattern/, 'a pattern peers would refuse is refused here')
   n2.subscribe('$RG.API.>') // a client watching the API on n2
   await until(() => n1.router.hasInterest('svc.controller') && n1.router.hasInterest('$RG.API.STREAM.LIST'), 'n1 knows')
   t.notOk(n1.router.hasInterest('svc.other'), 'hasInterest is per subject')
