@@ -35,12 +35,14 @@ import type { ClusterRoutes } from './routes/index.js'
 import { attachPersistentStreams } from './streams/index.js'
 import type { PersistentStreams } from './streams/index.js'
 import { attachStreamMaintenance } from './streams/maintenance.js'
+import { attachConsumerGroups, consumerKeySpace } from './consumers/index.js'
+import type { ConsumerGroups } from './consumers/index.js'
 import type { StreamMaintenance } from './streams/maintenance.js'
 import { engineKeySpaces } from '../data-plane/persistent/engine/index.js'
 import { railgunVersion } from './version.js'
 
 /** Key spaces (column families) the node opens. Add, never remove: RocksDB needs all at open. */
-export const nodeKeySpaces = [nodeMetaKeySpace, ...raftKeySpaces, ...engineKeySpaces] as const
+export const nodeKeySpaces = [nodeMetaKeySpace, ...raftKeySpaces, ...engineKeySpaces, consumerKeySpace] as const
 
 /** Key spaces the control plane needs; storage opened without them runs the node without one (see README). */
 export const controlPlaneKeySpaces: readonly string[] = [nodeMetaKeySpace, ...raftKeySpaces]
@@ -103,6 +105,8 @@ export interface RunningNode {
   readonly metrics: NodeMetrics
   /** Persistent streams driven on this node (server/streams), once ready. */
   persistentStreams(): PersistentStreams | undefined
+  /** Consumer groups controlled on this node (server/consumers), once ready. */
+  consumerGroups(): ConsumerGroups | undefined
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
@@ -135,6 +139,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let streams: PersistentStreams | undefined
   // Their retention runs (server/streams/maintenance.ts).
   let maintenance: StreamMaintenance | undefined
+  // Consumer-group controllers and progress copies (server/consumers), once streams are open.
+  let consumers: ConsumerGroups | undefined
   let detachStoreMetrics: (() => void) | undefined
   // Cluster routing of pub/sub between nodes (server/routes), once the control plane is open.
   let routes: ClusterRoutes | undefined
@@ -324,6 +330,28 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             if (config.streams.maintenanceIntervalMs > 0) {
               maintenance = attachStreamMaintenance({ store: attached.store, streams: () => attached.openStreams(), intervalMs: config.streams.maintenanceIntervalMs, logger })
             }
+            // Consumer groups: controllers of the groups this node is designated for, progress copies.
+            if (opened.keySpaces.includes(consumerKeySpace)) {
+              consumers = await attachConsumerGroups({
+                router,
+                streams: attached,
+                state: () => cluster.node.state,
+                onChange: (listener) => {
+                  const subscription = cluster.node.events$.subscribe(() => listener())
+                  return () => subscription.unsubscribe()
+                },
+                nodeId: cluster.nodeId,
+                region: cluster.region,
+                storage: opened,
+                peerLink: cluster.peerLink(),
+                ensure: (command) => cluster.node.ensure(command),
+                logger,
+              })
+              if ((state as string) !== 'opening') {
+                await consumers.close() // draining began meanwhile: close() has passed them
+                return
+              }
+            }
           }
           // Access on and no user yet: create the first admin (or refuse a lone node that cannot).
           bootstrap = security.startBootstrap(runtime.node)
@@ -376,6 +404,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       for (const socket of listener.sockets) socket.destroy()
       api?.close()
       await maintenance?.close()
+      await consumers?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'consumer groups failed to stop cleanly'))
       detachStoreMetrics?.()
       await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
@@ -417,6 +446,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     security,
     metrics: operator.metrics,
     persistentStreams: () => streams,
+    consumerGroups: () => consumers,
     close,
   }
 }
