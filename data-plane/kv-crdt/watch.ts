@@ -62,6 +62,7 @@ const eventOf = (change: KvChange, initial: boolean): KvWatchEvent =>
 
 export function watchState(source: WatchSource, selector: KvSelector, options: KvWatchOptions = {}): Observable<KvWatchEvent> {
   return new Observable<KvWatchEvent>((subscriber) => {
+    /** True until the initial values and every change held meanwhile are out. */
     let initializing = true
     const held: KvChange[] = []
     const stop = source.listen(selector, (change) => {
@@ -84,11 +85,9 @@ export function watchState(source: WatchSource, selector: KvSelector, options: K
       }
     }
     if (!subscriber.closed) subscriber.next({ type: 'ready', revision: startRevision })
+    // Changes the subscriber causes while receiving held ones join the end of `held`: order kept.
+    for (let change = held.shift(); change !== undefined && !subscriber.closed; change = held.shift()) subscriber.next(eventOf(change, false))
     initializing = false
-    for (const change of held.splice(0)) {
-      if (subscriber.closed) break
-      subscriber.next(eventOf(change, false))
-    }
     return stop
   })
 }
