@@ -68,6 +68,8 @@ declare module '@nxtedition/rocksdb' {
       readonly lte?: Buffer
       readonly reverse?: boolean
       readonly limit?: number
+      /** Bytes one `nextv` returns at most (at least one entry). */
+      readonly highWaterMarkBytes?: number
       readonly keyEncoding: 'buffer'
       readonly valueEncoding: 'buffer'
     }): RocksIterator

@@ -33,8 +33,17 @@ export interface OpenRocksStorageOptions extends OpenStorageOptions {
   readonly tuning?: RocksTuning
 }
 
-/** Entries fetched per iterator step: bounds memory per range read. */
+/** Entries fetched per iterator step of a range without a limit: bounds memory per range read. */
 const rangeChunkEntriesMax = 256
+/**
+ * Entries fetched per iterator step of a range with a `limit` (the caller bounded it): one trip to
+ * the binding's thread pool instead of limit/256. Each trip also waits for an event-loop turn, and
+ * under load a turn can hold a synced write (measured: a 4,096-event retention read took 0.3–0.8 s
+ * in 16 chunks next to one-at-a-time appends).
+ */
+const limitedRangeChunkEntriesMax = 4096
+/** Bytes (keys + values) fetched per iterator step at most (at least one entry). */
+const rangeChunkBytesMax = 4 * 1024 * 1024
 
 function ioError(operation: string, error: unknown): StorageIoError {
   const cause = error as Error & { cause?: Error }
@@ -173,12 +182,13 @@ class RocksStorage implements Storage {
       ...(options.reverse === undefined ? {} : { reverse: options.reverse }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),
     }
-    const iterator = this.#db.iterator(bounds)
+    const iterator = this.#db.iterator({ ...bounds, highWaterMarkBytes: rangeChunkBytesMax })
+    const chunkEntries = options.limit === undefined ? rangeChunkEntriesMax : Math.max(1, Math.min(options.limit, limitedRangeChunkEntriesMax))
     try {
       while (true) {
         let chunk: Array<[Buffer, Buffer]>
         try {
-          chunk = await iterator.nextv(rangeChunkEntriesMax)
+          chunk = await iterator.nextv(chunkEntries)
         } catch (error) {
           throw ioError('range', error)
         }

@@ -191,7 +191,11 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
     const step = await timed(() => retentionStep(store, stream, nowMs))
     deletedEvents += step.events
     deletedBytes += step.bytes
-    if (step.events === 0) {
+    // A step short of its bound stopped at the first event no limit wants gone (or at the
+    // delivery bound): done as of its reading. What appends add meanwhile waits for the next
+    // call — otherwise, under a steady load with a count or bytes limit, every call would spend
+    // its whole step budget deleting two or three events per synced batch.
+    if (step.events < maintenanceStepEventsMax) {
       done = true
       break
     }
@@ -201,7 +205,7 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
     steps++
     const expired = await timed(() => idExpiryStep(store, stream))
     expiredIds += expired
-    if (expired === 0) {
+    if (expired < maintenanceStepEventsMax) {
       idsDone = true
       break
     }
