@@ -16,6 +16,9 @@
 //   resource is judged on `*` (the widest), so a missing field never widens access.
 //   `USER.*`, `TOKEN.*`, `ROLE.*` (identities and grants) need `admin` on `*/*`, reads included:
 //   a user list names every account, and granting is administering.
+// - `$RG.C.<ns>.<stream>.<group>.…` published (consumer groups: JOIN, HB, LEAVE, FETCH, ACKS,
+//   INFO and the per-message ACK) → `read` on `<ns>/<stream>`: consuming and acking is reading.
+//   A subject whose namespace or stream token is not a plain name → `admin` on `*/*`.
 // - `$RG.events.…` subscribed → `read` on `*/*`. Any other `$…` subject → `admin` on `*/*`.
 
 /** The namespace part of KV bucket resources (`_kv/<bucket>`): buckets have no namespace. */
@@ -23,6 +26,7 @@ export const kvResourceNamespace = '_kv'
 export const inboxPrefix = '_INBOX.'
 export const apiPrefix = '$RG.API.'
 export const eventsPrefix = '$RG.events.'
+export const consumerGroupPrefix = '$RG.C.'
 /** A resource part that only an all-matching grant pattern covers. */
 export const everyName = '*'
 
@@ -94,6 +98,15 @@ export function apiAccess(verb: string, payload: Uint8Array | undefined, default
   }
 }
 
+/** What a `$RG.C.<ns>.<stream>.<group>.<verb…>` publish needs: `read` on the stream. */
+export function consumerGroupAccess(subject: string): AccessNeed {
+  const tokens = subject.split('.')
+  const [namespace = '', stream = '', group = ''] = tokens.slice(2, 5)
+  const plain = /^[A-Za-z0-9_-]{1,64}$/
+  if (tokens.length < 6 || !plain.test(namespace) || !plain.test(stream) || !plain.test(group)) return grant('admin', everyName, everyName)
+  return grant('read', namespace, stream)
+}
+
 /**
  * What `action` on `subject` needs from a principal bound to `namespace`. `payload` is read only
  * for `$RG.API` publishes.
@@ -102,6 +115,7 @@ export function accessFor(action: ClientAction, subject: string, namespace: stri
   if (subject.startsWith(inboxPrefix)) return allow
   if (subject.startsWith('$')) {
     if (action === 'publish' && subject.startsWith(apiPrefix)) return apiAccess(subject.slice(apiPrefix.length), payload, namespace)
+    if (action === 'publish' && subject.startsWith(consumerGroupPrefix)) return consumerGroupAccess(subject)
     if (action === 'subscribe' && subject.startsWith(eventsPrefix)) return grant('read', everyName, everyName)
     return grant('admin', everyName, everyName)
   }
