@@ -55,6 +55,8 @@ export class WireMember {
   readonly deliver = createInbox()
   readonly received: Received[] = []
   readonly statuses: string[] = []
+  /** Answers to the JOINs sent again after a heartbeat came back RG_ERR_NOT_FOUND. */
+  readonly rejoins: Array<Record<string, unknown>> = []
   #sub: Subscription | undefined
   #heartbeat: NodeJS.Timeout | undefined
   #waiters: Array<() => void> = []
@@ -92,10 +94,16 @@ export class WireMember {
       },
     })
     await this.nc.flush()
-    const answer = await request(this.nc, this.subject('JOIN'), { member: this.id, deliver: this.deliver, heartbeatMs, ...extra })
+    const body = { member: this.id, deliver: this.deliver, heartbeatMs, ...extra }
+    const answer = await request(this.nc, this.subject('JOIN'), body)
     if (this.#heartbeat === undefined) {
+      // As a client does: HB every period; RG_ERR_NOT_FOUND (a new controller) → JOIN again.
       this.#heartbeat = setInterval(() => {
-        void request(this.nc, this.subject('HB'), { member: this.id }, 5_000).catch(() => undefined)
+        void request(this.nc, this.subject('HB'), { member: this.id }, 5_000)
+          .then(async (beat) => {
+            if ((beat['error'] as { code?: string } | undefined)?.code === 'RG_ERR_NOT_FOUND') this.rejoins.push(await request(this.nc, this.subject('JOIN'), body, 5_000))
+          })
+          .catch(() => undefined)
       }, heartbeatMs)
       this.#heartbeat.unref()
     }
