@@ -98,11 +98,13 @@ export function readStream(transport: ApiTransport, settings: StreamReaderSettin
 
     const run = async (): Promise<void> => {
       let from: number | undefined
+      let opened = false
       let idle = 0
       while (!closed) {
         try {
           from ??= await startIndexOf(transport, settings)
           const page = await fetchPage(transport, settings, from, settings.batchSize)
+          opened = true
           for (const event of page.events) {
             if (closed) return
             subscriber.next(StreamMessage.fromFetched(page.stream, event))
@@ -112,7 +114,7 @@ export function readStream(transport: ApiTransport, settings: StreamReaderSettin
         } catch (error) {
           const code = codeOf(error)
           // Not open on this node yet (created a moment ago): wait, within openTimeoutMs.
-          const notOpenYet = code === 'RG_ERR_NOT_FOUND' && from === undefined && settings.scheduler.now() - opening < settings.openTimeoutMs
+          const notOpenYet = code === 'RG_ERR_NOT_FOUND' && !opened && settings.scheduler.now() - opening < settings.openTimeoutMs
           if (!notOpenYet && (code === undefined || !retriableReadCodes.includes(code))) throw error
           idle += 1
         }

@@ -1,7 +1,8 @@
 // client.consume(stream) without a group: an independent reader over STREAM.FETCH on a real
 // node — from the beginning, an index, the end (then new events as they are delivered, by
 // polling), and a time (binary search: the first event at or after it); settle calls are no-ops
-// that resolve at once; a stream that does not exist on the node fails after the open wait.
+// that resolve at once; a stream not open yet is waited for, one that never opens fails after
+// the open wait.
 // The pure parts: the time search against a linear reference (fast-check), the poll backoff.
 import t from 'tap'
 import fc from 'fast-check'
@@ -81,6 +82,14 @@ t.test('independent reader on a real node', { timeout: 120_000 }, async (t) => {
   await new Promise((resolve) => setTimeout(resolve, 300))
   for (let i = 20; i < 23; i += 1) await producer.send(`late ${i}`, { id: `ledger-${i}` })
   t.same((await tail).map((m) => m.id), ['ledger-20', 'ledger-21', 'ledger-22'], 'from the end: the new events, found by polling')
+
+  // A stream that is not open on the node yet is waited for (joinTimeoutMs), from its beginning.
+  const early = lastValueFrom(client.consume('later', { pollMsMax: 100 }).pipe(take(2), toArray()))
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  await client.streams.ensure({ name: 'later', kind: 'persistent', ackDefault: 'write' })
+  const laterProducer = client.producer('later', { retries: 20, retryBackoffMs: 50, retryBackoffMsMax: 500, maxInFlight: 1 })
+  for (let i = 0; i < 2; i += 1) await laterProducer.send(`l${i}`, { id: `later-${i}` })
+  t.same((await early).map((m) => m.id), ['later-0', 'later-1'], 'a reader started before the stream opened reads it from the beginning')
 
   const missing = await lastValueFrom(client.consume('absent', { joinTimeoutMs: 300 })).catch((error: unknown) => error)
   t.ok(missing instanceof ApiError && missing.code === 'RG_ERR_NOT_FOUND', 'no such stream on the node: RG_ERR_NOT_FOUND after the open wait')

@@ -1,5 +1,5 @@
 // The README's examples run to completion: examples/request-reply.ts against each server,
-// examples/control-api.ts against a railgun server.
+// examples/control-api.ts and examples/consume.ts against a railgun server.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { join } from 'node:path'
@@ -58,4 +58,19 @@ t.test('examples/control-api.ts against a railgun server', { timeout: 60_000 }, 
   t.match(output, /conflict: RG_ERR_CONFLICT/)
   t.match(output, /watch: put beta @\d+\nwatch: put beta @\d+/)
   t.match(output, /beta = off/)
+})
+
+t.test('examples/consume.ts against a railgun server', { timeout: 60_000 }, async (t) => {
+  const railgun = serverKinds().find((kind) => kind.label === 'railgun')
+  if (railgun === undefined || railgun.unavailableReason !== undefined) {
+    t.pass(`skipped: ${railgun?.unavailableReason ?? 'no railgun server kind'}`)
+    return
+  }
+  const server = await railgun.start()
+  t.teardown(() => server.dispose())
+  const { code, output } = await runExample('examples/consume.ts', server.url)
+  t.equal(code, 0, output)
+  t.match(output, /published 10 events/)
+  t.match(output, /#\d+ events\.demo \{"n":3\} \(delivery 1\)/)
+  t.match(output, /consumed and acked 10 events: 0,1,2,3,4,5,6,7,8,9/)
 })
