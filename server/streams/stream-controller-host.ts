@@ -17,8 +17,12 @@ import { StreamControllerCore, streamControllerDefaults } from './stream-control
 
 /** How often a controller ticks. */
 export const controllerTickMsDefault = 50
-/** How often a controller re-reads the committed decisions (another controller may have added some). */
-export const ledgerRefreshMsDefault = 2_000
+/**
+ * How often a controller re-reads the committed decisions (a linearizable read through Raft).
+ * Only the current holder commits (the ledger checks the designation), so this only catches a
+ * stale holder's commit that raced the designation change: rare, and harmless until read.
+ */
+export const ledgerRefreshMsDefault = 10_000
 
 export interface ControllerHostOptions {
   readonly nodeId: string
