@@ -56,7 +56,7 @@ export interface StreamMaintenance {
   readonly counters: Readonly<StreamMaintenanceCounters>
   /** Runs a pass now (after the one under way, if any); resolves when it is done. */
   runNow(): Promise<void>
-  /** Stops: no new pass or call; resolves once the call under way (if any) has finished. */
+  /** Stops: no new pass or call; the call under way stops after its current step; resolves then. */
   close(): Promise<void>
 }
 
@@ -70,6 +70,8 @@ export function attachStreamMaintenance(options: StreamMaintenanceOptions): Stre
   if (!(Number.isInteger(callsPerPass) && callsPerPass >= 1 && callsPerPass <= callsPerStreamPerPassMax)) throw new RangeError(`stream maintenance: callsPerStreamPerPass must be 1..${callsPerStreamPerPassMax}`)
   const counters: StreamMaintenanceCounters = { passes: 0, calls: 0, deletedEvents: 0, deletedBytes: 0, expiredIds: 0, failures: 0, longestStepMs: 0 }
   let closed = false
+  // Aborted by close: the store stops the call under way between two steps.
+  const closing = new AbortController()
   let timer: NodeJS.Timeout | undefined
   let running: Promise<void> | undefined
   let stoppedLogged = false
@@ -93,7 +95,7 @@ export function attachStreamMaintenance(options: StreamMaintenanceOptions): Stre
       if (closed || !store.hasStream(stream)) break
       let result
       try {
-        result = await store.maintain(stream, nowMs())
+        result = await store.maintain(stream, nowMs(), { signal: closing.signal })
       } catch (error) {
         if (error instanceof RailgunError && error.code === 'RG_ERR_NOT_FOUND') break // removed meanwhile
         counters.failures += 1
@@ -182,6 +184,7 @@ export function attachStreamMaintenance(options: StreamMaintenanceOptions): Stre
     close: async () => {
       if (closed) return
       closed = true
+      closing.abort()
       if (timer !== undefined) clearTimeout(timer)
       timer = undefined
       await running

@@ -145,3 +145,30 @@ t.test('a throwing observer cannot fail a durable write', async (t) => {
   t.equal(store.stoppedWith, null)
   await store.close()
 })
+
+t.test('maintain stops between steps when its signal aborts or the store closes', async (t) => {
+  const storage = await openMemoryStorage(createMemoryLocation(), { keySpaces: eventStoreKeySpaces })
+  const store = await EventStore.open(storage)
+  await store.ensureStream(stream, { dedupWindowMs: 0, retention: { maxCount: 1 } })
+  const events = originRun('a', 1, 20_000, 1_000, 1)
+  for (let from = 0; from < events.length; from += 5_000) await store.append(stream, events.slice(from, from + 5_000))
+  await store.recordDeliveries(stream, events.map((position, index) => ({ index, position })))
+  const controller = new AbortController()
+  // Abort as soon as the first step is reported: the call ends before its second step.
+  const remove = store.observe({ maintenanceStep: () => controller.abort() })
+  const aborted = await store.maintain(stream, 0, { signal: controller.signal })
+  remove()
+  t.same(aborted, { deletedEvents: 4_096, deletedBytes: aborted.deletedBytes, expiredIds: 0, done: false }, 'one step of 4,096, then stopped: not done')
+  const untouched = await store.maintain(stream, 0, { signal: controller.signal })
+  t.same(untouched, { deletedEvents: 0, deletedBytes: 0, expiredIds: 0, done: false }, 'an aborted signal: no step at all')
+
+  // close() while a call runs: the call stops after its current step and close resolves.
+  let steps = 0
+  store.observe({ maintenanceStep: () => (steps += 1) })
+  const running = store.maintain(stream, 0)
+  const closing = store.close()
+  const [result] = await Promise.all([running, closing])
+  t.ok(steps <= 1, `at most the step under way ran after close (${steps})`)
+  t.equal(result.done, false)
+  t.ok(store.info(stream).count > 1, 'retention did not finish: it was stopped')
+})

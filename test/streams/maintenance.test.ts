@@ -3,7 +3,8 @@
 // its scheduling on a store double: never two `maintain` calls at once, one stream at a time, a
 // backlog continues at once with a bounded number of calls per stream per pass (the others get
 // their turn), failures are logged and counted and the pass goes on, a stream removed meanwhile
-// is skipped, close waits for the call under way and stops everything.
+// is skipped, close tells the call under way to stop after its step, waits for it and stops
+// everything.
 import t from 'tap'
 import { Writable } from 'node:stream'
 import { EventStore, eventStoreKeySpaces } from '../../data-plane/persistent/index.js'
@@ -80,8 +81,9 @@ t.test('on a real store: retention by count and by age runs every interval, logg
 })
 
 /** A store double: each maintain call takes one turn (a held promise), records concurrency. */
-function doubleStore(work: Map<string, number>): { store: MaintainedStore; calls: string[]; maxConcurrent: () => number; release: () => void; hold: (on: boolean) => void; fail: Set<string> } {
+function doubleStore(work: Map<string, number>): { store: MaintainedStore; calls: string[]; signals: Array<AbortSignal | undefined>; maxConcurrent: () => number; release: () => void; hold: (on: boolean) => void; fail: Set<string> } {
   const calls: string[] = []
+  const signals: Array<AbortSignal | undefined> = []
   const fail = new Set<string>()
   let concurrent = 0
   let maxConcurrent = 0
@@ -95,8 +97,9 @@ function doubleStore(work: Map<string, number>): { store: MaintainedStore; calls
       observers.add(observer)
       return () => observers.delete(observer)
     },
-    maintain: async (stream): Promise<MaintenanceResult> => {
+    maintain: async (stream, _nowMs, options): Promise<MaintenanceResult> => {
       calls.push(stream)
+      signals.push(options?.signal)
       concurrent += 1
       maxConcurrent = Math.max(maxConcurrent, concurrent)
       try {
@@ -117,6 +120,7 @@ function doubleStore(work: Map<string, number>): { store: MaintainedStore; calls
   return {
     store,
     calls,
+    signals,
     fail,
     maxConcurrent: () => maxConcurrent,
     hold: (on) => {
@@ -188,6 +192,7 @@ t.test('close waits for the call under way and no call starts after it', async (
   })
   await new Promise((resolve) => setTimeout(resolve, 20))
   t.equal(closed, false, 'close waits for the held call')
+  t.equal(double.signals[0]?.aborted, true, 'the call under way was told to stop after its current step')
   double.release()
   await closing
   t.equal(double.calls.length, 1, 'no further call after close')

@@ -563,10 +563,13 @@ export class EventStore {
   /**
    * Retention (age against `nowMs`, bytes, count; from the head, delivered events only) and id
    * index expiry (by the log's own highest hlc), in bounded steps. One maintenance at a time.
+   * Stops between steps (`done: false`) once `signal` aborts or the store is closing, so a
+   * shutdown never waits for a whole call.
    */
-  maintain(stream: string, nowMs: number): Promise<MaintenanceResult> {
+  maintain(stream: string, nowMs: number, options: { readonly signal?: AbortSignal } = {}): Promise<MaintenanceResult> {
+    const stop = (): boolean => this.#closed || options.signal?.aborted === true
     const run = this.#maintaining.then(async () => {
-      const call: MaintenanceCallReport = await runMaintenance(this, stream, nowMs)
+      const call: MaintenanceCallReport = await runMaintenance(this, stream, nowMs, stop)
       if (this.#observers.size > 0) notifyObservers(this.#observers, (observer) => observer.maintained?.(call))
       const { deletedEvents, deletedBytes, expiredIds, done } = call
       return { deletedEvents, deletedBytes, expiredIds, done }

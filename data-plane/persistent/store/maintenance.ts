@@ -172,7 +172,8 @@ async function idExpiryStepUntimed(store: EventStore, stream: string): Promise<n
   return operations.length
 }
 
-export async function runMaintenance(store: EventStore, stream: string, nowMs: number): Promise<MaintenanceCallReport> {
+/** Runs up to `maintenanceStepsPerCallMax` steps of each kind; `stop()` is asked before every step. */
+export async function runMaintenance(store: EventStore, stream: string, nowMs: number, stop: () => boolean = () => false): Promise<MaintenanceCallReport> {
   const startedMs = performance.now()
   let longestStepMs = 0
   const timed = async <T>(step: () => Promise<T>): Promise<T> => {
@@ -186,7 +187,12 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
   let expiredIds = 0
   let steps = 0
   let done = false
+  let stopped = false
   while (steps < maintenanceStepsPerCallMax) {
+    if (stop()) {
+      stopped = true
+      break
+    }
     steps++
     const step = await timed(() => retentionStep(store, stream, nowMs))
     deletedEvents += step.events
@@ -201,7 +207,8 @@ export async function runMaintenance(store: EventStore, stream: string, nowMs: n
     }
   }
   let idsDone = false
-  while (steps < maintenanceStepsPerCallMax * 2) {
+  while (!stopped && steps < maintenanceStepsPerCallMax * 2) {
+    if (stop()) break
     steps++
     const expired = await timed(() => idExpiryStep(store, stream))
     expiredIds += expired
