@@ -56,13 +56,14 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
 }
 
 const quick = args.quick === true
+const events = positiveInteger('events', args.events, quick ? quickPlan.events : 100_000)
 const plan: RoundPlan = {
-  events: positiveInteger('events', args.events, quick ? quickPlan.events : 100_000),
+  events,
   sequential: positiveInteger('sequential', args.sequential, quick ? quickPlan.sequential : 2_000),
   window: positiveInteger('window', args.window, 1_000),
   payloadBytes: positiveInteger('payload-bytes', args['payload-bytes'], 128),
   runs: positiveInteger('runs', args.runs, quick ? quickPlan.runs : 3),
-  warmUpEvents: quick ? quickPlan.warmUpEvents : fullWarmUpEvents,
+  warmUpEvents: Math.min(events, quick ? quickPlan.warmUpEvents : fullWarmUpEvents),
   sequentialWarmUp: quick ? quickPlan.sequentialWarmUp : fullSequentialWarmUp,
   consume: args['no-consume'] !== true,
 }

@@ -10,7 +10,7 @@
 //     `$RG.C.<ns>.<stream>.<group>.JOIN` with a deliver inbox, heartbeats, and one ack per
 //     message published to the message's reply subject; the last ack is sent as a request so
 //     its confirmation says the controller has applied every ack before it.
-import { connect, createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import { connect, createInbox, headers, NoRespondersError, RequestError, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node'
 import { nuid } from '@nats-io/nuid'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -78,6 +78,26 @@ async function waitStreamOpen(connections: readonly NatsConnection[], name: stri
   }
 }
 
+function isNoResponders(error: unknown): boolean {
+  return error instanceof NoRespondersError || (error instanceof RequestError && error.isNoResponders()) || (error instanceof Error && isNoResponders(error.cause))
+}
+
+/**
+ * JOIN, retried while nobody answers: right after GROUP.ENSURE the group's controller may not be
+ * designated and subscribed yet (a client library retries the same way).
+ */
+async function joinGroup(nc: NatsConnection, group: GroupAddress, body: unknown): Promise<Envelope> {
+  const deadline = Date.now() + streamsBenchLimits.streamReadyTimeoutMs
+  for (;;) {
+    try {
+      return await request(nc, consumerSubject(group, 'JOIN'), body, 'JOIN')
+    } catch (error) {
+      if (!isNoResponders(error) || Date.now() > deadline) throw error
+      await sleep(streamsBenchLimits.streamReadyPollMs)
+    }
+  }
+}
+
 /** Consume+ack through the consumer-group wire protocol with one member. */
 async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTargetOptions['groupMode'], options: ConsumeOptions): Promise<ConsumeFigures> {
   await api(nc, 'GROUP.ENSURE', { stream, name: groupName, mode, maxInFlight: options.window, start: { from: 'beginning' } })
@@ -129,7 +149,7 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
     if (Date.now() - lastProgressAt > streamsBenchLimits.consumeStallMs) settle(new Error(`acked ${acked.size} of ${options.count}; nothing new for ${streamsBenchLimits.consumeStallMs} ms`))
   }, 1_000)
   try {
-    const answer = await request(nc, consumerSubject(group, 'JOIN'), { member, deliver, maxInFlight: options.window }, 'JOIN')
+    const answer = await joinGroup(nc, group, { member, deliver, maxInFlight: options.window })
     const joined = joinReplySchema.safeParse(answer)
     if (!joined.success) throw new Error(`JOIN: an answer off the wire contract: ${JSON.stringify(answer).slice(0, 300)}`)
     heartbeat = setInterval(() => {
