@@ -13,7 +13,7 @@ import { eventSubjectRoot } from '../../shared/api/index.js'
 import type { Clock } from '../../shared/clock.js'
 import type { Logger } from '../../shared/log.js'
 import type { IncomingFrame, Transport } from '../../shared/transport/index.js'
-import type { Router, RouterRoutes } from '../router.js'
+import type { Router, RouterRoutes, RoutesAttachment } from '../router.js'
 import { decodeRouteFrame, encodeMessage, messageFrameBytes, routeLimits } from './codec.js'
 import type { InterestOp } from './codec.js'
 import { RouteCounterBoard } from './counters.js'
@@ -95,7 +95,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
   readonly #sync: InterestSync
   readonly #subscriptions: RxSubscription[] = []
   readonly #retryTimer: NodeJS.Timeout
-  readonly #detach: () => void
+  readonly #attachment: RoutesAttachment
   #flushScheduled = false
   #warnedOversize = false
   readonly #warnedPeers = new Set<string>()
@@ -119,7 +119,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
       resyncRequestIntervalMs: limits.resyncRequestIntervalMs,
       interestFrameBytesMax: limits.interestFrameBytesMax,
     })
-    this.#detach = options.router.attachRoutes(this)
+    this.#attachment = options.router.attachRoutes(this)
     this.#subscriptions.push(
       transport.status$.subscribe((status) => {
         if (status.state === 'up') this.#sync.peerUp(status.peer)
@@ -139,10 +139,6 @@ class Routes implements RouterRoutes, ClusterRoutes {
   }
 
   // ---- RouterRoutes ----------------------------------------------------------------------
-
-  get remoteInterestCount(): number {
-    return this.#remote.size
-  }
 
   targets(subject: string, cache: boolean): RouteTargets {
     return isNodeLocal(subject) ? noTargets : this.#remote.targets(subject, cache)
@@ -214,7 +210,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
     this.#closed = true
     clearInterval(this.#retryTimer)
     for (const subscription of this.#subscriptions) subscription.unsubscribe()
-    this.#detach()
+    this.#attachment.detach()
   }
 
   // ---- internals -------------------------------------------------------------------------
@@ -226,6 +222,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
 
   #peerGone(peer: string, reason: string | undefined): void {
     const dropped = this.#sync.peerDown(peer)
+    this.#attachment.setRemoteInterest(this.#remote.size > 0)
     this.#warnedPeers.delete(peer)
     if (dropped > 0) this.#logger.info({ peer, reason, droppedInterest: dropped }, 'route: peer link down, its interest dropped')
   }
@@ -279,6 +276,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
       return
     }
     const receipt = this.#sync.receive(peer, routeFrame)
+    this.#attachment.setRemoteInterest(this.#remote.size > 0)
     if (receipt === 'refused-entries') {
       this.#warnPeerOnce(peer, { patternsPerPeerMax: this.#remote.patternsPerPeerMax }, 'route: peer holds more interest entries than patternsPerPeerMax; the excess is refused (messages on those subjects are not forwarded to it)')
     } else if (receipt === 'gap') {
