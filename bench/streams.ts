@@ -26,7 +26,7 @@ import { runRounds, type RoundPlan } from './lib/streams-run.js'
 import type { StreamTarget } from './lib/streams-target.js'
 
 /** `--quick`: a smoke run that finishes in seconds (figures meaningless). */
-const quickPlan = { events: 500, sequential: 50, runs: 1, warmUpEvents: 100, sequentialWarmUp: 10 } as const
+const quickPlan = { events: 300, sequential: 50, runs: 1, warmUpEvents: 100, sequentialWarmUp: 10 } as const
 const fullWarmUpEvents = 5_000
 const fullSequentialWarmUp = 200
 
