@@ -278,3 +278,25 @@ t.test('a slow peer drops (counted), an oversized message is dropped (counted), 
   n1.publish('burst', 'after')
   await until(() => sub.connection.received.at(-1)?.payload === 'after', 'routing goes on')
 })
+
+t.test('routes attached after the links came up (as in startNode) still exchange interest', async (t) => {
+  const hub = new MemoryHub()
+  const routers = ['n1', 'n2'].map(() => new Router(configWith({}), systemClock, createSilentLogger()))
+  const transports = ['n1', 'n2'].map((id) => hub.createTransport({ nodeId: id, reconnectDelayMs: 5 }))
+  for (const transport of transports) {
+    await transport.start()
+    t.teardown(() => transport.stop())
+  }
+  ;(transports[0] as MemoryTransport).connect({ id: 'n2', host: 'memory', port: 0 })
+  await until(() => hub.isLinked('n1', 'n2'), 'linked')
+  const connection = new FakeConnection()
+  ;(routers[1] as Router).addSubscription(new Subscription(connection as unknown as ClientConnection, 'early', 'early.subject', undefined))
+  // n2 attaches first: its snapshot to n1 is lost (n1 has no routes yet); n1 must ask for it.
+  const attached = [1, 0].map((index) => attachClusterRoutes({ router: routers[index] as Router, transport: transports[index] as MemoryTransport, logger: createSilentLogger(), clock: systemClock }))
+  t.teardown(() => {
+    for (const routes of attached) routes.close()
+  })
+  await until(() => (routers[0] as Router).hasInterest('early.subject'), 'n1 learnt n2’s interest made before either attached')
+  ;(routers[0] as Router).publishLocal('early.subject', undefined, undefined, Buffer.from('hi'))
+  await until(() => connection.received.length === 1, 'delivered')
+})
