@@ -149,6 +149,16 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
     return link.send(to, 'consumer', bytes)
   }
 
+  const broadcastFrame = (to: readonly string[], frame: ConsumerFrame): number => {
+    const link = options.peerLink
+    if (link === undefined) return 0
+    const bytes = encodeConsumerFrame(frame)
+    if (bytes === undefined) return -1
+    let taken = 0
+    for (const peer of to) if (link.send(peer, 'consumer', bytes)) taken += 1
+    return taken
+  }
+
   const withCopy = (group: string, work: (copy: ProgressState | undefined) => Promise<void> | void): Promise<void> => {
     const previous = copyChains.get(group) ?? Promise.resolve()
     const next = previous.then(async () => {
@@ -255,6 +265,7 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
         },
         peers: () => peersOf(streamKey),
         sendFrame,
+        broadcastFrame,
         moveDeadLetter: (order, event) => moveDeadLetter(spec.namespace, spec.stream, spec.name, order, event),
       },
       address,

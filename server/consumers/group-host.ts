@@ -43,6 +43,8 @@ import { deliveryHeaderBlock, failureBody, jsonBytes, statusHeaderBlock } from '
 
 /** Requests held while the controller starts (beyond it: RG_ERR_NOT_READY). */
 export const startingRequestsMax = 1_024
+/** Replication waits at least this many times what the last snapshot encode took. */
+export const replicateCostFactor = 10
 
 /** What the host needs of the stream's engine on this node. */
 export interface ConsumerEnginePort {
@@ -81,6 +83,8 @@ export interface GroupHostDeps {
   readonly peers: () => readonly string[]
   /** Sends a frame on the `consumer` channel; false when it could not be queued. */
   readonly sendFrame: (to: string, frame: ConsumerFrame) => boolean
+  /** Sends one frame (encoded once) to several peers; how many took it (-1: over the frame limit). */
+  readonly broadcastFrame: (to: readonly string[], frame: ConsumerFrame) => number
   /** Publishes a dead letter to `<stream>-dlq`; true once it is stored. */
   readonly moveDeadLetter: (order: DeadLetterOrder, event: StreamEvent) => Promise<boolean>
 }
@@ -119,6 +123,7 @@ export class GroupHost {
   #lastReplicateMs = Number.NEGATIVE_INFINITY
   #lastHousekeepingMs = Number.NEGATIVE_INFINITY
   #warnedOversize = false
+  #replicateEveryMs: number
 
   constructor(deps: GroupHostDeps, address: GroupAddress, term: number, settings: GroupSettings, start: ConsumerStart) {
     this.#deps = deps
@@ -127,6 +132,7 @@ export class GroupHost {
     this.term = term
     this.#settings = settings
     this.#start = start
+    this.#replicateEveryMs = deps.timing.replicateIntervalMs
   }
 
   get state(): HostState {
@@ -396,16 +402,24 @@ export class GroupHost {
     })
   }
 
+  /**
+   * Sends the whole progress to the other replicas when it changed, at most every
+   * replicateIntervalMs — and never more often than ten times the last encode took, so a large
+   * outstanding set cannot take more than about a tenth of the event loop.
+   */
   #replicate(nowMs: number): void {
     const progress = this.#controller?.progress
-    if (progress === undefined || progress.version === this.#replicatedVersion || nowMs - this.#lastReplicateMs < this.#deps.timing.replicateIntervalMs) return
+    if (progress === undefined || progress.version === this.#replicatedVersion || nowMs - this.#lastReplicateMs < this.#replicateEveryMs) return
     this.#lastReplicateMs = nowMs
     this.#replicatedVersion = progress.version
-    for (const peer of this.#deps.peers()) {
-      if (!this.#deps.sendFrame(peer, { kind: 'progress', group: this.key, term: this.term, state: progress }) && !this.#warnedOversize) {
-        this.#warnedOversize = true
-        this.#deps.logger.warn({ group: this.key, peer }, 'consumer group: progress not replicated (peer down, queue full, or over consumerFrameBytesMax)')
-      }
+    const peers = this.#deps.peers()
+    if (peers.length === 0) return
+    const taken = this.#deps.broadcastFrame(peers, { kind: 'progress', group: this.key, term: this.term, state: progress })
+    const encodeMs = this.#deps.nowMs() - nowMs
+    this.#replicateEveryMs = Math.max(this.#deps.timing.replicateIntervalMs, encodeMs * replicateCostFactor)
+    if (taken < peers.length && !this.#warnedOversize) {
+      this.#warnedOversize = true
+      this.#deps.logger.warn({ group: this.key, peers, taken }, 'consumer group: progress not replicated to every replica (peer down, queue full, or over consumerFrameBytesMax)')
     }
   }
 
