@@ -163,7 +163,8 @@ export class JsonDoc {
   apply(change: Uint8Array): boolean {
     const [doc] = Automerge.applyChanges(this.#load(), [change])
     const moved = this.#afterChange(doc)
-    this.#waiting = Automerge.getMissingDeps(doc, []).length > 0
+    // Nothing waited and the change applied: nothing waits now (skips a WASM call per change).
+    if (this.#waiting || !moved) this.#waiting = Automerge.getMissingDeps(doc, []).length > 0
     return moved
   }
 
