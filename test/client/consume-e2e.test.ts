@@ -144,14 +144,15 @@ t.test('consume against the real group controller', { timeout: 180_000 }, async 
     const aReceived: StreamMessage[] = []
     const bReceived: StreamMessage[] = []
     const bEvents: MembershipEvent[] = []
+    const acks: Array<Promise<void>> = []
     const a = client.consume('jobs', { group: 'solo' }).subscribe((m) => {
       aReceived.push(m)
-      void m.ack()
+      acks.push(m.ack())
     })
     await sleep(300)
     const b = other.consume('jobs', { group: 'solo', onMembership: (event) => bEvents.push(event) }).subscribe((m) => {
       bReceived.push(m)
-      void m.ack()
+      acks.push(m.ack())
     })
     t.teardown(() => b.unsubscribe())
     await until('b joined', () => bEvents.length === 1)
@@ -165,5 +166,6 @@ t.test('consume against the real group controller', { timeout: 180_000 }, async 
     const late = await publish(producer, 'solo-late', 3)
     await until('b gets the next three', () => bReceived.length === 3)
     t.same(bReceived.map((m) => m.id), late)
+    await Promise.all(acks) // every ack confirmed (none left pending when the clients close)
   })
 })
