@@ -44,6 +44,13 @@ export const persistentStreamsPerNodeMax = 32
 export const claimResendMsDefault = 500
 /** Undecodable `data` frames logged one by one; past this, one line per 1,000. */
 const malformedLoggedMax = 10
+/**
+ * A peer counts as reachable for the stream controllers while a `data` frame from it arrived this
+ * recently (replicas send each other digests every antiEntropyIntervalMs, 200 ms by default). The
+ * transport's link state is not enough: a blackholed link may be re-dialed and reported up while
+ * nothing passes.
+ */
+export const peerHeardWindowMsDefault = 1_500
 
 export interface PersistentStreamsOptions {
   readonly router: Router
@@ -69,6 +76,8 @@ export interface PersistentStreamsOptions {
   readonly deadOriginGraceMs?: number
   /** One forward attempt waits this long for a replica's answer. */
   readonly forwardAttemptTimeoutMs?: number
+  /** A peer heard on the `data` channel within this window is reachable (stream controllers). */
+  readonly peerHeardWindowMs?: number
 }
 
 export interface PersistentStreamCounters {
@@ -161,6 +170,12 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   const nowMs = options.nowMs ?? Date.now
   let closed = false
   const subscriptions: Subscription[] = []
+  /** Peer → when a `data` frame from it last arrived. */
+  const lastHeardMs = new Map<string, number>()
+  const heardPeers = (): string[] => {
+    const since = nowMs() - (options.peerHeardWindowMs ?? peerHeardWindowMsDefault)
+    return [...lastHeardMs].filter(([, at]) => at >= since).map(([peer]) => peer)
+  }
 
   const sendReplica = (to: string, message: ReplicaMessage): void => {
     let bytes: Uint8Array
@@ -192,7 +207,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
           port: options.controlPlane,
           logger,
           send: sendReplica,
-          upPeers: () => transport.upPeers(),
+          upPeers: heardPeers,
           engineReplicas: (key) => entries.get(key)?.engine?.replicas,
           ...(options.deadOriginGraceMs === undefined ? {} : { deadOriginGraceMs: options.deadOriginGraceMs }),
           ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
@@ -258,6 +273,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     subscriptions.push(
       transport.frames$.subscribe((frame) => {
         if (frame.channel !== 'data' || closed) return
+        lastHeardMs.set(frame.from, nowMs())
         const decoded = decodeEnvelope(frame.payload)
         if (!decoded.ok) return malformed(frame.from, decoded.error)
         const envelope = decoded.value

@@ -32,7 +32,7 @@ export interface ControllerHostOptions {
   readonly logger: Logger
   /** Sends a replica message to a node (this node included: loop back). */
   readonly send: (to: string, message: ReplicaMessage) => void
-  /** Peers whose link is up now. */
+  /** Peers reachable now (heard from recently on the `data` channel). */
   readonly upPeers: () => readonly string[]
   /** The replica set the local engine of a stream runs with, if there is one here. */
   readonly engineReplicas: (key: string) => readonly string[] | undefined

@@ -37,10 +37,16 @@ export interface StreamControllerConfig {
   readonly distributeResendMs: number
   /** After a majority answered a fence, how long to wait for the other replicas that are up. */
   readonly fenceAllWaitMs: number
+  /**
+   * A tick this long after the previous one means this process was stalled (GC, CPU starvation,
+   * SIGSTOP): what it knows about reachability is stale, so every origin gets a fresh grace.
+   */
+  readonly stalledTickGapMs?: number
 }
 
 export const streamControllerDefaults = {
   deadOriginGraceMs: 5_000,
+  stalledTickGapMs: 1_000,
   fenceResendMs: 500,
   distributeResendMs: 500,
   fenceAllWaitMs: 300,
@@ -106,6 +112,7 @@ export class StreamControllerCore {
   #proposing: CloseDecision | null = null
   #lastDistributeMs = Number.NEGATIVE_INFINITY
   #nextRequestId = 1
+  #lastTickMs: number
   #stopped: string | null = null
   #messages: Array<{ to: string; message: ReplicaMessage }> = []
   #notices: string[] = []
@@ -113,6 +120,7 @@ export class StreamControllerCore {
   constructor(config: StreamControllerConfig, nowMs: number) {
     this.config = config
     this.#slots = slotsAfter(config.replicas, [])
+    this.#lastTickMs = nowMs
     // A new controller gives every origin the full grace before judging it unreachable.
     for (const replica of config.replicas) this.#lastUpMs.set(replica, nowMs)
   }
@@ -208,8 +216,10 @@ export class StreamControllerCore {
   }
 
   tick(nowMs: number, view: ReplicaView): ControllerOutput {
+    const stalled = nowMs - this.#lastTickMs > (this.config.stalledTickGapMs ?? streamControllerDefaults.stalledTickGapMs)
+    this.#lastTickMs = Math.max(this.#lastTickMs, nowMs)
     if (this.#stopped === null) {
-      for (const replica of this.config.replicas) if (view.up.has(replica) && !view.dead.has(replica)) this.#lastUpMs.set(replica, nowMs)
+      for (const replica of this.config.replicas) if (stalled || (view.up.has(replica) && !view.dead.has(replica))) this.#lastUpMs.set(replica, nowMs)
       if (this.#fencing === null && this.#proposing === null) {
         const work = this.#nextWork(nowMs, view)
         if (work !== null) this.#fencing = { ...work, requestId: this.#nextRequestId++, answers: new Map(), startedMs: nowMs, sentAtMs: Number.NEGATIVE_INFINITY, enoughAtMs: null }

@@ -1,7 +1,8 @@
 // The stream controller's pure core (server/streams/stream-controller.ts), the model of
 // test/sim/region/closer.ts: a successor claim is closed only after a fenced majority AND the
 // claimant answered, at the highest answer; an unreachable origin (dead in the cluster state, or
-// link down past the grace) is closed without a successor, never the last open slot; committed
+// link down past the grace) is closed without a successor, never the last open slot, and not
+// because this process itself was stalled; committed
 // decisions are distributed under the controller's term until applied; a higher term stops it.
 import t from 'tap'
 import type { CloseDecision, ReplicaMessage } from '../../data-plane/persistent/index.js'
@@ -9,7 +10,8 @@ import { StreamControllerCore, slotsAfter } from '../../server/streams/index.js'
 import type { ReplicaView, StreamControllerConfig } from '../../server/streams/index.js'
 
 const replicas = ['n1', 'n2', 'n3']
-const config: StreamControllerConfig = { stream: 'default/orders', replicas, term: 7, deadOriginGraceMs: 5_000, fenceResendMs: 500, distributeResendMs: 500, fenceAllWaitMs: 300 }
+// Ticks here jump in time; stall detection has its own test.
+const config: StreamControllerConfig = { stream: 'default/orders', replicas, term: 7, deadOriginGraceMs: 5_000, fenceResendMs: 500, distributeResendMs: 500, fenceAllWaitMs: 300, stalledTickGapMs: Number.POSITIVE_INFINITY }
 const allUp: ReplicaView = { dead: new Set(), up: new Set(replicas) }
 const fromHlc = { wallMs: 1_000, logical: 0 }
 
@@ -132,4 +134,14 @@ t.test('a failed proposal fences again later; a shrinking committed list is igno
   core.setCommitted([])
   t.equal(core.committed.length, 1)
   t.equal(core.fencing, null, 'the fence of a closed incarnation is dropped')
+})
+
+t.test('a late tick (this process was stalled) gives every origin a fresh grace', async (t) => {
+  const core = new StreamControllerCore({ ...config, stalledTickGapMs: 1_000 }, 0)
+  const n3Down: ReplicaView = { dead: new Set(), up: new Set(['n1', 'n2']) }
+  for (let now = 0; now <= 2_000; now += 50) core.tick(now, allUp)
+  t.same(fencesIn(core.tick(9_000, n3Down).messages), [], 'after a 7 s stall nothing is judged unreachable')
+  let fenced: ReturnType<typeof fencesIn> = []
+  for (let now = 9_050; now <= 14_100 && fenced.length === 0; now += 50) fenced = fencesIn(core.tick(now, n3Down).messages)
+  t.same([...new Set(fenced.map((f) => f.origin))], ['n3'], 'a grace counted on ticks that kept time closes it')
 })
