@@ -111,6 +111,8 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
   const done = new Promise<void>((resolve, reject) => {
     settle = (error) => (error === undefined ? resolve() : reject(error))
   })
+  // A failure that comes after JOIN itself failed has nobody awaiting it.
+  done.catch(() => undefined)
   const onMessage = (message: Msg): void => {
     const status = message.headers?.get(consumerHeaders.status) ?? ''
     if (status !== '') return // e.g. `active`: this member now gets the messages
@@ -152,8 +154,12 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
     const answer = await joinGroup(nc, group, { member, deliver, maxInFlight: options.window })
     const joined = joinReplySchema.safeParse(answer)
     if (!joined.success) throw new Error(`JOIN: an answer off the wire contract: ${JSON.stringify(answer).slice(0, 300)}`)
+    const joinBody = { member, deliver, maxInFlight: options.window }
     heartbeat = setInterval(() => {
-      request(nc, consumerSubject(group, 'HB'), { member }, 'HB').catch(() => undefined)
+      // HB answered NOT_FOUND: the controller dropped this member (or a new one took over): join again.
+      request(nc, consumerSubject(group, 'HB'), { member }, 'HB').catch((error: unknown) => {
+        if (error instanceof Error && error.message.includes('RG_ERR_NOT_FOUND')) joinGroup(nc, group, joinBody).catch(() => undefined)
+      })
     }, joined.data.heartbeatMs)
     await done
     const elapsedMs = performance.now() - started
