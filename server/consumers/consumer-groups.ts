@@ -112,6 +112,15 @@ function settingsOf(group: GroupSpec, stream: StreamSpec): GroupSettings {
   }
 }
 
+/**
+ * A group's progress is named by its key and the index of the entry that created it: a group
+ * deleted and created again (or one a node missed the deletion of) starts from nothing, never
+ * from an old life's head.
+ */
+export function progressKey(namespace: string, stream: string, group: string, createdIndex: number): string {
+  return `${namespace}/${stream}/${group}#${createdIndex}`
+}
+
 const sameSettings = (a: GroupSettings, b: GroupSettings): boolean => JSON.stringify(a) === JSON.stringify(b)
 
 export async function attachConsumerGroups(options: ConsumerGroupsOptions): Promise<ConsumerGroups> {
@@ -239,12 +248,12 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
     hostSettings.delete(key)
     if (fenceTerm !== undefined) counters.fenced += 1
     host.stop(fenceTerm === undefined ? {} : { fenceTerm })
-    logger.info({ group: key, term: host.term, ...(fenceTerm === undefined ? {} : { newerTerm: fenceTerm }) }, 'consumer group controller stopped on this node')
+    logger.info({ group: host.key, term: host.term, ...(fenceTerm === undefined ? {} : { newerTerm: fenceTerm }) }, 'consumer group controller stopped on this node')
   }
 
-  const startHost = (spec: GroupSpec, term: number, settings: GroupSettings): void => {
+  /** Hosts and copies are keyed by progress key (`progressKey`): the name in the store and on the wire. */
+  const startHost = (spec: GroupSpec, key: string, term: number, settings: GroupSettings): void => {
     const streamKey = `${spec.namespace}/${spec.stream}`
-    const key = `${streamKey}/${spec.name}`
     const address = { namespace: spec.namespace, stream: spec.stream, group: spec.name }
     const host = new GroupHost(
       {
@@ -269,6 +278,7 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
         moveDeadLetter: (order, event) => moveDeadLetter(spec.namespace, spec.stream, spec.name, order, event),
       },
       address,
+      key,
       term,
       settings,
       spec.start,
@@ -277,7 +287,7 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
     hostSettings.set(key, settings)
     counters.started += 1
     host.start().catch((error: unknown) => {
-      logger.error({ group: key, err: (error as Error).message }, 'consumer group controller failed to start')
+      logger.error({ group: host.key, err: (error as Error).message }, 'consumer group controller failed to start')
       if (hosts.get(key) === host) stopHost(key, undefined)
     })
   }
@@ -286,8 +296,11 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
     if (closed) return
     const state = options.state()
     const wanted = new Set<string>()
-    for (const [key, record] of state.groups) {
+    const existing = new Set<string>()
+    for (const record of state.groups.values()) {
       const spec = record.spec
+      const key = progressKey(spec.namespace, spec.stream, spec.name, record.createdIndex)
+      existing.add(key)
       const streamKey = `${spec.namespace}/${spec.stream}`
       const streamSpec = state.streams.get(streamKey)?.spec
       const designation = state.designations.get(groupControllerName(spec.namespace, spec.stream, spec.name, region))
@@ -313,15 +326,17 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
         warnOnce(`limit:${key}`, { group: key, limit: controlledGroupsPerNodeMax }, 'consumer group not started: controlledGroupsPerNodeMax reached')
         continue
       }
-      startHost(spec, term, settings)
+      startHost(spec, key, term, settings)
     }
     for (const key of [...hosts.keys()]) {
       if (wanted.has(key)) continue
       stopHost(key, undefined)
+      // A deleted group's progress goes with it.
+      if (!existing.has(key)) void store.remove(key).catch(() => undefined)
     }
     // Copies of groups that no longer exist are removed.
     for (const key of [...copies.keys()]) {
-      if (state.groups.has(key)) continue
+      if (existing.has(key)) continue
       copies.delete(key)
       void store.remove(key).catch(() => undefined)
     }
@@ -402,16 +417,16 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
   timer.unref()
   reconcile()
 
-  const view = (key: string, host: GroupHost): ConsumerGroupView | undefined => {
+  const view = (host: GroupHost): ConsumerGroupView | undefined => {
     const snapshot = host.snapshot()
-    return snapshot === undefined ? undefined : { group: key, ...snapshot }
+    return snapshot === undefined ? undefined : { group: host.key, ...snapshot }
   }
 
   return {
-    snapshots: () => [...hosts.entries()].flatMap(([key, host]) => view(key, host) ?? []),
-    snapshot: (key) => {
-      const host = hosts.get(key)
-      return host === undefined ? undefined : view(key, host)
+    snapshots: () => [...hosts.values()].flatMap((host) => view(host) ?? []),
+    snapshot: (group) => {
+      const host = [...hosts.values()].find((candidate) => candidate.key === group && candidate.state !== 'stopped')
+      return host === undefined ? undefined : view(host)
     },
     counters,
     close: async () => {

@@ -102,7 +102,10 @@ const emptyPayload = new Uint8Array(0)
 const decoder = new TextDecoder()
 
 export class GroupHost {
+  /** `namespace/stream/group`. */
   readonly key: string
+  /** The progress's name in the store and on the consumer channel (`progressKey`). */
+  readonly progressKey: string
   readonly address: GroupAddress
   readonly term: number
   readonly #deps: GroupHostDeps
@@ -125,10 +128,11 @@ export class GroupHost {
   #warnedOversize = false
   #replicateEveryMs: number
 
-  constructor(deps: GroupHostDeps, address: GroupAddress, term: number, settings: GroupSettings, start: ConsumerStart) {
+  constructor(deps: GroupHostDeps, address: GroupAddress, progressKey: string, term: number, settings: GroupSettings, start: ConsumerStart) {
     this.#deps = deps
     this.address = address
     this.key = `${address.namespace}/${address.stream}/${address.group}`
+    this.progressKey = progressKey
     this.term = term
     this.#settings = settings
     this.#start = start
@@ -235,7 +239,7 @@ export class GroupHost {
     const requestId = nuid.next()
     const waiting = new Set<string>()
     for (const peer of this.#deps.peers()) {
-      if (this.#deps.sendFrame(peer, { kind: 'gather', group: this.key, term: this.term, requestId })) waiting.add(peer)
+      if (this.#deps.sendFrame(peer, { kind: 'gather', group: this.progressKey, term: this.term, requestId })) waiting.add(peer)
     }
     if (waiting.size === 0) return Promise.resolve([])
     return new Promise((resolve) => {
@@ -395,7 +399,7 @@ export class GroupHost {
   #persist(): void {
     const progress = this.#controller?.progress
     if (progress === undefined || !progress.isDirty) return
-    const saving = this.#deps.store.save(this.key, progress)
+    const saving = this.#deps.store.save(this.progressKey, progress)
     this.#lastSave = saving
     saving.catch((error: unknown) => {
       this.#deps.logger.error({ group: this.key, err: (error as Error).message }, 'consumer group: saving the progress failed')
@@ -414,7 +418,7 @@ export class GroupHost {
     this.#replicatedVersion = progress.version
     const peers = this.#deps.peers()
     if (peers.length === 0) return
-    const taken = this.#deps.broadcastFrame(peers, { kind: 'progress', group: this.key, term: this.term, state: progress })
+    const taken = this.#deps.broadcastFrame(peers, { kind: 'progress', group: this.progressKey, term: this.term, state: progress })
     const encodeMs = this.#deps.nowMs() - nowMs
     this.#replicateEveryMs = Math.max(this.#deps.timing.replicateIntervalMs, encodeMs * replicateCostFactor)
     if (taken < peers.length && !this.#warnedOversize) {

@@ -1,5 +1,5 @@
 // Public entry of consumer groups on a node (server/consumers): see README.md.
-export { attachConsumerGroups } from './consumer-groups.js'
+export { attachConsumerGroups, progressKey } from './consumer-groups.js'
 export type { ConsumerGroupView, ConsumerGroups, ConsumerGroupsCounters, ConsumerGroupsOptions, ConsumerStreamPublish, ConsumerStreamsPort } from './consumer-groups.js'
 export { groupHostTimingDefaults } from './group-host.js'
 export type { ConsumerEnginePort, GroupHostTiming } from './group-host.js'

@@ -8,6 +8,7 @@ import t from 'tap'
 import { connect } from '@nats-io/transport-node'
 import { groupControllerName } from '../../control-plane/cluster/index.js'
 import { GroupStore } from '../../data-plane/persistent/store/group-store.js'
+import { progressKey } from '../../server/consumers/index.js'
 import type { RunningNode } from '../../server/node.js'
 import { runtimeOf, testCluster, waitFor, waitForLeader } from '../server/cluster-helpers.js'
 import { WireMember, ensureGroup, ensureStream, publish, request } from './node-helpers.js'
@@ -24,7 +25,9 @@ function holderOf(node: RunningNode): { holder: string | null; term: number } | 
 async function storedOutstanding(node: RunningNode): Promise<number[] | undefined> {
   const storage = node.storage()
   if (storage === undefined) return undefined
-  const copy = await GroupStore.open(storage).load(group)
+  const record = runtimeOf(node).node.state.groups.get(group)
+  if (record === undefined) return undefined
+  const copy = await GroupStore.open(storage).load(progressKey('default', 'orders', 'billing', record.createdIndex))
   return copy?.outstanding().map((o) => o.index)
 }
 
