@@ -73,6 +73,13 @@ export class Forwarder {
     return this.#pending
   }
 
+  /** Request ids travel as u32: they wrap (one in flight per id at a time is all that matters). */
+  #takeRequestId(): number {
+    const id = this.#nextRequestId
+    this.#nextRequestId = id >= 0xffffffff ? 1 : id + 1
+    return id
+  }
+
   /** Tries each of `targets` in turn; resolves with the first final answer (never rejects). */
   forward(targets: readonly string[], request: ForwardRequestInput): Promise<PublishAck> {
     const publishId = `fwd-${this.#nextRequestId}`
@@ -96,7 +103,7 @@ export class Forwarder {
         if (to === undefined) return finish(refuse('RG_ERR_NOT_READY', `stream ${request.stream}: forwarded to ${tried.join(', ')}; ${last}`))
         if (index > 0) this.counters.retried++
         tried.push(to)
-        const requestId = this.#nextRequestId++
+        const requestId = this.#takeRequestId()
         const bytes = encodeForward({ requestId, stream: request.stream, id: request.id, ackLevel: request.ackLevel, headers: request.headers, payload: request.payload })
         if (!this.#options.send(to, bytes)) {
           last = `${to} is not reachable`

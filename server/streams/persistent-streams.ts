@@ -452,7 +452,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   return {
     engine: (key) => entries.get(key)?.engine,
     openStreams: () => [...entries.values()].filter((entry) => entry.engine !== undefined).map((entry) => entry.key),
-    isReplica: (key) => roles(options.state(), nodeId, options.region).get(key)?.role === 'replica',
+    isReplica: (key) => roles(options.state(), nodeId, options.region).get(key)?.role === 'replica' && entries.get(key)?.forwardOnly !== true,
     publish,
     controlled: () => controllers?.controlled() ?? [],
     counters,

@@ -228,7 +228,9 @@ export class StreamEngine {
   /**
    * Calls `listener(deliveredCount)` each time new deliveries are recorded in the store (so
    * `fetch` returns them); `deliveredCount` is the store's count after the write. Returns the
-   * unsubscribe. At most `deliveredListenersMax` listeners (a bug past that: it throws).
+   * unsubscribe. Listeners belong to this engine: a stream reopened on the node (a restart, a
+   * role change) has a new engine, and a stopped engine calls nobody. At most
+   * `deliveredListenersMax` listeners (a bug past that: it throws).
    */
   onDelivered(listener: (deliveredCount: number) => void): () => void {
     if (this.#deliveredListeners.size >= deliveredListenersMax) throw new RangeError(`stream ${this.stream}: more than deliveredListenersMax (${deliveredListenersMax}) delivery listeners`)
