@@ -82,7 +82,7 @@ export function multiRegionCli(args: readonly string[]): number {
       .join(' ')
     return (
       `messages=${s.logicalMessages} acked=${s.acked} events=${s.logicalEvents} group=${JSON.stringify(s.groupDeliveries)} twins=${s.twinMessages} (acked in both ${s.twinsAckedInBoth}) ` +
-      `shipped=${s.eventsShipped} resent=${s.eventsResent} dropped dup/resend=${s.duplicatesDropped}/${s.resendsDropped} crashes=${s.crashes} partitions region/inter=${s.regionPartitions}/${s.interRegionPartitions} shipperTerms=${s.shipperTerms} lagMax ${lag}`
+      `shipped=${s.eventsShipped} resent=${s.eventsResent} dropped dup/resend=${s.duplicatesDropped}/${s.resendsDropped} crashes=${s.crashes} partitions region/inter=${s.regionPartitions}/${s.interRegionPartitions} shipperTerms=${s.shipperTerms} (failovers ${s.shipperFailovers}) lagMax ${lag}`
     )
   }
 

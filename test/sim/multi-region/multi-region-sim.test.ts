@@ -36,10 +36,10 @@ t.test(`${seeds3} seeds with 3 regions and ${seeds2} with 2 hold every check, do
     twinsAckedInBoth: sum((r) => r.stats.twinsAckedInBoth),
     crashes: sum((r) => r.stats.crashes),
     interRegionPartitions: sum((r) => r.stats.interRegionPartitions),
-    shipperTerms: sum((r) => r.stats.shipperTerms),
+    shipperFailovers: sum((r) => r.stats.shipperFailovers),
   }
   t.ok(work.shipped > 1000 && work.duplicatesDropped > 50 && work.resendsDropped > 0 && work.twinsAckedInBoth > 5, `shipping and dedup did real work: ${JSON.stringify(work)}`)
-  t.ok(work.crashes > 0 && work.interRegionPartitions > 0 && work.shipperTerms > results.length * 4, 'faults and shipper failovers happened')
+  t.ok(work.crashes > 0 && work.interRegionPartitions > 0 && work.shipperFailovers > 0, 'faults and shipper failovers happened')
 })
 
 t.test('a seed replays exactly (same trace hash)', async (t) => {

@@ -70,6 +70,8 @@ export interface MultiRegionSimResult {
     readonly regionPartitions: number
     readonly interRegionPartitions: number
     readonly shipperTerms: number
+    /** Shipper designations beyond the first of each link (nemesis failovers, watchdog). */
+    readonly shipperFailovers: number
     readonly lagMax: Readonly<Record<string, { readonly events: number; readonly ms: number }>>
   }
 }
@@ -373,6 +375,7 @@ export function runMultiRegionSimulation(options: MultiRegionSimOptions): MultiR
       regionPartitions: stats.regionPartitions,
       interRegionPartitions: stats.interRegionPartitions,
       shipperTerms: allStacks.reduce((n, s) => n + shipControllers(s).reduce((m, c) => m + (s.ctx.controlPlane.designation(c)?.term ?? 0), 0), 0),
+      shipperFailovers: allStacks.reduce((n, s) => n + shipControllers(s).reduce((m, c) => m + (s.ctx.controlPlane.designation(c)?.term ?? 1) - 1, 0), 0),
       lagMax,
     },
   }
