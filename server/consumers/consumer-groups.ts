@@ -314,6 +314,11 @@ export async function attachConsumerGroups(options: ConsumerGroupsOptions): Prom
       if (host !== undefined && host.term !== term) stopHost(key, Math.max(term, host.term + 1))
       const settings = settingsOf(spec, streamSpec)
       const running = hosts.get(key)
+      if (running !== undefined && streams.engine(streamKey) === undefined) {
+        // The stream's engine closed here (moved, reopening): stop; started again when it is back.
+        stopHost(key, undefined)
+        continue
+      }
       if (running !== undefined) {
         if (!sameSettings(hostSettings.get(key) as GroupSettings, settings)) {
           hostSettings.set(key, settings)

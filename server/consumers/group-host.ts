@@ -456,6 +456,9 @@ export class GroupHost {
   async #publish(sends: readonly ControllerSend[]): Promise<void> {
     const controller = this.#controller as GroupController
     const events = await this.#readEvents(sends)
+    // No engine here right now (the stream is reopening or moving): nothing is published; the
+    // messages stay in flight and come back after their ack wait (never dropped for this).
+    if (events === undefined) return
     const { router } = this.#deps
     let dropped = false
     for (const send of sends) {
@@ -477,10 +480,10 @@ export class GroupHost {
   }
 
   /** The events of the messages in `sends`, read in runs of consecutive indexes. */
-  async #readEvents(sends: readonly ControllerSend[]): Promise<Map<number, StreamEvent>> {
+  async #readEvents(sends: readonly ControllerSend[]): Promise<Map<number, StreamEvent> | undefined> {
     const events = new Map<number, StreamEvent>()
     const engine = this.#deps.engine()
-    if (engine === undefined) return events
+    if (engine === undefined) return undefined
     const indexes = [...new Set(sends.flatMap((s) => (s.kind === 'message' ? [s.index] : [])))].sort((a, b) => a - b)
     let i = 0
     while (i < indexes.length) {
