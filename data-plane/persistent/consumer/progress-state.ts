@@ -75,6 +75,7 @@ export class ProgressState {
   readonly #outstanding = new Map<number, Map<string, ProgressDot>>()
   #metaDirty = false
   readonly #dirty = new Set<number>()
+  #version = 0
 
   constructor(term: number) {
     if (!isCount(term)) throw new RangeError(`progress: term must be an integer >= 0, got ${term}`)
@@ -83,6 +84,11 @@ export class ProgressState {
 
   get term(): number {
     return this.#term
+  }
+
+  /** Goes up on every change (what a replicator compares to know whether to send again). */
+  get version(): number {
+    return this.#version
   }
 
   /** The group's head: the highest next index any writer dispatched to (or advanced to). */
@@ -142,6 +148,7 @@ export class ProgressState {
     if (op.to > before || !this.#heads.has(op.node)) {
       this.#heads.set(op.node, Math.max(before, op.to))
       this.#metaDirty = true
+      this.#version += 1
     }
     return success(this.head())
   }
@@ -167,6 +174,7 @@ export class ProgressState {
     this.#heads.set(op.node, Math.max(this.#heads.get(op.node) ?? 0, op.index + 1))
     this.#metaDirty = true
     this.#dirty.add(op.index)
+    this.#version += 1
     return success(attempt)
   }
 
@@ -175,7 +183,10 @@ export class ProgressState {
     const fenced = this.#fence(op.term, 'ack')
     if (fenced !== null) return failure(fenced)
     const removed = this.#outstanding.delete(op.index)
-    if (removed) this.#dirty.add(op.index)
+    if (removed) {
+      this.#dirty.add(op.index)
+      this.#version += 1
+    }
     return success(removed)
   }
 
@@ -190,6 +201,7 @@ export class ProgressState {
       this.#outstanding.clear()
       this.#joinContent(other)
       this.#metaDirty = true
+      this.#version += 1
       return 'adopted-newer-term'
     }
     this.#joinContent(other)
@@ -197,11 +209,17 @@ export class ProgressState {
   }
 
   #joinContent(other: ProgressState): void {
+    let changed = false
+    const touch = (index?: number): void => {
+      changed = true
+      if (index === undefined) this.#metaDirty = true
+      else this.#dirty.add(index)
+    }
     for (const [node, head] of other.#heads) {
       const mine = this.#heads.get(node)
       if (mine === undefined || head > mine) {
         this.#heads.set(node, head)
-        this.#metaDirty = true
+        touch()
       }
     }
     // Dots held here that the other has seen (covered by its context) but no longer holds were removed there.
@@ -210,7 +228,7 @@ export class ProgressState {
       for (const [key, dot] of dots) {
         if (theirs?.has(key) !== true && dot.counter <= (other.#context.get(dot.writer) ?? 0)) {
           dots.delete(key)
-          this.#dirty.add(index)
+          touch(index)
         }
       }
       if (dots.size === 0) this.#outstanding.delete(index)
@@ -225,16 +243,17 @@ export class ProgressState {
           this.#outstanding.set(index, dots)
         }
         dots.set(key, dot)
-        this.#dirty.add(index)
+        touch(index)
       }
     }
     for (const [writer, counter] of other.#context) {
       const mine = this.#context.get(writer)
       if (mine === undefined || counter > mine) {
         this.#context.set(writer, counter)
-        this.#metaDirty = true
+        touch()
       }
     }
+    if (changed) this.#version += 1
   }
 
   clone(): ProgressState {
