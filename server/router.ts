@@ -82,6 +82,8 @@ export interface RouterRoutes {
   hasRemoteInterest(subject: string): boolean
   /** This node's interest changed (0↔1 for one pattern and queue). */
   localInterestChanged(op: InterestOp): void
+  /** A client's input chunk ended: send what `forward` gathered (as the router writes its clients then). */
+  flushForwarded(): void
   stats(): RouteStats
 }
 
@@ -225,6 +227,7 @@ export class Router {
 
   endChunk(): void {
     this.#inChunk = false
+    if (this.#routed) (this.#routes as RouterRoutes).flushForwarded()
     if (this.#dirty.length > 0) this.#flushDirty()
   }
 

@@ -4,7 +4,9 @@
 // remote interest is forwarded once per peer (plain interest, or a queue group no local member
 // served, given to one peer holding members); what a peer forwards is delivered here only.
 // Interest frames and messages share the ordered channel, and pending deltas are flushed before
-// any message goes out, so a SUB then a PUB on one node reaches a peer in that order.
+// any message goes out, so a SUB then a PUB on one node reaches a peer in that order. Messages to
+// one peer are gathered into a batch frame, sent when it is full, when the router's input chunk
+// ends (`flushForwarded`), at the end of the turn, and before any interest frame to that peer.
 // I/O lives here: the transport, one retry timer, one setImmediate flush, logs (never per message).
 import type { Subscription as RxSubscription } from 'rxjs'
 import { pickIndex } from '../../data-plane/ephemeral/index.js'
@@ -14,8 +16,8 @@ import type { Clock } from '../../shared/clock.js'
 import type { Logger } from '../../shared/log.js'
 import type { IncomingFrame, Transport } from '../../shared/transport/index.js'
 import type { Router, RouterRoutes, RoutesAttachment } from '../router.js'
-import { decodeRouteFrame, encodeMessage, messageFrameBytes, routeLimits } from './codec.js'
-import type { InterestOp } from './codec.js'
+import { decodeRouteFrame, encodeBatch, encodeMessage, messageFrameBytes, routeLimits } from './codec.js'
+import type { InterestOp, RouteMessage } from './codec.js'
 import { RouteCounterBoard } from './counters.js'
 import type { PeerRouteCounters } from './counters.js'
 import { InterestSync } from './interest-sync.js'
@@ -85,6 +87,13 @@ export interface ClusterRoutes {
 
 const noQueues: readonly string[] = []
 
+/** Encoded messages waiting for one peer (at most about `messageBatchBytesMax`). */
+interface PeerBatch {
+  parts: Uint8Array[]
+  /** Sum of the parts' lengths. */
+  bytes: number
+}
+
 class Routes implements RouterRoutes, ClusterRoutes {
   readonly #router: Router
   readonly #transport: Transport
@@ -97,6 +106,10 @@ class Routes implements RouterRoutes, ClusterRoutes {
   readonly #retryTimer: NodeJS.Timeout
   readonly #attachment: RoutesAttachment
   #flushScheduled = false
+  readonly #batches = new Map<string, PeerBatch>()
+  /** Some batch holds messages. */
+  #batched = false
+  #batchFlushScheduled = false
   #warnedOversize = false
   readonly #warnedPeers = new Set<string>()
   #closed = false
@@ -111,7 +124,11 @@ class Routes implements RouterRoutes, ClusterRoutes {
     const transport = options.transport
     this.#sync = new InterestSync({
       session: Math.floor(this.#random() * 0x1_0000_0000) >>> 0,
-      send: (peer, bytes) => transport.send(peer, 'route', bytes),
+      send: (peer, bytes) => {
+        // Messages queued before this interest frame go first: the channel's order is the contract.
+        this.#flushBatch(peer)
+        return transport.send(peer, 'route', bytes)
+      },
       localEntries: () => options.router.localInterest(),
       remote: this.#remote,
       counters: this.#counters,
@@ -182,10 +199,16 @@ class Routes implements RouterRoutes, ClusterRoutes {
         if (!this.#fits(peer, subject, replyTo, noQueues, headerBlock, payload)) continue
         shared = encodeMessage(subject, replyTo, noQueues, headerBlock, payload)
       }
-      copies += this.#sendBytes(peer, shared)
+      copies += this.#queueMessage(peer, shared)
     }
     if (assigned !== undefined) for (const [peer, queues] of assigned) copies += this.#sendMessage(peer, subject, replyTo, queues, headerBlock, payload)
     return copies
+  }
+
+  flushForwarded(): void {
+    if (!this.#batched) return
+    this.#batched = false
+    for (const peer of this.#batches.keys()) this.#flushBatch(peer)
   }
 
   // ---- ClusterRoutes ---------------------------------------------------------------------
@@ -209,11 +232,17 @@ class Routes implements RouterRoutes, ClusterRoutes {
     if (this.#closed) return
     this.#closed = true
     clearInterval(this.#retryTimer)
+    this.flushForwarded()
     for (const subscription of this.#subscriptions) subscription.unsubscribe()
     this.#attachment.detach()
   }
 
   // ---- internals -------------------------------------------------------------------------
+
+  readonly #flushBatchesAtTurnEnd = (): void => {
+    this.#batchFlushScheduled = false
+    this.flushForwarded()
+  }
 
   readonly #flushPending = (): void => {
     this.#flushScheduled = false
@@ -221,6 +250,12 @@ class Routes implements RouterRoutes, ClusterRoutes {
   }
 
   #peerGone(peer: string, reason: string | undefined): void {
+    const batch = this.#batches.get(peer)
+    if (batch !== undefined) {
+      // Queued for a link that is gone: dropped, as `send` would have refused them.
+      this.#counters.of(peer).dropsRefused += batch.parts.length
+      this.#batches.delete(peer)
+    }
     const dropped = this.#sync.peerDown(peer)
     this.#attachment.setRemoteInterest(this.#remote.size > 0)
     this.#warnedPeers.delete(peer)
@@ -243,19 +278,52 @@ class Routes implements RouterRoutes, ClusterRoutes {
 
   #sendMessage(peer: string, subject: string, replyTo: string | undefined, queues: readonly string[], headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
     if (!this.#fits(peer, subject, replyTo, queues, headerBlock, payload)) return 0
-    return this.#sendBytes(peer, encodeMessage(subject, replyTo, queues, headerBlock, payload))
+    return this.#queueMessage(peer, encodeMessage(subject, replyTo, queues, headerBlock, payload))
   }
 
-  #sendBytes(peer: string, bytes: Uint8Array): number {
-    const counters = this.#counters.of(peer)
-    if (!this.#transport.send(peer, 'route', bytes)) {
-      // Core pub/sub is at-most-once: a slow or vanished peer loses the message, counted.
-      counters.dropsRefused += 1
-      return 0
+  /** Adds one encoded message to the peer's batch (a big one goes alone, after the batch). Returns 1. */
+  #queueMessage(peer: string, message: Uint8Array): number {
+    if (message.length >= routeLimits.messageBatchBytesMax) {
+      this.#flushBatch(peer)
+      this.#sendFrame(peer, message, 1)
+      return 1
     }
-    counters.msgsOut += 1
-    counters.bytesOut += bytes.length
+    let batch = this.#batches.get(peer)
+    if (batch === undefined) {
+      batch = { parts: [], bytes: 0 }
+      this.#batches.set(peer, batch)
+    }
+    batch.parts.push(message)
+    batch.bytes += message.length
+    this.#batched = true
+    if (!this.#batchFlushScheduled) {
+      // Outside a client's input chunk (timers, in-process publishers) nobody calls flushForwarded.
+      this.#batchFlushScheduled = true
+      setImmediate(this.#flushBatchesAtTurnEnd)
+    }
+    if (batch.bytes >= routeLimits.messageBatchBytesMax) this.#flushBatch(peer)
     return 1
+  }
+
+  #flushBatch(peer: string): void {
+    const batch = this.#batches.get(peer)
+    if (batch === undefined || batch.parts.length === 0) return
+    const parts = batch.parts
+    const frame = parts.length === 1 ? (parts[0] as Uint8Array) : encodeBatch(parts, batch.bytes)
+    batch.parts = []
+    batch.bytes = 0
+    this.#sendFrame(peer, frame, parts.length)
+  }
+
+  #sendFrame(peer: string, frame: Uint8Array, messages: number): void {
+    const counters = this.#counters.of(peer)
+    if (!this.#transport.send(peer, 'route', frame)) {
+      // Core pub/sub is at-most-once: a slow or vanished peer loses the messages, counted.
+      counters.dropsRefused += messages
+      return
+    }
+    counters.msgsOut += messages
+    counters.bytesOut += frame.length
   }
 
   #onFrame(frame: IncomingFrame): void {
@@ -268,11 +336,12 @@ class Routes implements RouterRoutes, ClusterRoutes {
       return
     }
     const routeFrame = decoded.frame
-    if (routeFrame.kind === 'message') {
+    if (routeFrame.kind === 'message' || routeFrame.kind === 'batch') {
+      const messages: readonly RouteMessage[] = routeFrame.kind === 'message' ? [routeFrame] : routeFrame.messages
       const counters = this.#counters.of(peer)
-      counters.msgsIn += 1
+      counters.msgsIn += messages.length
       counters.bytesIn += frame.payload.length
-      this.#router.deliverFromPeer(routeFrame)
+      for (const message of messages) this.#router.deliverFromPeer(message)
       return
     }
     const receipt = this.#sync.receive(peer, routeFrame)

@@ -10,12 +10,13 @@
 //   snapshot : u8 kind=2 | u32 seq | u32 session | u8 flags (1 first, 2 last) | entry*
 //   delta    : u8 kind=3 | u32 seq | entry*
 //   resync   : u8 kind=4
+//   batch    : u8 kind=5 | (u32 bytes | message frame)+   (two or more messages to one peer)
 //   entry    : u8 op (1 add, 2 remove; a snapshot holds adds only) | str pattern | str queue ('' = none)
 import { RailgunError } from '../../shared/errors.js'
 import { defaultFrameBytesMax } from '../../shared/transport/index.js'
 import { isValidPublishSubject, isValidSubscribeSubject, checkQueueName, subjectLimits, utf8Bytes } from '../../shared/subject/index.js'
 
-export const routeFrameKinds = { message: 1, snapshot: 2, delta: 3, resync: 4 } as const
+export const routeFrameKinds = { message: 1, snapshot: 2, delta: 3, resync: 4, batch: 5 } as const
 
 /** Named limits of the route channel. */
 export const routeLimits = {
@@ -25,6 +26,12 @@ export const routeLimits = {
   messageFrameBytesMax: defaultFrameBytesMax - 1,
   /** Queue groups one forwarded message may name (a u8 on the wire). */
   queuesPerMessageMax: 255,
+  /**
+   * Forwarded messages to one peer are gathered into a batch frame until it holds this many bytes
+   * (or the input chunk / event-loop turn ends): fewer frames in the peer's bounded queue, one
+   * frame event on the receiver. A message bigger than this travels alone.
+   */
+  messageBatchBytesMax: 64 * 1024,
 } as const
 
 const messageFlagReply = 1
@@ -62,6 +69,7 @@ export interface RouteMessage {
 
 export type RouteFrame =
   | RouteMessage
+  | { readonly kind: 'batch'; readonly messages: readonly RouteMessage[] }
   | {
       readonly kind: 'snapshot'
       readonly seq: number
@@ -196,6 +204,21 @@ export function encodeDeltas(ops: readonly InterestOp[], firstSeq: number, frame
   })
 }
 
+/** Encoded message frames (`encodeMessage`) as one batch frame; `bodyBytes` = their total length. */
+export function encodeBatch(messages: readonly Uint8Array[], bodyBytes: number): Uint8Array {
+  const out = new Uint8Array(1 + 4 * messages.length + bodyBytes)
+  out[0] = routeFrameKinds.batch
+  let offset = 1
+  for (const message of messages) {
+    offset = writeU32(out, offset, message.length)
+    out.set(message, offset)
+    offset += message.length
+  }
+  // Invariant: the caller's byte count matches the messages (a mismatch is a bug, not input).
+  if (offset !== out.length) throw new Error(`batch body bytes ${bodyBytes} do not match its messages`)
+  return out
+}
+
 const resyncFrame = Uint8Array.of(routeFrameKinds.resync)
 
 /** Asks the peer for a full interest snapshot. */
@@ -283,6 +306,16 @@ function readEntry(reader: Reader, rules: RouteSubjectRules, snapshot: boolean):
 function readFrame(reader: Reader, rules: RouteSubjectRules): RouteFrame {
   const kind = reader.u8('kind')
   switch (kind) {
+    case routeFrameKinds.batch: {
+      const messages: RouteMessage[] = []
+      while (reader.remaining > 0) {
+        const inner = new Reader(reader.view(reader.u32('batched message length'), 'batched message'))
+        if (inner.bytes[0] !== routeFrameKinds.message) throw new Truncated(`a batch holds messages only, not kind ${String(inner.bytes[0])}`)
+        messages.push(readFrame(inner, rules) as RouteMessage)
+      }
+      if (messages.length === 0) throw new Truncated('empty batch')
+      return { kind: 'batch', messages }
+    }
     case routeFrameKinds.message: {
       const flags = reader.u8('message flags')
       if ((flags & ~(messageFlagReply | messageFlagHeaders)) !== 0) throw new Truncated(`unknown message flags ${flags}`)
@@ -338,7 +371,7 @@ function readFrame(reader: Reader, rules: RouteSubjectRules): RouteFrame {
  */
 export function decodeRouteFrame(bytes: Uint8Array, rules: RouteSubjectRules = defaultRules): RouteDecodeResult {
   if (bytes.length === 0) return { ok: false, error: new RouteFrameError('empty frame') }
-  if (bytes[0] !== routeFrameKinds.message && bytes.length > routeLimits.interestFrameBytesMax) {
+  if ((bytes[0] === routeFrameKinds.snapshot || bytes[0] === routeFrameKinds.delta) && bytes.length > routeLimits.interestFrameBytesMax) {
     return { ok: false, error: new RouteFrameError(`interest frame of ${bytes.length} bytes exceeds ${routeLimits.interestFrameBytesMax}`) }
   }
   try {

@@ -1,7 +1,7 @@
 // Public entry of cluster routing (NATS-style routes over the peer transport's `route` channel).
 export { attachClusterRoutes, routeDriverDefaults, nodeLocalSubjectPrefixes } from './cluster-routes.js'
 export type { ClusterRoutes, ClusterRoutesOptions, RouteDriverLimits, RouteStats, PeerRouteStats } from './cluster-routes.js'
-export { decodeRouteFrame, encodeMessage, encodeSnapshot, encodeDeltas, encodeResync, messageFrameBytes, routeFrameKinds, routeLimits, RouteFrameError } from './codec.js'
+export { decodeRouteFrame, encodeBatch, encodeMessage, encodeSnapshot, encodeDeltas, encodeResync, messageFrameBytes, routeFrameKinds, routeLimits, RouteFrameError } from './codec.js'
 export type { InterestEntry, InterestOp, RouteFrame, RouteMessage, RouteDecodeResult, RouteSubjectRules } from './codec.js'
 export { LocalInterestTable, interestKey } from './local-interest.js'
 export { RemoteInterestTable, noTargets } from './remote-interest.js'

@@ -140,7 +140,7 @@ export class InterestSync {
   }
 
   /** An interest frame (snapshot, delta, resync request) from `peer`. */
-  receive(peer: string, frame: Exclude<RouteFrame, { kind: 'message' }>): InterestReceipt {
+  receive(peer: string, frame: Exclude<RouteFrame, { kind: 'message' | 'batch' }>): InterestReceipt {
     if (!this.#outbound.has(peer)) {
       // The link is up (the transport delivered this) though its status has not reached us yet.
       this.peerUp(peer)

@@ -8,6 +8,7 @@ import fc from 'fast-check'
 import {
   RouteFrameError,
   decodeRouteFrame,
+  encodeBatch,
   encodeDeltas,
   encodeMessage,
   encodeResync,
@@ -22,6 +23,10 @@ import { entryArb, messageArb, opArb } from './arbitraries.js'
 function decoded(result: RouteDecodeResult): RouteFrame {
   if (!result.ok) throw new Error(`expected a frame, got ${result.error.message}`)
   return result.frame
+}
+
+function batchOf(messages: readonly Uint8Array[]): Uint8Array {
+  return encodeBatch(messages, messages.reduce((sum, message) => sum + message.length, 0))
 }
 
 function failure(t: Test, bytes: Uint8Array, pattern: RegExp, what: string): void {
@@ -61,6 +66,27 @@ t.test('messages round-trip (fast-check, UTF-8 subjects, headers or not)', async
     { numRuns: 500 },
   )
   t.pass('500 random messages round-trip')
+})
+
+t.test('batches of messages round-trip; a batch holds messages only', async (t) => {
+  fc.assert(
+    fc.property(fc.array(messageArb, { minLength: 2, maxLength: 10 }), (messages) => {
+      const encoded = messages.map((m) => encodeMessage(m.subject, m.replyTo, m.queues, m.headerBlock, m.payload))
+      const frame = decoded(decodeRouteFrame(batchOf(encoded)))
+      if (frame.kind !== 'batch' || frame.messages.length !== messages.length) return false
+      return frame.messages.every(
+        (message, index) =>
+          message.subject === messages[index]?.subject && message.replyTo === messages[index]?.replyTo && Buffer.from(message.payload).equals(Buffer.from(messages[index]?.payload ?? [])),
+      )
+    }),
+    { numRuns: 200 },
+  )
+  t.throws(() => encodeBatch([Uint8Array.of(1)], 5), /do not match/, 'a wrong byte count is a caller bug')
+  failure(t, Uint8Array.of(routeFrameKinds.batch), /empty batch/, 'an empty batch')
+  const resync = encodeResync()
+  const nested = batchOf([resync])
+  failure(t, nested, /messages only/, 'a resync inside a batch')
+  failure(t, Uint8Array.of(routeFrameKinds.batch, 0, 0, 0, 9, 1), /truncated batched message/, 'a length past the end')
 })
 
 t.test('snapshots chunk within the frame limit and round-trip in order with consecutive seqs', async (t) => {
@@ -139,6 +165,7 @@ t.test('random and mutated bytes never throw (fuzz)', async (t) => {
     encodeMessage('orders.eu', '_INBOX.x.1', ['workers'], Uint8Array.of(1, 2), Uint8Array.of(3, 4, 5)),
     ...encodeSnapshot([{ pattern: 'a.*', queue: 'q' }, { pattern: 'b.>', queue: undefined }], 5, 9),
     ...encodeDeltas([{ op: 'add', pattern: 'c.#', queue: undefined }, { op: 'remove', pattern: 'a.*', queue: 'q' }], 11),
+    batchOf([encodeMessage('a', undefined, [], undefined, Uint8Array.of(1)), encodeMessage('b', 'c', ['q'], Uint8Array.of(2), Uint8Array.of(3))]),
   ]
   fc.assert(
     fc.property(fc.uint8Array({ maxLength: 200 }), (bytes) => {

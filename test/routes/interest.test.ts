@@ -130,7 +130,7 @@ class Pair {
       const { to, bytes } = this.inFlight.shift() as { to: 'a' | 'b'; bytes: Uint8Array }
       const result = decodeRouteFrame(bytes)
       if (!result.ok) throw result.error
-      const frame = result.frame as Exclude<RouteFrame, { kind: 'message' }>
+      const frame = result.frame as Exclude<RouteFrame, { kind: 'message' | 'batch' }>
       this.sync[to].receive(to === 'a' ? 'b' : 'a', frame)
     }
   }

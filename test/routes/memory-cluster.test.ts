@@ -267,7 +267,10 @@ t.test('a slow peer drops (counted), an oversized message is dropped (counted), 
   const [n1, n2] = nodes as [TestNode, TestNode]
   const sub = n2.subscribe('burst')
   await until(() => n1.router.hasInterest('burst'), 'n1 knows burst')
-  for (let index = 0; index < 100; index += 1) n1.publish('burst', String(index))
+  // 30 KiB each: about two per batch frame, so the 20-frame queue overflows.
+  const filler = 'x'.repeat(30 * 1024)
+  for (let index = 0; index < 100; index += 1) n1.publish('burst', `${index}:${filler}`)
+  await settle() // batches go out at the end of the turn
   const stats = n1.peer('n2') as PeerRouteStats
   t.equal(stats.msgsOut + stats.dropsRefused, 100, 'every message either queued or counted as dropped')
   t.ok(stats.dropsRefused > 0, `${stats.dropsRefused} dropped when the peer's queue was full`)
@@ -299,4 +302,28 @@ t.test('routes attached after the links came up (as in startNode) still exchange
   await until(() => (routers[0] as Router).hasInterest('early.subject'), 'n1 learnt n2’s interest made before either attached')
   ;(routers[0] as Router).publishLocal('early.subject', undefined, undefined, Buffer.from('hi'))
   await until(() => connection.received.length === 1, 'delivered')
+})
+
+t.test('messages to one peer in one turn travel in batch frames, in order', async (t) => {
+  const { hub, nodes } = await mesh(t, ['n1', 'n2'])
+  const [n1, n2] = nodes as [TestNode, TestNode]
+  const sub = n2.subscribe('batch.*')
+  await until(() => n1.router.hasInterest('batch.x'), 'n1 knows batch.*')
+  const kinds: number[] = []
+  hub.setDropFilter((from, _to, channel, payload) => {
+    if (from === 'n1' && channel === 'route') kinds.push(payload[0] as number)
+    return false
+  })
+  for (let index = 0; index < 500; index += 1) n1.publish(`batch.${index % 3}`, String(index))
+  n2.subscribe('late.sub') // an interest frame from n2 in between changes nothing on n1's side
+  await until(() => sub.connection.received.length === 500, 'all 500 arrived')
+  t.same(
+    sub.connection.received.map((message) => message.payload),
+    Array.from({ length: 500 }, (_, index) => String(index)),
+    'in publish order',
+  )
+  t.ok(kinds.length >= 1 && kinds.length <= 3, `500 small messages took ${kinds.length} frame(s)`)
+  t.ok(kinds.every((kind) => kind === routeFrameKinds.batch), 'batch frames')
+  t.equal(n1.peer('n2')?.msgsOut, 500, 'msgsOut counts messages, not frames')
+  t.equal(n2.peer('n1')?.msgsIn, 500)
 })
