@@ -181,7 +181,8 @@ t.test('consume with a group, the test as the controller', { timeout: 180_000 },
   const server = await railgunKind.start()
   t.teardown(() => server.dispose())
   const ctl = await connect(server.url, { name: 'fake-controller' })
-  const client = await connect(server.url, { name: 'consumer', reconnect: { delayMsMin: 50, delayMsMax: 200 } })
+  // Quick reconnects, and enough attempts to outlast a slow server restart on a loaded machine.
+  const client = await connect(server.url, { name: 'consumer', reconnect: { delayMsMin: 50, delayMsMax: 250, attemptsMax: 1_000 } })
   t.teardown(async () => {
     await client.close()
     await ctl.close()
@@ -385,7 +386,7 @@ t.test('consume with a group, the test as the controller', { timeout: 180_000 },
     t.teardown(() => subscription.unsubscribe())
     await until('joined', () => controller.joins.length === 1)
     await server.restart()
-    await until('JOIN again after the reconnect', () => controller.joins.length >= 2, 30_000)
+    await until('JOIN again after the reconnect', () => controller.joins.length >= 2, 60_000)
     t.equal(controller.joins[1]?.member, controller.joins[0]?.member, 'same member')
     t.equal(controller.joins[1]?.deliver, controller.joins[0]?.deliver, 'same inbox (resubscribed by the session)')
     controller.queue.push(...events(600, 1))
