@@ -4,7 +4,7 @@
 // After the network heals, every replica holds every operation, every replica shows the same
 // values, and those values are what a fresh replica that applies every operation in id order
 // shows, and what the naive reference model computes. Deterministic: the seed is in the test
-// name; KV_CRDT_SIM_SEEDS=n runs n seeds (default 4).
+// name; KV_CRDT_SIM_SEEDS=n runs n seeds (default 3).
 import t from 'tap'
 import { compareOpId, describeValue } from '../../data-plane/kv-crdt/index.js'
 import type { CrdtKvState, KvOp } from '../../data-plane/kv-crdt/index.js'
@@ -12,7 +12,7 @@ import { KvHarness } from './harness.js'
 import type { HarnessReplica } from './harness.js'
 import { replay, referenceValues, sortedEntries } from './helpers.js'
 
-const seeds = Number(process.env.KV_CRDT_SIM_SEEDS ?? 4)
+const seeds = Number(process.env.KV_CRDT_SIM_SEEDS ?? 3)
 // The first default seeds are ones where collecting a tombstone in one step (without the clock
 // ceiling) makes replicas disagree at a checkpoint — checked by mutating state.ts.
 const firstSeed = 0x5eed + 3 * 7919
