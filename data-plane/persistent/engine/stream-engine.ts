@@ -6,6 +6,13 @@
 // in through `step`; deliveries recorded in the store's delivery index, then `onDelivered`
 // listeners told; tick every `tickMs`.
 //
+// Hot path (issue #5 figures): the delivery index is written without an fsync of its own
+// (`recordDeliveries(…, {sync: false})`: it rides in the storage's log until the next synced
+// write; after a crash the replica delivers the same order again and the engine records what
+// was lost again), so a publish → ack cycle costs one fsync, not two; and the latest deliveries
+// are kept in a bounded in-memory cache that `fetch`/`cached` answer from, so consumer groups
+// reading at the head never go to the storage.
+//
 // Restart: the incarnation in the engine record goes up by one and is synced before the replica
 // exists; the replica is restored from the store's events, clock ceiling and decision records.
 // A restarted incarnation holds no origin slot until its predecessor is closed naming it
@@ -55,6 +62,15 @@ export interface StreamEngineOptions {
   /** Log lines (replica notices, storage failure). */
   readonly onNotice?: (kind: string, detail: string) => void
 }
+
+/** Deliveries `fetch` answers from memory at most (the most recent ones; older ones come from the store). */
+export const deliveryCacheEventsMax = 16_384
+/** Bytes (payloads + headers, estimated) of the delivery cache at most. */
+export const deliveryCacheBytesMax = 16 * 1024 * 1024
+/** Deliveries handed to the store in one `recordDeliveries` call at most (the rest follow at once). */
+export const recordDeliveriesBatchMax = 4_096
+/** Fixed per-event overhead counted against deliveryCacheBytesMax besides payload and headers. */
+const cachedEventOverheadBytes = 128
 
 export interface EnginePublish {
   /** Producer id (`Rg-Msg-Id`): the dedup identity; a nuid when absent. */
@@ -110,10 +126,18 @@ export class StreamEngine {
   #stoppedCode: 'RG_ERR_STORAGE_IO' | 'RG_ERR_NOT_READY' = 'RG_ERR_STORAGE_IO'
   /** Deliveries at or above this index are not yet handed to the store. */
   #recordedUpTo: number
+  /** Deliveries below this index are written in the store's index (fetch answers up to here). */
+  #writtenUpTo: number
+  /** Handed over by the replica, not yet passed to the store (one store call at a time). */
+  #unrecorded: Delivery[] = []
+  #recording = false
+  /** The most recent deliveries, contiguous: indexes [#cacheFirst, #cacheFirst + #cache.length − #cacheHead). */
+  #cache: StreamEvent[] = []
+  #cacheHead = 0
+  #cacheFirst = 0
+  #cacheBytes = 0
   #publishCounter = 0
   #persistedUpTo = 0
-  /** Chains the store writes of deliveries so they stay contiguous. */
-  #deliveryChain: Promise<void> = Promise.resolve()
   readonly #deliveredListeners = new Set<(deliveredCount: number) => void>()
 
   private constructor(options: StreamEngineOptions, replica: StreamReplica, recordedUpTo: number) {
@@ -124,6 +148,8 @@ export class StreamEngine {
     this.#replica = replica
     this.#nowMs = options.nowMs ?? Date.now
     this.#recordedUpTo = recordedUpTo
+    this.#writtenUpTo = recordedUpTo
+    this.#cacheFirst = recordedUpTo
   }
 
   /** Ensures the stream in the store, restores it, bumps the incarnation; ready to publish once resolved (a restart of a multi-replica set: once the controller gives it a slot). */
@@ -240,9 +266,41 @@ export class StreamEngine {
     }
   }
 
-  /** Up to `max` delivered events from delivery index `from` (each with its index). */
-  fetch(from: number, max: number): Promise<Array<{ readonly index: number; readonly event: StreamEvent }>> {
-    return this.#options.store.readByIndex(this.stream, Math.max(0, from), Math.min(Math.max(0, max), fetchEventsMax))
+  /**
+   * Up to `max` delivered events from delivery index `from` (each with its index): recorded
+   * ones only (below `deliveredCount`), from the delivery cache when it holds them, else from
+   * the store (then the cached rest of the range).
+   */
+  async fetch(from: number, max: number): Promise<Array<{ readonly index: number; readonly event: StreamEvent }>> {
+    const start = Math.max(0, from)
+    const end = Math.min(start + Math.min(Math.max(0, max), fetchEventsMax), this.#writtenUpTo)
+    if (end <= start) return []
+    const cached = this.cached(start, end - start)
+    if (cached !== undefined) return cached
+    const cacheFirst = this.#cacheFirst
+    const stored = await this.#options.store.readByIndex(this.stream, start, Math.min(end, cacheFirst) - start)
+    if (end <= cacheFirst) return stored
+    // The rest of the range from the cache, if it still holds it (it may have moved on meanwhile).
+    const rest = this.cached(cacheFirst, end - cacheFirst)
+    return rest === undefined ? stored : [...stored, ...rest]
+  }
+
+  /**
+   * `fetch` without I/O: the events of [from, from + max) (capped at `fetchEventsMax` and at
+   * what is recorded) when the delivery cache holds all of them, else undefined.
+   */
+  cached(from: number, max: number): Array<{ readonly index: number; readonly event: StreamEvent }> | undefined {
+    const start = Math.max(0, from)
+    const end = Math.min(start + Math.min(Math.max(0, max), fetchEventsMax), this.#writtenUpTo)
+    if (end <= start) return []
+    if (start < this.#cacheFirst) return undefined
+    // Retention may have removed the head of the stream meanwhile: what it removed is gone.
+    const firstStored = this.#options.store.info(this.stream).firstIndex
+    const out: Array<{ readonly index: number; readonly event: StreamEvent }> = []
+    for (let index = Math.max(start, firstStored); index < end; index++) {
+      out.push({ index, event: this.#cache[this.#cacheHead + index - this.#cacheFirst] as StreamEvent })
+    }
+    return out
   }
 
   /** Events delivered so far (stable and recorded in the store's index). */
@@ -314,14 +372,54 @@ export class StreamEngine {
   }
 
   #record(deliveries: readonly Delivery[]): void {
-    const fresh = deliveries.filter((d) => d.index >= this.#recordedUpTo)
-    if (fresh.length === 0) return
-    this.#recordedUpTo = (fresh.at(-1) as Delivery).index + 1
-    const { store } = this.#options
-    this.#deliveryChain = this.#deliveryChain
-      .then(() => store.recordDeliveries(this.stream, fresh.map((d) => ({ index: d.index, position: d.event }))))
-      .then(() => this.#notifyDelivered())
-      .catch((error: unknown) => this.#fail(error as Error))
+    for (const delivery of deliveries) {
+      // After a restart the replica delivers again from 0: what the store holds is skipped.
+      if (delivery.index < this.#recordedUpTo) continue
+      this.#recordedUpTo = delivery.index + 1
+      this.#unrecorded.push(delivery)
+      this.#cacheAdd(delivery.index, delivery.event)
+    }
+    this.#recordNext()
+  }
+
+  /** One store call at a time (the index stays contiguous); what arrives meanwhile goes next, together. */
+  #recordNext(): void {
+    if (this.#recording || this.#unrecorded.length === 0 || this.#stopped !== null) return
+    const batch = this.#unrecorded.length <= recordDeliveriesBatchMax ? this.#unrecorded : this.#unrecorded.slice(0, recordDeliveriesBatchMax)
+    this.#unrecorded = batch === this.#unrecorded ? [] : this.#unrecorded.slice(batch.length)
+    const upTo = (batch.at(-1) as Delivery).index + 1
+    this.#recording = true
+    this.#options.store.recordDeliveries(this.stream, batch.map((d) => ({ index: d.index, position: d.event })), { sync: false }).then(
+      () => {
+        this.#recording = false
+        this.#writtenUpTo = upTo
+        this.#notifyDelivered()
+        this.#recordNext()
+      },
+      (error: unknown) => this.#fail(error as Error),
+    )
+  }
+
+  #cacheAdd(index: number, event: StreamEvent): void {
+    if (index !== this.#cacheFirst + this.#cache.length - this.#cacheHead) {
+      // Not contiguous (cannot happen: deliveries are handed over in index order): start over.
+      this.#cache = []
+      this.#cacheHead = 0
+      this.#cacheBytes = 0
+      this.#cacheFirst = index
+    }
+    this.#cache.push(event)
+    this.#cacheBytes += cachedBytes(event)
+    while (this.#cache.length - this.#cacheHead > deliveryCacheEventsMax || (this.#cacheBytes > deliveryCacheBytesMax && this.#cache.length - this.#cacheHead > 1)) {
+      this.#cacheBytes -= cachedBytes(this.#cache[this.#cacheHead] as StreamEvent)
+      this.#cacheHead++
+      this.#cacheFirst++
+    }
+    // Compact once the evicted slots are half the array (amortised O(1) per event).
+    if (this.#cacheHead > 0 && this.#cacheHead * 2 >= this.#cache.length) {
+      this.#cache = this.#cache.slice(this.#cacheHead)
+      this.#cacheHead = 0
+    }
   }
 
   #notifyDelivered(): void {
@@ -345,5 +443,16 @@ export class StreamEngine {
     this.#options.onNotice?.('stopped', error.message)
     for (const [publishId, pending] of this.#pending) pending.resolve({ ok: false, publishId, error: new PersistentRejection(code, `stream ${this.stream}: ${error.message}`) })
     this.#pending.clear()
+    this.#unrecorded = []
+    this.#cache = []
+    this.#cacheHead = 0
+    this.#cacheBytes = 0
+    this.#cacheFirst = this.#writtenUpTo
   }
+}
+
+function cachedBytes(event: StreamEvent): number {
+  let bytes = cachedEventOverheadBytes + event.payload.length + event.id.length
+  for (const [key, value] of event.headers) bytes += key.length + value.length
+  return bytes
 }

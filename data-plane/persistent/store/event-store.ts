@@ -215,7 +215,8 @@ export class EventStore {
       operations,
       durable: (batch) => {
         for (const snapshot of snapshots) this.#durable.set(snapshot.name, snapshot)
-        if (this.#observers.size > 0 && batch.operations > 0) notifyObservers(this.#observers, (observer) => observer.committed?.({ ...batch, appended }))
+        // Observers hear of synced batches (an unsynced one holds delivery records only).
+        if (this.#observers.size > 0 && batch.synced && batch.operations > 0) notifyObservers(this.#observers, (observer) => observer.committed?.({ ...batch, appended }))
       },
     }
   }
@@ -341,10 +342,13 @@ export class EventStore {
 
   /**
    * Records delivery indexes (Orderer deliveries: index → event position), in order and
-   * contiguous from `info().deliveredCount`; each event must be held. Resolves once durable.
-   * This is what `resumePoint` and `readByIndex` answer from.
+   * contiguous from `info().deliveredCount`; each event must be held. Resolves once durable —
+   * or, with `{sync: false}`, once written: in the storage's log, made durable by the next synced
+   * write (group-commit.ts), so it costs no fsync of its own. That is safe for what the index
+   * holds: a replica delivers the same order again after a restart, and the engine records what
+   * the store lost again. This is what `resumePoint` and `readByIndex` answer from.
    */
-  recordDeliveries(stream: string, deliveries: readonly RecordedDelivery[]): Promise<void> {
+  recordDeliveries(stream: string, deliveries: readonly RecordedDelivery[], options: { readonly sync?: boolean } = {}): Promise<void> {
     let state: StreamState
     try {
       state = this.#stagedState(stream)
@@ -354,6 +358,7 @@ export class EventStore {
     const keys = deliveries.map((d) => encodeStorageKey(d.position))
     return this.#committer.submit({
       bytes: keys.length * 48,
+      sync: options.sync !== false,
       build: () => {
         // Check everything before changing anything: a bad call rejects whole.
         let expected = state.deliveredCount

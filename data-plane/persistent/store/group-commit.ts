@@ -10,6 +10,12 @@
 // - An item's operations are built when its batch is sealed (`build`), in submission order, so
 //   state derived from earlier items (version vectors, counters) is exact for that batch; `seal`
 //   then adds the batch's trailing records (metadata) and `durable` runs after the sync.
+// - An item may say it needs no sync of its own (`sync: false`: records that can be rebuilt after
+//   a restart, e.g. the delivery index). A batch of such items only is written without fsync and
+//   its items resolve once written — in the storage's log, so the next synced write of the
+//   storage (this committer's or another's: the log is one) makes them durable too. In a batch
+//   with any synced item everything is synced. This is what keeps a second fsync per cycle out
+//   of the publish → ack path.
 // - Bounded queue: past `queueBytesMax` or `queueAppendsMax`, `submit` rejects with
 //   RG_ERR_LIMIT_EXCEEDED at once (nothing queued); `whenWritable()` resolves when there is room.
 // - A failed write stops the committer: the batch's items and every queued and later item
@@ -31,17 +37,24 @@ export interface GroupCommitOptions {
 export interface CommitItem<T> {
   /** Bytes this item will write (for the batch and queue bounds). */
   readonly bytes: number
+  /**
+   * False: this item needs no fsync of its own (see the header); it resolves once written.
+   * Default true: it resolves once the batch holding it is synced.
+   */
+  readonly sync?: boolean
   /** Called when the batch is sealed, in submission order: the operations and the result. May throw (that item alone rejects). */
   build(): { readonly operations: readonly BatchOperation[]; readonly result: T }
 }
 
-/** What a synced batch carried (for observers). */
+/** What a written batch carried (for observers). */
 export interface SyncedBatch {
+  /** Whether the write was synced (false: only `sync: false` items, written without fsync). */
+  readonly synced: boolean
   readonly items: number
   readonly operations: number
   /** Key and value bytes. */
   readonly bytes: number
-  /** Duration of the synced write (ms). */
+  /** Duration of the write (ms; with its fsync when synced). */
   readonly syncMs: number
 }
 
@@ -55,6 +68,8 @@ export interface CommitHooks {
 export interface GroupCommitStats {
   /** Synced batches written. */
   readonly batches: number
+  /** Batches written without fsync (`sync: false` items only). */
+  readonly unsyncedBatches: number
   /** Items acknowledged. */
   readonly items: number
   readonly operations: number
@@ -87,6 +102,7 @@ export class GroupCommitter {
   #writableWaiters: Array<() => void> = []
   #idleWaiters: Array<() => void> = []
   #batches = 0
+  #unsyncedBatches = 0
   #items = 0
   #operations = 0
 
@@ -110,7 +126,7 @@ export class GroupCommitter {
   }
 
   get stats(): GroupCommitStats {
-    return { batches: this.#batches, items: this.#items, operations: this.#operations }
+    return { batches: this.#batches, unsyncedBatches: this.#unsyncedBatches, items: this.#items, operations: this.#operations }
   }
 
   get queuedItems(): number {
@@ -209,6 +225,8 @@ export class GroupCommitter {
   async #write(batch: readonly Pending[]): Promise<void> {
     const operations: BatchOperation[] = []
     const built: Array<{ readonly pending: Pending; readonly result: unknown }> = []
+    // Synced unless every item said it needs no sync.
+    const sync = batch.some((pending) => pending.item.sync !== false)
     for (const pending of batch) {
       try {
         const { operations: ops, result } = pending.item.build()
@@ -228,18 +246,19 @@ export class GroupCommitter {
     for (const op of sealed.operations) operations.push(op)
     const startedMs = performance.now()
     try {
-      if (operations.length > 0) await this.#storage.batch(operations, { sync: true })
+      if (operations.length > 0) await this.#storage.batch(operations, { sync })
     } catch (error) {
       this.#stop(storageError(error), built.map((b) => b.pending))
       return
     }
     const syncMs = performance.now() - startedMs
-    this.#batches++
+    if (sync) this.#batches++
+    else this.#unsyncedBatches++
     this.#operations += operations.length
     this.#items += built.length
     let bytes = 0
     for (const op of operations) bytes += op.key.length + (op.type === 'put' ? op.value.length : 0)
-    sealed.durable({ items: built.length, operations: operations.length, bytes, syncMs })
+    sealed.durable({ synced: sync, items: built.length, operations: operations.length, bytes, syncMs })
     for (const { pending, result } of built) pending.resolve(result)
   }
 
