@@ -7,9 +7,11 @@
 //            position, build the controller (what was outstanding is redelivered first)
 //   requests JOIN / HB / LEAVE / FETCH / ACKS / ACK.<index>.<deliveries> / INFO (docs/api.md
 //            § Consuming); an answer to an ack waits until the progress change is durable
-//   ready()  deliveries read from the stream's engine in index runs and published in order with
-//            `router.publishLocal(to, ackSubject, headers, payload)`; status messages; dead letters
-//            moved through the driver's `moveDeadLetter` (then `deadLettered(index, ok)`)
+//   ready()  once per turn of requests and engine deliveries (a burst of acks makes one pass,
+//            one save, one publish run); deliveries published in order with
+//            `router.publishLocal(to, ackSubject, headers, payload)` — from the engine's delivery
+//            cache at once when it holds them, else read in index runs; status messages; dead
+//            letters moved through the driver's `moveDeadLetter` (then `deadLettered(index, ok)`)
 //   progress saved through the GroupStore (group commit, deltas), replicated whole to the other
 //            replicas at most every replicateIntervalMs when it changed
 //   timers   one timeout at the controller's next deadline or the next housekeeping: the stream's
@@ -49,6 +51,8 @@ export const replicateCostFactor = 10
 /** What the host needs of the stream's engine on this node. */
 export interface ConsumerEnginePort {
   fetch(from: number, max: number): Promise<ReadonlyArray<{ readonly index: number; readonly event: StreamEvent }>>
+  /** `fetch` from memory: the whole range when the engine holds it, else undefined. */
+  cached?(from: number, max: number): ReadonlyArray<{ readonly index: number; readonly event: StreamEvent }> | undefined
   readonly deliveredCount: number
   onDelivered?(listener: (deliveredCount: number) => void): () => void
 }
@@ -119,7 +123,13 @@ export class GroupHost {
   #gather: Gather | undefined
   #held: LocalMessage[] = []
   #publishing: Promise<void> = Promise.resolve()
+  /** Publish runs waiting for reads (later runs queue behind them, so order holds). */
+  #publishesPending = 0
   #lastSave: Promise<void> = Promise.resolve()
+  /** A `#drive` is queued for the end of this turn. */
+  #driveQueued = false
+  /** Answers that wait for the save of changes made before the queued drive. */
+  #awaitingSave: Array<{ readonly replyTo: string; readonly body: Record<string, unknown> }> = []
   readonly #joinedAt = new Map<string, number>()
   #fetchSeq = 0
   #replicatedVersion = -1
@@ -186,7 +196,7 @@ export class GroupHost {
     this.#unsubscribeDelivered = engine.onDelivered?.((count) => {
       if (this.#state !== 'running') return
       this.#controller?.available(count, this.#deps.nowMs())
-      this.#drive()
+      this.#requestDrive()
     })
     this.#deps.logger.info({ group: this.key, term: this.term, head: this.#controller.head, redeliver: restored.value.redeliver.length, gathered: gathered.length + (own === undefined ? 0 : 1) }, 'consumer group controller running')
     const held = this.#held
@@ -206,6 +216,12 @@ export class GroupHost {
   /** Stops; `fenceTerm` (a newer term) fences the controller first: nothing more is sent or saved. */
   stop(options: { readonly fenceTerm?: number }): void {
     if (this.#state === 'stopped') return
+    // Acks applied this turn and not saved yet: saved now (unless fenced), answered after it.
+    if (this.#awaitingSave.length > 0) {
+      if (options.fenceTerm === undefined && this.#state === 'running') this.#persist()
+      else for (const { replyTo } of this.#awaitingSave.splice(0)) this.#reply(replyTo, failureBody('RG_ERR_NOT_READY', 'consumer group: the controller stopped before the ack was saved'))
+      this.#answerAfterSave()
+    }
     if (options.fenceTerm !== undefined) this.#controller?.fence(options.fenceTerm)
     this.#state = 'stopped'
     this.#unsubscribe?.()
@@ -312,7 +328,7 @@ export class GroupHost {
         return
       }
       const outcome = controller.ack({ index: parsed.index, deliveries: parsed.deliveries, ...body }, nowMs)
-      this.#drive()
+      this.#requestDrive()
       if (message.replyTo === undefined) return
       if (!outcome.ok) this.#reply(message.replyTo, failureBody(outcome.error.code, outcome.error.message, outcome.error.details))
       else this.#afterDurable(message.replyTo, { ok: true })
@@ -361,24 +377,50 @@ export class GroupHost {
           const outcome = controller.ack(entry, nowMs)
           if (outcome.ok) applied += 1
         }
-        this.#drive()
+        this.#requestDrive()
         this.#afterDurable(message.replyTo, { ok: true, applied })
         return
       }
     }
-    this.#drive()
+    this.#requestDrive()
   }
 
-  /** Answers once the progress change just made is durable (or the failure if the write failed). */
+  /**
+   * Answers once the progress change just made is durable (or the failure if the write failed):
+   * the queued drive saves it, then the answer waits for that save.
+   */
   #afterDurable(replyTo: string | undefined, body: Record<string, unknown>): void {
     if (replyTo === undefined) return
+    this.#awaitingSave.push({ replyTo, body })
+    this.#requestDrive()
+  }
+
+  /** Answers the waiting acks after the latest save (it holds every change made before it). */
+  #answerAfterSave(): void {
+    if (this.#awaitingSave.length === 0) return
+    const replies = this.#awaitingSave
+    this.#awaitingSave = []
     this.#lastSave.then(
-      () => this.#reply(replyTo, body),
-      (error: unknown) => this.#reply(replyTo, failureBody('RG_ERR_STORAGE_IO', `consumer group: the progress was not saved: ${(error as Error).message}`)),
+      () => {
+        for (const { replyTo, body } of replies) this.#reply(replyTo, body)
+      },
+      (error: unknown) => {
+        for (const { replyTo } of replies) this.#reply(replyTo, failureBody('RG_ERR_STORAGE_IO', `consumer group: the progress was not saved: ${(error as Error).message}`))
+      },
     )
   }
 
   // ---- the ready loop -------------------------------------------------------------------------
+
+  /** One `#drive` at the end of this turn's requests and deliveries. */
+  #requestDrive(): void {
+    if (this.#driveQueued) return
+    this.#driveQueued = true
+    queueMicrotask(() => {
+      this.#driveQueued = false
+      this.#drive()
+    })
+  }
 
   #drive(): void {
     const controller = this.#controller
@@ -386,14 +428,30 @@ export class GroupHost {
     const nowMs = this.#deps.nowMs()
     if (nowMs - this.#lastHousekeepingMs >= this.#deps.timing.housekeepingMs) this.#housekeeping(nowMs)
     const ready = controller.ready(nowMs)
-    if (ready.sends.length > 0) {
-      const sends = ready.sends
-      this.#publishing = this.#publishing.then(() => this.#publish(sends)).catch((error: unknown) => this.#deps.logger.error({ group: this.key, err: (error as Error).message }, 'consumer group: publishing failed'))
-    }
+    if (ready.sends.length > 0) this.#publishSends(ready.sends)
     for (const order of ready.deadLetters) void this.#deadLetter(order)
     this.#persist()
+    this.#answerAfterSave()
     this.#replicate(nowMs)
     this.#schedule(nowMs)
+  }
+
+  /** Publishes at once when nothing waits for reads and the engine's cache holds the events; else in order after the reads. */
+  #publishSends(sends: readonly ControllerSend[]): void {
+    if (this.#publishesPending === 0) {
+      const events = this.#cachedEvents(sends)
+      if (events !== undefined) {
+        this.#publishWith(sends, events)
+        return
+      }
+    }
+    this.#publishesPending += 1
+    this.#publishing = this.#publishing
+      .then(() => this.#publish(sends))
+      .catch((error: unknown) => this.#deps.logger.error({ group: this.key, err: (error as Error).message }, 'consumer group: publishing failed'))
+      .finally(() => {
+        this.#publishesPending -= 1
+      })
   }
 
   #persist(): void {
@@ -454,11 +512,15 @@ export class GroupHost {
   }
 
   async #publish(sends: readonly ControllerSend[]): Promise<void> {
-    const controller = this.#controller as GroupController
     const events = await this.#readEvents(sends)
     // No engine here right now (the stream is reopening or moving): nothing is published; the
     // messages stay in flight and come back after their ack wait (never dropped for this).
     if (events === undefined) return
+    this.#publishWith(sends, events)
+  }
+
+  #publishWith(sends: readonly ControllerSend[], events: ReadonlyMap<number, StreamEvent>): void {
+    const controller = this.#controller as GroupController
     const { router } = this.#deps
     let dropped = false
     for (const send of sends) {
@@ -479,21 +541,26 @@ export class GroupHost {
     if (dropped) this.#drive()
   }
 
+  /** The events of the messages in `sends` from the engine's cache, or undefined when it lacks one. */
+  #cachedEvents(sends: readonly ControllerSend[]): Map<number, StreamEvent> | undefined {
+    const engine = this.#deps.engine()
+    if (engine?.cached === undefined) return undefined
+    const events = new Map<number, StreamEvent>()
+    for (const [from, to] of indexRuns(sends)) {
+      const hits = engine.cached(from, to - from + 1)
+      // A miss, or a run reaching below the stream's retained head (the store read decides: dropped).
+      if (hits === undefined || hits.length !== to - from + 1) return undefined
+      for (const { index, event } of hits) events.set(index, event)
+    }
+    return events
+  }
+
   /** The events of the messages in `sends`, read in runs of consecutive indexes. */
   async #readEvents(sends: readonly ControllerSend[]): Promise<Map<number, StreamEvent> | undefined> {
     const events = new Map<number, StreamEvent>()
     const engine = this.#deps.engine()
     if (engine === undefined) return undefined
-    const indexes = [...new Set(sends.flatMap((s) => (s.kind === 'message' ? [s.index] : [])))].sort((a, b) => a - b)
-    let i = 0
-    while (i < indexes.length) {
-      const from = indexes[i] as number
-      let to = from
-      while (i + 1 < indexes.length && indexes[i + 1] === to + 1 && to - from + 1 < eventReadBatchMax) {
-        i += 1
-        to += 1
-      }
-      i += 1
+    for (const [from, to] of indexRuns(sends)) {
       for (const { index, event } of await engine.fetch(from, to - from + 1)) if (index >= from && index <= to) events.set(index, event)
     }
     return events
@@ -518,4 +585,22 @@ export class GroupHost {
     this.#controller?.deadLettered(order.index, moved, this.#deps.nowMs())
     this.#drive()
   }
+}
+
+/** The message indexes of `sends` as runs [from, to] of consecutive indexes, each at most eventReadBatchMax long. */
+function indexRuns(sends: readonly ControllerSend[]): Array<readonly [number, number]> {
+  const indexes = [...new Set(sends.flatMap((s) => (s.kind === 'message' ? [s.index] : [])))].sort((a, b) => a - b)
+  const runs: Array<readonly [number, number]> = []
+  let i = 0
+  while (i < indexes.length) {
+    const from = indexes[i] as number
+    let to = from
+    while (i + 1 < indexes.length && indexes[i + 1] === to + 1 && to - from + 1 < eventReadBatchMax) {
+      i += 1
+      to += 1
+    }
+    i += 1
+    runs.push([from, to])
+  }
+  return runs
 }
