@@ -11,7 +11,7 @@
 // head. Plus scripted scenarios: resume after takeover at B's answer, gap refusal, stale term.
 import fc from 'fast-check'
 import t from 'tap'
-import { Receiver, Shipper, decodeShipMessage, encodeShipMessage, provenanceOf } from '../../data-plane/persistent/index.js'
+import { Receiver, Shipper, decodeShipMessage, encodeShipMessage, noLag, provenanceOf, replicationLag, shippingLimits } from '../../data-plane/persistent/index.js'
 import type { PublishRequest, ShipMessage, ShipSource, StreamEvent, ToReceiver, ToShipper } from '../../data-plane/persistent/index.js'
 import { deflateRawCompression, shipCompressions } from '../../data-plane/persistent/shipping/zlib-compression.js'
 import { event } from './helpers.js'
@@ -280,4 +280,23 @@ t.test('scenario: an unanswered batch fails the run: back off, next receiver, re
   t.same(shipper.ready(source, 151).messages, [], 'backs off first')
   t.same(shipper.ready(source, 170).messages.map((m) => [m.to, m.message.kind]), [['b2', 'resolve']])
   t.equal(shipper.stats.failures, 1)
+})
+
+t.test('lag accounting and refused configurations', async (t) => {
+  t.same(replicationLag(10, 10, 0, 5_000), noLag, 'caught up: no lag whatever the times')
+  t.same(replicationLag(10, 12, 0, 5_000), noLag, 'a cursor past the local head (a lagging holder): no lag')
+  t.same(replicationLag(15, 10, 4_000, 5_000), { events: 5, ms: 1_000 }, 'five behind, the oldest waiting for 1 s')
+  t.same(replicationLag(15, 10, 6_000, 5_000), { events: 5, ms: 0 }, 'a source clock ahead never gives negative ms')
+  t.throws(() => new Shipper({ stream, sourceRegion: 'east', destRegion: 'west', term: 1, receivers: [] }), /no receiver/)
+  t.throws(() => new Shipper({ stream, sourceRegion: 'east', destRegion: 'west', term: 0, receivers: ['b1'] }), /term/)
+  t.throws(() => new Shipper({ stream, sourceRegion: 'east', destRegion: 'west', term: 1, receivers: ['b1'], batchEventsMax: shippingLimits.shipBatchEventsMax + 1 }), /batchEventsMax/)
+  t.throws(() => new Shipper({ stream, sourceRegion: 'east', destRegion: 'west', term: 1, receivers: ['b1'], windowBatches: 0 }), /windowBatches/)
+  t.throws(() => new Receiver({ stream, sourceRegion: 'east', destRegion: 'east' }), /both east/)
+  // A batch is bounded by bytes too, but always carries at least one event.
+  const big = sourceEvents(3).map((e) => ({ ...e, payload: new Uint8Array(600) }))
+  const shipper = new Shipper({ stream, sourceRegion: 'east', destRegion: 'west', term: 1, receivers: ['b1'], batchBytesMax: 1_000, windowBatches: 8 })
+  shipper.ready(sourceOf(big), 0)
+  shipper.step('b1', { kind: 'resolved', stream, sourceRegion: 'east', term: 1, requestId: 1, cursor: 0 }, 0)
+  const sizes = shipper.ready(sourceOf(big), 1).messages.map((m) => (m.message.kind === 'batch' ? m.message.events.length : 0))
+  t.same(sizes, [1, 1, 1], 'events of ~650 bytes under a 1,000-byte budget: one per batch')
 })
