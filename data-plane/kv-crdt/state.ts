@@ -148,6 +148,9 @@ export class CrdtKvState implements WatchSource {
     this.pendingOpsMax = options.pendingOpsMax ?? pendingOpsMax
     this.keysPerBucketMax = options.keysPerBucketMax ?? keysPerBucketMax
     this.jsonMergesPerValueMax = options.jsonMergesPerValueMax ?? jsonMergesPerValueMax
+    for (const [name, value] of Object.entries({ jsonDocsLoadedMax: this.jsonDocsLoadedMax, pendingOpsMax: this.pendingOpsMax, keysPerBucketMax: this.keysPerBucketMax, jsonMergesPerValueMax: this.jsonMergesPerValueMax })) {
+      if (!Number.isSafeInteger(value) || value < 1) throw new RangeError(`kv-crdt: ${name} must be an integer >= 1, got ${value}`)
+    }
     this.#tracker = new VersionTracker(options.gapMax === undefined ? {} : { gapMax: options.gapMax })
     this.#ownKey = originKey(options.origin, options.incarnation)
   }
