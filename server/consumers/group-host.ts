@@ -441,7 +441,12 @@ export class GroupHost {
     if (this.#publishesPending === 0) {
       const events = this.#cachedEvents(sends)
       if (events !== undefined) {
-        this.#publishWith(sends, events)
+        try {
+          this.#publishWith(sends, events)
+        } catch (error) {
+          // As on the asynchronous path: logged; what was not sent comes back after its ack wait.
+          this.#deps.logger.error({ group: this.key, err: (error as Error).message }, 'consumer group: publishing failed')
+        }
         return
       }
     }
