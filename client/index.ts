@@ -30,6 +30,7 @@ export { BucketsApi, callApi, ClusterApi, GroupsApi, NamespacesApi, StreamsApi }
 export { RolesApi, TokensApi, UsersApi } from './access-api.js'
 export type { ApiAnswer, ApiCallOptions, ApiTransport, BucketView, GroupView, ReadOptions } from './control-api.js'
 export { KvBucket } from './kv.js'
+export { CrdtKvBucket, CrdtKvEntry, crdtKvWriteTimeoutMsDefault } from './kv-crdt.js'
 export { isRetriablePublishError, publishRetriesMax, publishRetryDefaults, publishToStream, retriablePublishCodes, retryDelayMs } from './stream-publish.js'
 export type { AckedPublishOptions, StreamPublishOptions } from './stream-publish.js'
 export { Producer, producerDefaults, producerLimits } from './producer.js'
@@ -42,6 +43,21 @@ export type { MembershipEvent } from './group-consumer.js'
 export { fetchGraceMs } from './fetch-batch.js'
 export type { StreamAckLevel, StreamPublishAck } from '../shared/api/index.js'
 export type { KvChange, KvEntry } from './kv.js'
+export type {
+  CrdtAckLevel,
+  CrdtHlc,
+  CrdtJsonObject,
+  CrdtJsonValue,
+  CrdtKvAck,
+  CrdtKvEntryView,
+  CrdtKvSelector,
+  CrdtKvTransport,
+  CrdtKvValue,
+  CrdtKvWatchEvent,
+  CrdtKvWatchEventView,
+  CrdtKvWrite,
+  CrdtKvWriteOptions,
+} from './kv-crdt.js'
 export type { ApiRequest, ClusterStatus, MutationResponse, NodeView, RoleView, StreamView, TokenCreated, TokenView, UserView } from '../shared/api/index.js'
 export type { ReplyData, RespondHandler, RespondOptions, SubscribeOptions } from './client.js'
 export * from './errors.js'
