@@ -38,24 +38,28 @@ t.test('kill -9 of the origin under load: nothing acked is lost, one order, one 
     throw new Error('no stream controller found in the logs')
   }
   // The origin the clients publish through: the first node that does not hold the controller.
-  let controller = await holder()
-  let origin = cluster.nodeIds.find((id) => id !== controller) as string
+  // (Heavy rounds then go round the other nodes, the controller's included: a node whose slot
+  // was closed as unreachable forwards, so later rounds may kill a forwarder or the controller.)
+  const controller = await holder()
+  let victim = cluster.nodeIds.find((id) => id !== controller) as string
   const log = newLog()
-  const producerA = startProducer({ subject: 'orders.a', prefix: 'A', count: messagesPerProducer, via: () => [nc(origin), nc(controller)], log })
-  const producerB = startProducer({ subject: 'orders.b', prefix: 'B', count: messagesPerProducer, via: () => [nc(controller), nc(origin)], log })
+  const producerA = startProducer({ subject: 'orders.a', prefix: 'A', count: messagesPerProducer, via: () => [nc(victim), nc(cluster.nodeIds.find((id) => id !== victim) as string)], log })
+  const producerB = startProducer({ subject: 'orders.b', prefix: 'B', count: messagesPerProducer, via: () => [nc(controller), nc(cluster.nodeIds.find((id) => id !== controller && id !== victim) as string)], log })
   for (let round = 0; round < rounds; round++) {
-    const before = log.acked.size
-    while (log.acked.size < before + 30) await new Promise((resolve) => setTimeout(resolve, 50))
-    const written = [...log.acked.values()].filter((ack) => ack.origin === origin).length
-    t.ok(written > 0, `round ${round}: ${origin} is an origin before the kill (${written} acks written there)`)
-    t.comment(`round ${round}: kill -9 ${origin} (controller on ${controller}) after ${log.acked.size} acks`)
+    const aAcked = (): number => [...log.acked.keys()].filter((id) => id.startsWith('A-')).length
+    const before = aAcked()
+    while (aAcked() < before + 20) await new Promise((resolve) => setTimeout(resolve, 50))
+    if (round === 0) {
+      const written = [...log.acked.values()].filter((ack) => ack.origin === victim).length
+      t.ok(written > 0, `${victim} is an origin before the kill (${written} acks written there)`)
+    }
+    t.comment(`round ${round}: kill -9 ${victim} (controller on ${(await holder())}) after ${log.acked.size} acks`)
     const killedAt = Date.now()
-    await cluster.kill9(origin)
-    await cluster.start(origin)
-    await untilReplicaOpen(nc(origin), 'orders', `${origin} after its restart`, 45_000)
-    t.comment(`round ${round}: ${origin} serves the stream again ${Date.now() - killedAt} ms after the kill (${log.acked.size} acks)`)
-    controller = await holder()
-    if (round + 1 < rounds) origin = cluster.nodeIds.find((id) => id !== controller && id !== origin) ?? origin
+    await cluster.kill9(victim)
+    await cluster.start(victim)
+    await untilReplicaOpen(nc(victim), 'orders', `${victim} after its restart`, 45_000)
+    t.comment(`round ${round}: ${victim} serves the stream again ${Date.now() - killedAt} ms after the kill (${log.acked.size} acks)`)
+    victim = cluster.nodeIds[(cluster.nodeIds.indexOf(victim) + 1) % cluster.nodeIds.length] as string
   }
   await Promise.all([producerA.done, producerB.done])
   t.same([...log.unacked], [], 'every logical message was acked in the end (retries through another node)')
