@@ -59,14 +59,19 @@ export interface StreamEngineOptions {
   readonly nowMs?: () => number
   readonly tickMs?: number
   readonly timing?: Partial<StreamReplicaTiming>
+  /** Delivery cache bounds (default deliveryCacheEventsMax, deliveryCacheBytesMax; tests make them small). */
+  readonly deliveryCache?: { readonly eventsMax?: number; readonly bytesMax?: number }
   /** Log lines (replica notices, storage failure). */
   readonly onNotice?: (kind: string, detail: string) => void
 }
 
 /** Deliveries `fetch` answers from memory at most (the most recent ones; older ones come from the store). */
 export const deliveryCacheEventsMax = 16_384
-/** Bytes (payloads + headers, estimated) of the delivery cache at most. */
-export const deliveryCacheBytesMax = 16 * 1024 * 1024
+/**
+ * Bytes (payloads + headers, estimated) of one engine's delivery cache at most: a node opens at
+ * most persistentStreamsPerNodeMax (32) engines, so 8 MiB each bounds it at 256 MiB a node.
+ */
+export const deliveryCacheBytesMax = 8 * 1024 * 1024
 /** Deliveries handed to the store in one `recordDeliveries` call at most (the rest follow at once). */
 export const recordDeliveriesBatchMax = 4_096
 /** Fixed per-event overhead counted against deliveryCacheBytesMax besides payload and headers. */
@@ -136,6 +141,8 @@ export class StreamEngine {
   #cacheHead = 0
   #cacheFirst = 0
   #cacheBytes = 0
+  readonly #cacheEventsMax: number
+  readonly #cacheBytesMax: number
   #publishCounter = 0
   #persistedUpTo = 0
   readonly #deliveredListeners = new Set<(deliveredCount: number) => void>()
@@ -150,6 +157,9 @@ export class StreamEngine {
     this.#recordedUpTo = recordedUpTo
     this.#writtenUpTo = recordedUpTo
     this.#cacheFirst = recordedUpTo
+    this.#cacheEventsMax = options.deliveryCache?.eventsMax ?? deliveryCacheEventsMax
+    this.#cacheBytesMax = options.deliveryCache?.bytesMax ?? deliveryCacheBytesMax
+    if (!(Number.isInteger(this.#cacheEventsMax) && this.#cacheEventsMax >= 0 && Number.isInteger(this.#cacheBytesMax) && this.#cacheBytesMax >= 0)) throw new RangeError('stream engine: deliveryCache bounds must be integers >= 0')
   }
 
   /** Ensures the stream in the store, restores it, bumps the incarnation; ready to publish once resolved (a restart of a multi-replica set: once the controller gives it a slot). */
@@ -272,8 +282,7 @@ export class StreamEngine {
    * the store (then the cached rest of the range).
    */
   async fetch(from: number, max: number): Promise<Array<{ readonly index: number; readonly event: StreamEvent }>> {
-    const start = Math.max(0, from)
-    const end = Math.min(start + Math.min(Math.max(0, max), fetchEventsMax), this.#writtenUpTo)
+    const { start, end } = this.#fetchRange(from, max)
     if (end <= start) return []
     const cached = this.cached(start, end - start)
     if (cached !== undefined) return cached
@@ -282,7 +291,14 @@ export class StreamEngine {
     if (end <= cacheFirst) return stored
     // The rest of the range from the cache, if it still holds it (it may have moved on meanwhile).
     const rest = this.cached(cacheFirst, end - cacheFirst)
-    return rest === undefined ? stored : [...stored, ...rest]
+    return rest === undefined ? stored : [...stored.filter((row) => row.index < cacheFirst), ...rest]
+  }
+
+  /** [start, end) of a fetch: from the first index still stored (as the store reads), at most fetchEventsMax, recorded ones only. */
+  #fetchRange(from: number, max: number): { readonly start: number; readonly end: number } {
+    // Retention may have removed the head of the stream: a read starts at what is left.
+    const start = Math.max(0, from, this.#options.store.info(this.stream).firstIndex)
+    return { start, end: Math.min(start + Math.min(Math.max(0, max), fetchEventsMax), this.#writtenUpTo) }
   }
 
   /**
@@ -290,14 +306,11 @@ export class StreamEngine {
    * what is recorded) when the delivery cache holds all of them, else undefined.
    */
   cached(from: number, max: number): Array<{ readonly index: number; readonly event: StreamEvent }> | undefined {
-    const start = Math.max(0, from)
-    const end = Math.min(start + Math.min(Math.max(0, max), fetchEventsMax), this.#writtenUpTo)
+    const { start, end } = this.#fetchRange(from, max)
     if (end <= start) return []
     if (start < this.#cacheFirst) return undefined
-    // Retention may have removed the head of the stream meanwhile: what it removed is gone.
-    const firstStored = this.#options.store.info(this.stream).firstIndex
     const out: Array<{ readonly index: number; readonly event: StreamEvent }> = []
-    for (let index = Math.max(start, firstStored); index < end; index++) {
+    for (let index = start; index < end; index++) {
       out.push({ index, event: this.#cache[this.#cacheHead + index - this.#cacheFirst] as StreamEvent })
     }
     return out
@@ -410,7 +423,7 @@ export class StreamEngine {
     }
     this.#cache.push(event)
     this.#cacheBytes += cachedBytes(event)
-    while (this.#cache.length - this.#cacheHead > deliveryCacheEventsMax || (this.#cacheBytes > deliveryCacheBytesMax && this.#cache.length - this.#cacheHead > 1)) {
+    while (this.#cache.length - this.#cacheHead > this.#cacheEventsMax || (this.#cacheBytes > this.#cacheBytesMax && this.#cache.length > this.#cacheHead)) {
       this.#cacheBytes -= cachedBytes(this.#cache[this.#cacheHead] as StreamEvent)
       this.#cacheHead++
       this.#cacheFirst++
