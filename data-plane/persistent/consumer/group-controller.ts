@@ -519,6 +519,8 @@ export class GroupController {
   #pump(nowMs: number): void {
     if (this.#fenced) return
     this.#checkActive()
+    // Hot path (one pump per ack): nothing to hand out and no FETCH to end costs no allocation.
+    if (this.#fetches.size === 0 && this.#peekNext() === undefined) return
     const targets = this.#targets()
     while (targets.length > 0 && this.#sends.length < sendsPerReadyMax) {
       const next = this.#peekNext()
@@ -547,7 +549,7 @@ export class GroupController {
         this.#roundRobin = pick
       }
     }
-    for (const fetch of [...this.#fetches.values()]) if (fetch.remaining <= 0) this.#endFetch(fetch.requestId)
+    if (this.#fetches.size > 0) for (const fetch of [...this.#fetches.values()]) if (fetch.remaining <= 0) this.#endFetch(fetch.requestId)
   }
 
   #deliver(index: number, attempt: number, target: Target, nowMs: number): void {
