@@ -358,7 +358,6 @@ export class StreamEngine {
       this.#pending.delete(ack.publishId)
       pending.resolve(ack)
     }
-    if (ready.deliveries.length > 0) this.#record(ready.deliveries)
     const persist = ready.persist
     if (persist !== null) {
       const { store } = this.#options
@@ -382,6 +381,9 @@ export class StreamEngine {
         (error: unknown) => this.#fail(error as Error),
       )
     }
+    // After the persist: a delivery may name a copy first written by this very batch (the store
+    // refuses a delivery of a copy it does not hold, in submission order).
+    if (ready.deliveries.length > 0) this.#record(ready.deliveries)
   }
 
   #record(deliveries: readonly Delivery[]): void {
