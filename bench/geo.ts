@@ -54,15 +54,23 @@ try {
   process.exit(usageExitCode)
 }
 
-/** Systems running now: a signal stops them (processes, proxies, temp directories) before exiting. */
-const running = new Set<GeoSystem>()
+/**
+ * Stop functions of the systems started or starting now: a signal calls them (processes, proxies,
+ * temp directories) before exiting. A process still starting is also SIGKILLed by the harness's
+ * exit hook (ProcessController) when this process exits.
+ */
+const running = new Set<() => Promise<void>>()
+const stopAll = (): Promise<unknown> => Promise.all([...running].map((stop) => stop().catch(() => undefined)))
 let interrupted = false
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
     interrupted = true
     log(`\n${signal}: stopping ${running.size} system(s)`)
-    void Promise.all([...running].map((system) => system.stop().catch(() => undefined))).then(() => process.exit(interruptedExitCode))
+    void stopAll().then(() => process.exit(interruptedExitCode))
   })
+}
+const registerStop = (stop: () => Promise<void>): void => {
+  running.add(stop)
 }
 
 interface SystemRun {
@@ -77,7 +85,6 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
   const startedMs = now()
   log(`\n== ${label}: starting`)
   const system = await start()
-  running.add(system)
   try {
     const readyMs = now()
     log(`${system.label}: ready in ${((readyMs - startedMs) / 1000).toFixed(1)} s (${Object.entries(system.details).map(([key, value]) => `${key}: ${String(value)}`).join('; ')})`)
@@ -119,7 +126,7 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
   } finally {
     progress.clear()
     await system.stop()
-    running.delete(system)
+    running.delete(system.stop)
   }
 }
 
@@ -144,13 +151,13 @@ async function main(): Promise<void> {
       log(`${label}: not measured — ${(error as Error).message}`)
     }
   }
-  if (plan.railgun) await attempt('railgun', () => startGeoRailgun({ plan, log }))
+  if (plan.railgun) await attempt('railgun', () => startGeoRailgun({ plan, log, registerStop }))
   if (interrupted) return
   if (!plan.jetstream) skipped.push({ label: 'jetstream', reason: 'not asked for (--no-jetstream or --only railgun)' })
   else if (typeof nats === 'string') {
     skipped.push({ label: 'jetstream', reason: nats })
     log(`\njetstream: skipped — ${nats}`)
-  } else await attempt('jetstream', () => startGeoJetStream({ plan, binary: nats.binary, log }))
+  } else await attempt('jetstream', () => startGeoJetStream({ plan, binary: nats.binary, log, registerStop }))
   if (interrupted) return // the signal handler exits once the systems are stopped; no result file
 
   const loadAfter = loadavg()
@@ -215,6 +222,6 @@ try {
 } catch (error) {
   progress.clear()
   process.stderr.write(`geo bench failed: ${(error as Error).stack ?? String(error)}\n`)
-  await Promise.all([...running].map((system) => system.stop().catch(() => undefined)))
+  await stopAll()
   process.exitCode = 1
 }

@@ -45,6 +45,11 @@ export interface GeoJetStreamOptions {
   readonly plan: GeoPlan
   readonly binary: string
   readonly log: (line: string) => void
+  /**
+   * Handed the stop function as soon as there is anything to stop (before the processes start),
+   * so a signal during the start still stops what was started and removes the directory.
+   */
+  readonly registerStop?: (stop: () => Promise<void>) => void
 }
 
 interface Server {
@@ -144,6 +149,7 @@ export async function startGeoJetStream(options: GeoJetStreamOptions): Promise<G
     await mesh.stop()
     rmSync(dir, { recursive: true, force: true })
   }
+  options.registerStop?.(stop)
   try {
     const regionOf: Record<string, string> = {}
     const planned: Omit<Server, 'process'>[] = []

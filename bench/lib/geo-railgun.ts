@@ -37,6 +37,11 @@ export const geoRailgunLimits = {
 export interface GeoRailgunOptions {
   readonly plan: GeoPlan
   readonly log: (line: string) => void
+  /**
+   * Handed the stop function as soon as there is anything to stop (before the processes start),
+   * so a signal during the start still stops what was started and removes the directory.
+   */
+  readonly registerStop?: (stop: () => Promise<void>) => void
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -112,6 +117,7 @@ export async function startGeoRailgun(options: GeoRailgunOptions): Promise<GeoSy
     await cluster?.close()
     rmSync(dir, { recursive: true, force: true })
   }
+  options.registerStop?.(stop)
   try {
     cluster = await RailgunCluster.start({
       nodeIds: nodesOf.flat(),
