@@ -24,14 +24,21 @@
 // so until a replica learns of the close, the predecessor holds its frontier below every
 // successor event, and the same events end up in the same places everywhere.
 //
-// Duplicates (event-set.ts) are skipped at delivery: below the frontier their verdict is final.
+// Duplicates (event-set.ts) are skipped at delivery: below the frontier their verdict is final,
+// and every earlier copy of the id has been taken already, so the orderer judges them with a
+// `DedupWindow` over what it took (the id's last survivor, kept while a window behind) — it
+// never needs the delivered events again. That, and reading its events through the small
+// `OrderSource` interface (an `EventSet`, or the replica's bounded committed view), is what lets
+// a replica forget delivered events (replica/README.md "Memory").
 import { compareHlc, hlcZero, isValidHlc, maxHlc } from './hlc.js'
 import type { Hlc } from './hlc.js'
 import { compareEventOrder, isValidIncarnation, originKey, originKeyOf } from './event.js'
 import type { EventPosition, StreamEvent } from './event.js'
 import { PersistentRejection, failure, success } from './errors.js'
 import type { Outcome } from './errors.js'
-import type { EventSet } from './event-set.js'
+import { DedupWindow } from './event-set.js'
+import type { WindowSurvivor } from './event-set.js'
+import type { SeqRange } from './version-vector.js'
 import { orderIncarnationsMax, pendingHeartbeatsPerOriginMax } from './limits.js'
 import { MinHeap } from './min-heap.js'
 
@@ -79,6 +86,35 @@ interface Track {
   deliveredMaxSeq: number
 }
 
+/**
+ * What the orderer reads of the committed copies it is offered: per origin incarnation the
+ * contiguous prefix, the hlc at its end, and the copies still held in memory (a new incarnation's
+ * early copies). `EventSet` is one; the replica's committed view another.
+ */
+export interface OrderSource {
+  readonly dedupWindowMs: number
+  /** Sequences beyond the contiguous prefix an origin may have (bounds a new track's scan). */
+  readonly gapMax: number
+  contiguous(origin: string, incarnation: number): number
+  /** The hlc of the copy at `originSeq`; defined at least for the contiguous prefix's last. */
+  hlcAt(origin: string, incarnation: number, originSeq: number): Hlc | undefined
+  eventsInRange(range: SeqRange, limit?: number): StreamEvent[]
+}
+
+/** Where a restarted orderer resumes (persisted by the driver with its deliveries). */
+export interface ResumeAfter {
+  readonly lastDelivered: EventPosition
+  readonly deliveredCount: number
+  /**
+   * The dedup window at that point: delivered survivors whose wallMs is within `dedupWindowMs`
+   * of `lastDelivered`, in delivery order (more is harmless). Without them a copy of an id
+   * delivered just before the restart is judged as if that delivery had not happened.
+   */
+  readonly survivors?: readonly WindowSurvivor[]
+  /** Per origin key, the highest sequence at or below `lastDelivered` (closes below it are refused). */
+  readonly settledSeqs?: ReadonlyMap<string, number>
+}
+
 export interface OrdererOptions {
   /** The origin incarnations of the replica set at the stream's start (from hlc 0). */
   readonly origins: readonly OriginIncarnation[]
@@ -88,30 +124,58 @@ export interface OrdererOptions {
    * Resume after a restart: what this replica had delivered (persisted by the driver with the
    * consumer state). Held events at or below it are not delivered again.
    */
-  readonly resumeAfter?: { readonly lastDelivered: EventPosition; readonly deliveredCount: number }
+  readonly resumeAfter?: ResumeAfter
 }
 
 export type CloseOutcome = 'closed' | 'unchanged'
 
 export class Orderer {
-  readonly #set: EventSet
+  readonly #set: OrderSource
   readonly #tracks = new Map<string, Track>()
   readonly #waiting = new MinHeap<StreamEvent>(compareEventOrder)
   /** Heartbeats of incarnations not tracked yet (a successor may speak before its decision arrives). */
   readonly #unknownHeartbeats = new Map<string, Heartbeat[]>()
   #lastDelivered: EventPosition | null = null
+  /** The last copy taken from the waiting heap (delivered, skipped or excluded): everything committed at or below it is done. */
+  #settled: EventPosition | null = null
   #deliveredCount = 0
   /** Events at or below this were delivered before a restart. */
   readonly #resumePoint: EventPosition | null
+  readonly #settledSeqs: ReadonlyMap<string, number>
+  readonly #dedup: DedupWindow
   #controllerTerm: number
 
-  constructor(set: EventSet, options: OrdererOptions) {
+  constructor(set: OrderSource, options: OrdererOptions) {
     this.#set = set
     this.#controllerTerm = options.controllerTerm ?? 0
     this.#resumePoint = options.resumeAfter?.lastDelivered ?? null
     this.#lastDelivered = this.#resumePoint
+    this.#settled = this.#resumePoint
+    this.#settledSeqs = options.resumeAfter?.settledSeqs ?? new Map()
     this.#deliveredCount = options.resumeAfter?.deliveredCount ?? 0
+    this.#dedup = new DedupWindow(set.dedupWindowMs)
+    this.#dedup.restore(options.resumeAfter?.survivors ?? [])
     for (const o of options.origins) this.#addTrack(o.origin, o.incarnation, hlcZero)
+  }
+
+  /** Everything committed at or below this position is delivered or passed over (null: nothing yet). */
+  get settledThrough(): EventPosition | null {
+    return this.#settled
+  }
+
+  /** The dedup window's survivors, in delivery order (what a restart passes as `resumeAfter.survivors`). */
+  dedupSurvivors(): WindowSurvivor[] {
+    return this.#dedup.survivors()
+  }
+
+  /** Survivors the dedup window holds (memory: one small entry each). */
+  get dedupWindowSize(): number {
+    return this.#dedup.size
+  }
+
+  /** The last survivor of `id` delivered here that a copy could still fold into, or null. */
+  deliveredSurvivorOf(id: string): EventPosition | null {
+    return this.#dedup.survivorOf(id)
   }
 
   get controllerTerm(): number {
@@ -138,7 +202,7 @@ export class Orderer {
     if (this.#tracks.size >= orderIncarnationsMax) throw new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `orderer: more than orderIncarnationsMax (${orderIncarnationsMax}) origin incarnations`, { limit: 'orderIncarnationsMax' })
     const key = originKey(origin, incarnation)
     if (this.#tracks.has(key)) throw new RangeError(`orderer: origin ${key} listed twice`)
-    const track: Track = { origin, incarnation, fromHlc, closedAtSeq: null, successor: null, heartbeatHlc: hlcZero, pendingHeartbeats: [], deliveredMaxSeq: 0 }
+    const track: Track = { origin, incarnation, fromHlc, closedAtSeq: null, successor: null, heartbeatHlc: hlcZero, pendingHeartbeats: [], deliveredMaxSeq: this.#settledSeqs.get(key) ?? 0 }
     this.#tracks.set(key, track)
     for (const hb of this.#unknownHeartbeats.get(key) ?? []) this.#queueHeartbeat(track.pendingHeartbeats, hb)
     this.#unknownHeartbeats.delete(key)
@@ -209,7 +273,12 @@ export class Orderer {
       track.heartbeatHlc = maxHlc(track.heartbeatHlc, (pending.shift() as Heartbeat).hlc)
     }
     let heard = maxHlc(track.fromHlc, track.heartbeatHlc)
-    if (contiguous > 0) heard = maxHlc(heard, (this.#set.get(track.origin, track.incarnation, contiguous) as StreamEvent).hlc)
+    if (contiguous > 0) {
+      const last = this.#set.hlcAt(track.origin, track.incarnation, contiguous)
+      // Invariant: the source knows the hlc at the end of every contiguous prefix.
+      if (last === undefined) throw new Error(`orderer: no hlc for ${originKey(track.origin, track.incarnation)}:${contiguous}`)
+      heard = maxHlc(heard, last)
+    }
     return heard
   }
 
@@ -237,9 +306,10 @@ export class Orderer {
       const next = this.#waiting.peek()
       if (next === undefined || (frontier !== null && compareHlc(next.hlc, frontier) > 0)) break
       this.#waiting.pop()
+      this.#settled = next
       const track = this.#tracks.get(originKeyOf(next)) as Track
       if (this.#excluded(track, next)) continue
-      if (this.#set.isDuplicate(next)) {
+      if (this.#dedup.take(next) !== null) {
         skippedDuplicates.push(next)
         continue
       }
@@ -249,11 +319,18 @@ export class Orderer {
       track.deliveredMaxSeq = Math.max(track.deliveredMaxSeq, next.originSeq)
       delivered.push({ event: next, index: this.#deliveredCount++ })
     }
+    if (this.#settled !== null) this.#dedup.expire(this.#settled.hlc.wallMs)
     return { delivered, skippedDuplicates }
   }
 
-  /** Applies a controller decision closing an origin incarnation (optionally naming its successor). */
-  close(decision: CloseDecision): Outcome<CloseOutcome, PersistentRejection> {
+  /**
+   * Applies a controller decision closing an origin incarnation (optionally naming its
+   * successor). `replay`: a decision this replica applied and persisted before a restart — the
+   * checks against what it has delivered since held when it was first applied, so they are
+   * not made again (a successor's fromHlc may now lie below the resume point).
+   */
+  close(decision: CloseDecision, options: { readonly replay?: boolean } = {}): Outcome<CloseOutcome, PersistentRejection> {
+    const replay = options.replay === true
     const key = originKey(decision.origin, decision.incarnation)
     if (decision.controllerTerm < this.#controllerTerm) {
       return failure(new PersistentRejection('RG_ERR_STALE_TERM', `close ${key}: controller term ${decision.controllerTerm} is below ${this.#controllerTerm}`, { currentTerm: this.#controllerTerm }))
@@ -269,7 +346,7 @@ export class Orderer {
       this.#controllerTerm = Math.max(this.#controllerTerm, decision.controllerTerm)
       return success('unchanged')
     }
-    if (decision.atSeq < track.deliveredMaxSeq) {
+    if (!replay && decision.atSeq < track.deliveredMaxSeq) {
       return failure(new PersistentRejection('RG_ERR_CONFLICT', `close ${key} at ${decision.atSeq}: this replica already delivered sequence ${track.deliveredMaxSeq}`, { deliveredMaxSeq: track.deliveredMaxSeq }))
     }
     if (successor !== null) {
@@ -278,7 +355,7 @@ export class Orderer {
         return failure(new PersistentRejection('RG_ERR_INVALID_ARGUMENT', `close ${key}: successor incarnation must be new and above ${decision.incarnation}`))
       }
       const heard = this.#heardPast(track)
-      if (compareHlc(successor.fromHlc, heard) < 0 || (this.#lastDelivered !== null && compareHlc(successor.fromHlc, this.#lastDelivered.hlc) < 0)) {
+      if (!replay && (compareHlc(successor.fromHlc, heard) < 0 || (this.#lastDelivered !== null && compareHlc(successor.fromHlc, this.#lastDelivered.hlc) < 0))) {
         return failure(new PersistentRejection('RG_ERR_INVALID_STATE', `close ${key}: successor fromHlc is below what this replica heard from the predecessor`, { heardPast: heard }))
       }
       if (this.#tracks.size >= orderIncarnationsMax) return failure(new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `orderer: orderIncarnationsMax (${orderIncarnationsMax}) reached`, { limit: 'orderIncarnationsMax' }))

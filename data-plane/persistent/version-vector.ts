@@ -103,6 +103,20 @@ export class VersionTracker {
     return p.contiguous
   }
 
+  /**
+   * Sets an origin's state read back after a restart: its contiguous prefix and the sequences
+   * held above it (at most `gapMax` past the prefix, none adjacent to it). Only for an origin not
+   * tracked yet.
+   */
+  restore(originKey: string, contiguous: number, gaps: readonly number[]): void {
+    if (this.#origins.has(originKey)) throw new Error(`version tracker: ${originKey} restored twice`)
+    if (!(Number.isSafeInteger(contiguous) && contiguous >= 0)) throw new RangeError(`version tracker: ${originKey} contiguous ${contiguous}`)
+    for (const seq of gaps) {
+      if (!(Number.isSafeInteger(seq) && seq > contiguous + 1 && seq - contiguous <= this.gapMax)) throw new RangeError(`version tracker: ${originKey} gap ${seq} after ${contiguous}`)
+    }
+    this.#origins.set(originKey, { contiguous, gaps: new Set(gaps) })
+  }
+
   /** The contiguous version vector (what anti-entropy advertises). */
   vector(): Map<string, number> {
     const out = new Map<string, number>()

@@ -1,8 +1,12 @@
 // A tiny synchronous driver for StreamReplica scenario tests: every message goes through the
 // binary codec, disks sync when told, the network delivers in FIFO order unless a link is cut
 // or a message is held back. Not a simulator (that is test/sim/region/); a readable stage.
-import { StreamReplica, decodeReplicaMessage, encodeReplicaMessage } from '../../data-plane/persistent/index.js'
-import type { AckLevel, CloseDecision, Delivery, PersistBatch, PublishAck, ReplicaMessage, StreamEvent, StreamReplicaOptions } from '../../data-plane/persistent/index.js'
+// A disk holds the persist batches and the delivery log (synced together, as the event store's
+// one write stream); a restart restores what a store restore reads (`restoreFromHistory`) and
+// delivery continues after the durable log; anti-entropy reads are answered from the durable
+// batches at once.
+import { StreamReplica, decodeReplicaMessage, encodeReplicaMessage, restoreFromHistory } from '../../data-plane/persistent/index.js'
+import type { AckLevel, CloseDecision, Delivery, PersistBatch, PublishAck, ReplicaMessage, RestoredReplicaState, StreamEvent, StreamReplicaOptions } from '../../data-plane/persistent/index.js'
 
 export const stream = 'default/orders'
 const encoder = new TextEncoder()
@@ -10,6 +14,8 @@ const encoder = new TextEncoder()
 export interface Disk {
   durable: PersistBatch[]
   unsynced: PersistBatch[]
+  deliveries: Delivery[]
+  unsyncedDeliveries: Delivery[]
 }
 
 export class Stage {
@@ -17,7 +23,10 @@ export class Stage {
   readonly disks = new Map<string, Disk>()
   readonly incarnations = new Map<string, number>()
   readonly acks: PublishAck[] = []
+  /** Each node's delivery log: the durable part read back at a restart, then what its replica delivers. */
   readonly delivered = new Map<string, Delivery[]>()
+  /** The restored state each node's latest life started from. */
+  readonly restored = new Map<string, RestoredReplicaState>()
   readonly inbox: { from: string; to: string; bytes: Uint8Array }[] = []
   /** Controller replies (fenced, closes-applied) addressed to `controller`. */
   readonly controllerInbox: ReplicaMessage[] = []
@@ -34,17 +43,21 @@ export class Stage {
   start(name: string): StreamReplica {
     const incarnation = (this.incarnations.get(name) ?? 0) + 1
     this.incarnations.set(name, incarnation)
-    const disk = this.disks.get(name) ?? { durable: [], unsynced: [] }
+    const disk = this.disks.get(name) ?? { durable: [], unsynced: [], deliveries: [], unsyncedDeliveries: [] }
     this.disks.set(name, disk)
-    const restored = incarnation === 1 ? undefined : {
+    const dedupWindowMs = this.options.dedupWindowMs ?? 1000
+    const restored = incarnation === 1 ? undefined : restoreFromHistory({
       events: disk.durable.flatMap((b) => b.events),
+      deliveries: disk.deliveries.map((d) => d.event),
       clockCeilingMs: Math.max(0, ...disk.durable.map((b) => b.clockCeilingMs ?? 0)),
       fences: disk.durable.flatMap((b) => b.fences),
       closes: disk.durable.flatMap((b) => b.closes),
-    }
-    const replica = new StreamReplica({ stream, node: name, incarnation, replicas: this.names, dedupWindowMs: 1000, ...this.options, ...(restored ? { restored } : {}) })
+      dedupWindowMs,
+    })
+    const replica = new StreamReplica({ stream, node: name, incarnation, replicas: this.names, dedupWindowMs, ...this.options, ...(restored ? { restored } : {}) })
+    if (restored !== undefined) this.restored.set(name, restored)
     this.replicas.set(name, replica)
-    this.delivered.set(name, [])
+    this.delivered.set(name, [...disk.deliveries])
     return replica
   }
 
@@ -52,6 +65,7 @@ export class Stage {
     this.replicas.delete(name)
     const disk = this.disks.get(name) as Disk
     disk.unsynced = []
+    disk.unsyncedDeliveries = []
   }
 
   get(name: string): StreamReplica {
@@ -71,6 +85,8 @@ export class Stage {
     const last = disk.unsynced[disk.unsynced.length - 1]
     disk.durable.push(...disk.unsynced)
     disk.unsynced = []
+    disk.deliveries.push(...disk.unsyncedDeliveries)
+    disk.unsyncedDeliveries = []
     if (last !== undefined) this.replicas.get(name)?.persisted(last.id)
   }
 
@@ -80,10 +96,16 @@ export class Stage {
       let moved = false
       for (const [name, replica] of this.replicas) {
         const ready = replica.ready()
+        const disk = this.disks.get(name) as Disk
         if (ready.persist !== null) {
           moved = true
-          ;(this.disks.get(name) as Disk).unsynced.push(ready.persist)
-          if (!this.manualSync.has(name)) this.sync(name)
+          disk.unsynced.push(ready.persist)
+        }
+        disk.unsyncedDeliveries.push(...ready.deliveries)
+        if ((ready.persist !== null || ready.deliveries.length > 0) && !this.manualSync.has(name)) this.sync(name)
+        for (const read of ready.reads) {
+          moved = true
+          replica.readDone(read.id, this.durableEvents(name).filter((e) => `${e.origin}#${e.incarnation}` === read.range.originKey && e.originSeq >= read.range.fromSeq && e.originSeq <= read.range.toSeq).sort((a, b) => a.originSeq - b.originSeq).slice(0, read.limit))
         }
         this.acks.push(...ready.acks)
         ;(this.delivered.get(name) as Delivery[]).push(...ready.deliveries)
@@ -132,6 +154,17 @@ export class Stage {
     for (const name of on) if (!this.cut.has(name)) this.get(name).step('controller', { kind: 'closes', stream, requestId, decisions }, this.nowMs)
     this.run()
     return this.controllerInbox.splice(0)
+  }
+
+  /** The copies on a node's disk, synced. */
+  durableEvents(name: string): StreamEvent[] {
+    return (this.disks.get(name)?.durable ?? []).flatMap((b) => b.events)
+  }
+
+  /** The copies a node wrote (synced or not): what its replica holds. */
+  writtenEvents(name: string): StreamEvent[] {
+    const disk = this.disks.get(name)
+    return [...(disk?.durable ?? []), ...(disk?.unsynced ?? [])].flatMap((b) => b.events)
   }
 
   deliveredKeys(name: string): string[] {

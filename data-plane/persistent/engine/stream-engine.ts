@@ -29,8 +29,9 @@ import type { Hlc } from '../hlc.js'
 import type { CloseDecision, Delivery } from '../order.js'
 import type { ReplicaMessage } from '../replica/messages.js'
 import { StreamReplica } from '../replica/stream-replica.js'
-import type { AckLevel, FenceRecord, PublishAck, ReplicaReady, StreamReplicaTiming } from '../replica/types.js'
+import type { AckLevel, FenceRecord, PublishAck, ReadRequest, ReplicaReady, RestoredReplicaState, StreamReplicaTiming } from '../replica/types.js'
 import type { EventStore } from '../store/event-store.js'
+import { readReplicaRestore } from '../store/replica-restore.js'
 import type { RetentionPolicy } from '../store/stream-meta.js'
 import { decodeDecisionRecord, encodeCloseRecord, encodeFenceRecord } from './decision-records.js'
 import { readEngineRecord, writeEngineRecord } from './engine-record.js'
@@ -182,19 +183,13 @@ export class StreamEngine {
     const legacyCloses: CloseDecision[] = [...(record?.closes ?? [])]
     // The new life is on disk before it stamps anything.
     await writeEngineRecord(storage, stream, { incarnation, closes: legacyCloses, replicas })
-    const events: StreamEvent[] = []
     let decisions: { fences: FenceRecord[]; closes: CloseDecision[] } = { fences: [], closes: legacyCloses }
+    let restored: RestoredReplicaState | undefined
     if (record !== undefined) {
-      for (;;) {
-        const after = events.at(-1)
-        let read = 0
-        for await (const event of store.events(stream, { ...(after === undefined ? {} : { after }), limit: restoreBatchEventsMax })) {
-          events.push(event)
-          read += 1
-        }
-        if (read < restoreBatchEventsMax) break
-      }
+      // Metadata and the few copies above the resume point, never the whole history (issue #5).
       decisions = await readDecisions(store, stream, legacyCloses)
+      const fromStore = await readReplicaRestore(store, stream, { closes: decisions.closes, dedupWindowMs: options.dedupWindowMs })
+      restored = { ...fromStore, clockCeilingMs: store.clockCeiling(stream), fences: decisions.fences, closes: decisions.closes }
     }
     const replica = new StreamReplica({
       stream,
@@ -203,7 +198,7 @@ export class StreamEngine {
       replicas,
       dedupWindowMs: options.dedupWindowMs,
       ...(options.timing === undefined ? {} : { timing: options.timing }),
-      ...(record === undefined ? {} : { restored: { events, clockCeilingMs: store.clockCeiling(stream), fences: decisions.fences, closes: decisions.closes } }),
+      ...(restored === undefined ? {} : { restored }),
     })
     if (incarnation > 1 && replicas.length === 1) {
       // Own controller of a one-node replica set: close the previous life at what it holds. The
@@ -358,6 +353,7 @@ export class StreamEngine {
       this.#pending.delete(ack.publishId)
       pending.resolve(ack)
     }
+    for (const read of ready.reads) this.#serveRead(read)
     const persist = ready.persist
     if (persist !== null) {
       const { store } = this.#options
@@ -384,6 +380,18 @@ export class StreamEngine {
     // After the persist: a delivery may name a copy first written by this very batch (the store
     // refuses a delivery of a copy it does not hold, in submission order).
     if (ready.deliveries.length > 0) this.#record(ready.deliveries)
+  }
+
+  /** An anti-entropy read of older copies (the replica keeps only unsettled ones in memory). */
+  #serveRead(read: ReadRequest): void {
+    this.#options.store.readByOriginRange(this.stream, read.range, read.limit).then(
+      (events) => {
+        if (this.#stopped !== null) return
+        this.#replica.readDone(read.id, events)
+        this.#schedulePump()
+      },
+      (error: unknown) => this.#fail(error as Error),
+    )
   }
 
   #record(deliveries: readonly Delivery[]): void {

@@ -2,6 +2,9 @@
 // one node of a region, its replication messages and their binary codec.
 export { StreamReplica, parseOriginKey } from './stream-replica.js'
 export { CeilingClock } from './clock-ceiling.js'
+export { restoreFromHistory } from './restore.js'
+export type { ReplicaHistory } from './restore.js'
+export { HeldEvents } from './held-events.js'
 export { AckTracker } from './ack-tracker.js'
 export { decodeReplicaMessage, encodeReplicaMessage, replicaCodecVersion } from './codec.js'
 export { replicaMessageKinds } from './messages.js'
@@ -26,10 +29,13 @@ export type {
   PersistBatch,
   PublishAck,
   PublishRequest,
+  ReadRequest,
+  ReplicaMemory,
   ReplicaNotice,
   ReplicaNoticeKind,
   ReplicaReady,
   RestoredReplicaState,
+  RestoredResume,
   StreamReplicaOptions,
   StreamReplicaTiming,
 } from './types.js'

@@ -27,3 +27,5 @@ export const antiEntropyIntervalMsDefault = 200
  */
 export const clockCeilingLeaseMsDefault = 500
 export const ackTimeoutMsDefault = 5000
+/** Anti-entropy reads of older copies handed to the driver and not answered yet (one per peer at a time). */
+export const readsInFlightMax = 64

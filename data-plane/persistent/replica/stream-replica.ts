@@ -19,9 +19,12 @@
 //    event is ≤ atSeq (the fenced majority meets the acking majority).
 //  - Clock ceiling (clock-ceiling.ts): a restarted node starts above everything it emitted.
 //  - Anti-entropy: periodic digests (held/durable/commit vectors, latest heartbeats, count of
-//    closes); the receiver answers with the events and closes the sender lacks.
-import { EventSet } from '../event-set.js'
-import { eventProblem, originKey } from '../event.js'
+//    closes); the receiver answers with the events and closes the sender lacks — from memory,
+//    or through a read of the driver's store (`ready().reads` → `readDone`) for older copies.
+//  - MEMORY (README "Memory"): copies stay in memory only until settled (taken by the orderer)
+//    and durable; the dedup window keeps each delivered id's survivor while a window behind; a
+//    restart reads metadata and the few unsettled copies back, never the whole history.
+import { compareEventOrder, eventProblem, originKey, originKeyOf } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
 import { PersistentRejection } from '../errors.js'
 import { compareHlc, hlcZero } from '../hlc.js'
@@ -32,6 +35,8 @@ import type { CloseDecision, Delivery, Heartbeat } from '../order.js'
 import { VersionTracker, missing } from '../version-vector.js'
 import { AckTracker } from './ack-tracker.js'
 import { CeilingClock } from './clock-ceiling.js'
+import { CommittedView } from './committed-view.js'
+import { HeldEvents, atOrBelow } from './held-events.js'
 import {
   ackTimeoutMsDefault,
   antiEntropyEventsMax,
@@ -41,6 +46,7 @@ import {
   heartbeatIntervalMsDefault,
   messageEventsMax,
   pendingPublishesMax,
+  readsInFlightMax,
 } from './limits.js'
 import type { DigestMessage, FenceMessage, ReplicaMessage, VectorEntry } from './messages.js'
 import type {
@@ -49,8 +55,11 @@ import type {
   PersistBatch,
   PublishAck,
   PublishRequest,
+  ReadRequest,
+  ReplicaMemory,
   ReplicaNotice,
   ReplicaReady,
+  RestoredReplicaState,
   StreamReplicaOptions,
   StreamReplicaTiming,
 } from './types.js'
@@ -88,11 +97,12 @@ export class StreamReplica {
   readonly timing: StreamReplicaTiming
   readonly #ownKey: string
   readonly #clock: CeilingClock
-  /** Every copy this replica holds (anti-entropy, digests). */
-  readonly #held: EventSet
-  /** Copies known committed, fed per origin in sequence order: what the orderer sees. */
-  readonly #committed: EventSet
+  /** Which copies this replica holds (all of its history); the copies themselves while unsettled. */
+  readonly #held: HeldEvents
+  /** How far each origin is known committed and fed to the orderer, in sequence order. */
+  readonly #committed: CommittedView
   readonly #orderer: Orderer
+  readonly #dedupWindowMs: number
   readonly #durable = new VersionTracker({ gapMax: Number.MAX_SAFE_INTEGER })
   readonly #fences = new Map<string, FenceRecord>()
   readonly #commitKnown = new Map<string, number>()
@@ -116,6 +126,10 @@ export class StreamReplica {
   #acksOut: PublishAck[] = []
   #notices: ReplicaNotice[] = []
   #pushOut: StreamEvent[] = []
+  #reads: ReadRequest[] = []
+  /** Anti-entropy reads handed to the driver: read id → the peer to answer. */
+  readonly #readsInFlight = new Map<number, string>()
+  #nextReadId = 1
   readonly #dirty = new Set<string>()
   readonly #durableChanged = new Set<string>()
   #nowMs = 0
@@ -141,20 +155,36 @@ export class StreamReplica {
     }
     this.#ownKey = originKey(this.node, this.incarnation)
     const restored = options.restored
+    if (!(Number.isInteger(options.dedupWindowMs) && options.dedupWindowMs >= 0)) throw new RangeError(`stream replica: dedupWindowMs must be an integer >= 0, got ${options.dedupWindowMs}`)
+    this.#dedupWindowMs = options.dedupWindowMs
     this.#clock = new CeilingClock({ ceilingMs: restored?.clockCeilingMs ?? 0, leaseMs: this.timing.clockCeilingLeaseMs, maxSkewMs: options.maxSkewMs ?? hlcMaxSkewMsDefault })
-    this.#held = new EventSet({ stream: this.stream, dedupWindowMs: options.dedupWindowMs })
-    this.#committed = new EventSet({ stream: this.stream, dedupWindowMs: options.dedupWindowMs, gapMax: Number.MAX_SAFE_INTEGER })
-    this.#orderer = new Orderer(this.#committed, { origins: this.replicas.map((origin) => ({ origin, incarnation: 1 })) })
+    this.#held = new HeldEvents({ stream: this.stream })
+    this.#committed = new CommittedView(this.#held, options.dedupWindowMs)
+    if (restored !== undefined) this.#restoreHeld(restored)
+    const resume = restored?.resume ?? null
+    this.#orderer = new Orderer(this.#committed, {
+      origins: this.replicas.map((origin) => ({ origin, incarnation: 1 })),
+      ...(resume === null ? {} : { resumeAfter: { ...resume, settledSeqs: new Map([...(restored?.settled ?? [])].map(([key, s]) => [key, s.seq] as const)) } }),
+    })
     this.#acks = new AckTracker(this.node, this.replicas)
     this.#slotOpen = this.incarnation === 1
     if (restored !== undefined) this.#restore(restored)
   }
 
-  #restore(restored: NonNullable<StreamReplicaOptions['restored']>): void {
-    for (let i = 0; i < restored.events.length; i += insertBatchEventsMax) {
-      const result = this.#held.insert(restored.events.slice(i, i + insertBatchEventsMax))
-      for (const { event } of result.added) this.#recordDurable(event)
+  /** What the held copies, the durable prefixes and the committed view start from after a restart. */
+  #restoreHeld(restored: RestoredReplicaState): void {
+    this.#held.restore(restored)
+    for (const [key, { contiguous, gaps }] of restored.held) this.#durable.restore(key, contiguous, gaps)
+    for (const [key, { seq, hlc }] of restored.settled) {
+      // Invariant: a settled prefix is held (it was taken by the orderer, so it was held then).
+      if (seq > (restored.held.get(key)?.contiguous ?? 0)) throw new Error(`stream replica: settled ${key}:${seq} is past what is held`)
+      this.#committed.restore(key, seq, hlc)
+      // It was committed: nothing may be closed below it (checked as the closes reapply).
+      this.#commitKnown.set(key, seq)
     }
+  }
+
+  #restore(restored: RestoredReplicaState): void {
     // Closes first: their terms never decrease in persisted order, while a fence persisted
     // between them may carry a later term than an earlier close.
     const outcome = this.#applyCloses(restored.closes, false)
@@ -187,9 +217,24 @@ export class StreamReplica {
     return { origin: this.node, incarnation: this.incarnation, fromHlc: this.#clock.fromHlc }
   }
 
-  /** Every held copy (read-only use: digests, checks). */
-  get held(): EventSet {
-    return this.#held
+  /** The held version vector `{origin#incarnation → contiguous sequence}` (all of the history). */
+  heldVector(): Map<string, number> {
+    return this.#held.versionVector()
+  }
+
+  /** Highest contiguous sequence held of one origin incarnation. */
+  heldContiguous(origin: string, incarnation: number): number {
+    return this.#held.contiguous(origin, incarnation)
+  }
+
+  /** Whether this replica holds that copy (in memory or only on its disk). */
+  holds(p: EventPosition): boolean {
+    return this.#held.has(p.origin, p.incarnation, p.originSeq)
+  }
+
+  /** What this replica keeps in memory now: bounded by what is unsettled and by the dedup window, not by the stream's length. */
+  get memory(): ReplicaMemory {
+    return { events: this.#held.inMemory, waiting: this.#orderer.waiting, dedupIds: this.#orderer.dedupWindowSize, readsInFlight: this.#readsInFlight.size }
   }
 
   get closes(): readonly CloseDecision[] {
@@ -318,6 +363,7 @@ export class StreamReplica {
     if (this.#heartbeatDue && this.#slotOpen) this.#sendHeartbeat()
     this.#feedCommitted()
     const deliveries: Delivery[] = [...this.#orderer.takeStable().delivered]
+    this.#evictSettled()
     const ceiling = this.#clock.takeCeilingRequest()
     let persist: PersistBatch | null = null
     if (this.#batchEvents.length > 0 || this.#batchFences.length > 0 || this.#batchCloses.length > 0 || ceiling !== null) {
@@ -327,14 +373,57 @@ export class StreamReplica {
       this.#batchFences = []
       this.#batchCloses = []
     }
-    const ready: ReplicaReady = { persist, messages: this.#messages, acks: this.#acksOut, deliveries, notices: this.#notices }
+    const ready: ReplicaReady = { persist, reads: this.#reads, messages: this.#messages, acks: this.#acksOut, deliveries, notices: this.#notices }
+    this.#reads = []
     this.#messages = []
     this.#acksOut = []
     this.#notices = []
     return ready
   }
 
+  /**
+   * The answer to `ready().reads` entry `id`: the stored copies of its range (in sequence
+   * order; fewer or none is fine). They go to the peer that lacked them.
+   */
+  readDone(id: number, events: readonly StreamEvent[]): void {
+    const to = this.#readsInFlight.get(id)
+    if (to === undefined) return
+    this.#readsInFlight.delete(id)
+    for (const event of events) {
+      // Invariant: the driver answers with this stream's held copies.
+      if (event.stream !== this.stream || !this.#held.has(event.origin, event.incarnation, event.originSeq)) throw new Error(`stream replica: read ${id} answered with ${originKeyOf(event)}:${event.originSeq}, not a held copy of ${this.stream}`)
+    }
+    for (let i = 0; i < events.length; i += messageEventsMax) {
+      this.#messages.push({ to, message: { kind: 'push', stream: this.stream, events: events.slice(i, i + messageEventsMax), commit: null } })
+    }
+  }
+
   // ---- internals ----
+
+  /** Forgets copies the protocol no longer needs in memory: settled by the orderer and durable here. */
+  #evictSettled(): void {
+    const settled = this.#orderer.settledThrough
+    if (settled === null) return
+    this.#held.evict((event) => atOrBelow(event, settled) && this.#durable.has(originKeyOf(event), event.originSeq))
+  }
+
+  /**
+   * The dedup verdict on `event` (just stamped here) given what this replica knows: the last
+   * survivor of its id delivered here (the orderer's dedup window), then the unsettled copies
+   * held in memory, walked in delivery order (the rule of event-set.ts). Null: it survives.
+   */
+  #survivorFor(event: StreamEvent): EventPosition | null {
+    if (this.#dedupWindowMs === 0) return null
+    const settled = this.#orderer.settledThrough
+    let survivor: EventPosition | null = this.#orderer.deliveredSurvivorOf(event.id)
+    for (const copy of this.#held.copiesInMemory(event.id)) {
+      if (atOrBelow(copy, settled)) continue
+      const folds = survivor !== null && copy.hlc.wallMs - survivor.hlc.wallMs < this.#dedupWindowMs
+      if (compareEventOrder(copy, event) === 0) return folds ? survivor : null
+      if (!folds) survivor = copy
+    }
+    throw new Error(`stream replica: ${originKeyOf(event)}:${event.originSeq} is not among the copies of its id`)
+  }
 
   #advanceTime(nowMs: number): void {
     if (!Number.isFinite(nowMs) || nowMs < 0) throw new RangeError(`stream replica: nowMs must be a finite number >= 0, got ${nowMs}`)
@@ -381,12 +470,12 @@ export class StreamReplica {
       const { request } = this.#queued.shift() as Queued
       const event: StreamEvent = { stream: this.stream, id: request.id, hlc, origin: this.node, incarnation: this.incarnation, originSeq: ++this.#ownSeq, headers: request.headers, payload: request.payload }
       const result = this.#held.insert([event])
-      const added = result.added[0]
       // Invariant: a fresh sequence of this incarnation with a rising hlc is always new here.
-      if (added === undefined) throw new Error(`stream replica: own event ${this.#ownKey}:${event.originSeq} refused (${result.refused[0]?.reason ?? 'already held'})`)
+      if (result.added.length !== 1) throw new Error(`stream replica: own event ${this.#ownKey}:${event.originSeq} refused (${result.refused[0]?.reason ?? 'already held'})`)
       this.#batchEvents.push(event)
       this.#pushOut.push(event)
-      this.#acks.add({ publishId: request.publishId, seq: event.originSeq, level: request.ackLevel, position: positionOf(event), survivor: added.duplicateOf === null ? null : positionOf(added.duplicateOf), deadlineMs: this.#nowMs + this.timing.ackTimeoutMs })
+      const survivor = this.#survivorFor(event)
+      this.#acks.add({ publishId: request.publishId, seq: event.originSeq, level: request.ackLevel, position: positionOf(event), survivor: survivor === null ? null : positionOf(survivor), deadlineMs: this.#nowMs + this.timing.ackTimeoutMs })
     }
   }
 
@@ -406,7 +495,7 @@ export class StreamReplica {
       const reasons = [...new Set(result.refused.map((r) => r.reason))].join(', ')
       this.#notice('refused-events', `${result.refused.length} event(s) from ${from} refused: ${reasons}`)
     }
-    for (const { event } of result.added) {
+    for (const event of result.added) {
       this.#batchEvents.push(event)
       this.#dirty.add(originKey(event.origin, event.incarnation))
     }
@@ -478,11 +567,12 @@ export class StreamReplica {
       const from = this.#committed.contiguous(origin, incarnation) + 1
       if (target < from) continue
       for (let start = from; start <= target; start += insertBatchEventsMax) {
-        const events = this.#held.eventsInRange({ originKey: key, fromSeq: start, toSeq: Math.min(target, start + insertBatchEventsMax - 1) })
-        const result = this.#committed.insert(events)
-        // Invariant: the committed set takes held copies in sequence order, so it refuses none.
-        if (result.refused.length > 0) throw new Error(`stream replica: committed set refused ${key} (${result.refused[0]?.reason})`)
-        this.#orderer.add(result.added.map((a) => a.event))
+        const toSeq = Math.min(target, start + insertBatchEventsMax - 1)
+        const events = this.#held.memoryRun({ originKey: key, fromSeq: start, toSeq }, toSeq - start + 1)
+        // Invariant: uncommitted copies are unsettled, so still in memory (eviction never takes them).
+        if (events.length !== toSeq - start + 1) throw new Error(`stream replica: committed copies ${key}:${start}..${toSeq} are not all in memory`)
+        for (const event of events) this.#committed.advance(key, event)
+        this.#orderer.add(events)
       }
     }
     this.#dirty.clear()
@@ -510,15 +600,27 @@ export class StreamReplica {
     for (const entry of m.durable) this.#peerDurable(from, entry)
     for (const entry of m.commits) this.#learnCommit(entry)
     for (const hb of m.heartbeats) if (this.#receiveHlcs(from, [hb.hlc])) this.#learnHeartbeat(hb)
-    // What the sender lacks (contiguous prefixes only), up to a budget per answer.
+    // What the sender lacks (contiguous prefixes only), up to a budget per answer: from memory,
+    // and what reaches below it through reads of the driver's store — not while reads of an
+    // earlier answer to this peer are still out (the next digest asks again), and at most
+    // readsInFlightMax in all.
     const theirs = new Map(m.held.map((e) => [originKey(e.origin, e.incarnation), e.seq] as const))
     let budget = antiEntropyEventsMax
     const events: StreamEvent[] = []
+    const readsOut = [...this.#readsInFlight.values()].includes(from)
     for (const range of missing(theirs, this.#held.versionVector())) {
       if (budget <= 0) break
-      const found = this.#held.eventsInRange(range, budget)
+      const found = this.#held.memoryRun(range, budget)
       events.push(...found)
       budget -= found.length
+      const next = range.fromSeq + found.length
+      if (next > range.toSeq || budget <= 0 || readsOut) continue
+      if (this.#readsInFlight.size >= readsInFlightMax) break
+      const limit = Math.min(budget, range.toSeq - next + 1)
+      const id = this.#nextReadId++
+      this.#readsInFlight.set(id, from)
+      this.#reads.push({ id, range: { originKey: range.originKey, fromSeq: next, toSeq: range.toSeq }, limit })
+      budget -= limit
     }
     for (let i = 0; i < events.length; i += messageEventsMax) {
       this.#messages.push({ to: from, message: { kind: 'push', stream: this.stream, events: events.slice(i, i + messageEventsMax), commit: null } })
@@ -550,7 +652,7 @@ export class StreamReplica {
     for (const d of decisions) {
       if (d.controllerTerm < this.#controllerTerm) return { applied, errorCode: 'RG_ERR_STALE_TERM' }
       const key = originKey(d.origin, d.incarnation)
-      const result = this.#orderer.close(d)
+      const result = this.#orderer.close(d, { replay: !persist })
       if (!result.ok) {
         // NOT_FOUND: an earlier decision of the chain has not arrived yet (the sender resends).
         if (result.error.code !== 'RG_ERR_NOT_FOUND') this.#notice('close-refused', `close of ${key} at ${d.atSeq}: ${result.error.message}`, result.error.code)
@@ -588,6 +690,6 @@ export class StreamReplica {
   }
 }
 
-function positionOf(e: StreamEvent): EventPosition {
+function positionOf(e: EventPosition): EventPosition {
   return { hlc: e.hlc, origin: e.origin, incarnation: e.incarnation, originSeq: e.originSeq }
 }

@@ -1,7 +1,10 @@
 // Inputs and outputs of the stream replica (stream-replica.ts), in the style of a Raft `Ready`.
 import type { EventHeader, EventPosition, StreamEvent } from '../event.js'
 import type { PersistentRejection } from '../errors.js'
+import type { WindowSurvivor } from '../event-set.js'
+import type { Hlc } from '../hlc.js'
 import type { CloseDecision, Delivery } from '../order.js'
+import type { SeqRange } from '../version-vector.js'
 import type { ReplicaMessage } from './messages.js'
 
 export const ackLevels = ['write', 'majority', 'all'] as const
@@ -79,9 +82,23 @@ export interface ReplicaNotice {
   readonly code?: string
 }
 
+/**
+ * Copies a peer lacks that this replica no longer keeps in memory: read them from the store
+ * (held durable copies of `range`, in sequence order, at most `limit`) and hand them back with
+ * `readDone(id, events)`; the replica sends them on. A read that fails or is never answered only
+ * delays anti-entropy (the replica asks again later, at most `readsInFlightMax` at a time).
+ */
+export interface ReadRequest {
+  readonly id: number
+  readonly range: SeqRange
+  readonly limit: number
+}
+
 export interface ReplicaReady {
   /** Write and sync this, then call `persisted(persist.id)`. Messages may be sent at once. */
   readonly persist: PersistBatch | null
+  /** Reads of older copies for anti-entropy (answer with `readDone`). */
+  readonly reads: readonly ReadRequest[]
   readonly messages: readonly OutgoingMessage[]
   readonly acks: readonly PublishAck[]
   /** Stable events in the region's order, duplicates skipped; indexes continue from the last. */
@@ -96,9 +113,47 @@ export interface StreamReplicaTiming {
   readonly ackTimeoutMs: number
 }
 
-/** What a restarted node read back from its disk. */
+/** What a replica holds in memory now (the bounded part of its state). */
+export interface ReplicaMemory {
+  /** Copies held in memory (unsettled or not yet durable). */
+  readonly events: number
+  /** Copies the orderer waits to deliver. */
+  readonly waiting: number
+  /** Survivors in the dedup window. */
+  readonly dedupIds: number
+  /** Anti-entropy reads waiting for the store. */
+  readonly readsInFlight: number
+}
+
+/** Where delivery resumes after a restart (the driver persisted its deliveries). */
+export interface RestoredResume {
+  readonly lastDelivered: EventPosition
+  readonly deliveredCount: number
+  /**
+   * The delivered survivors whose wallMs is within `dedupWindowMs` of `lastDelivered`, in
+   * delivery order (the dedup window; more is harmless).
+   */
+  readonly survivors: readonly WindowSurvivor[]
+}
+
+/**
+ * What a restarted node reads back from its disk — its metadata and the few copies above the
+ * resume point, never the whole history (`restoreFromHistory` computes it from a full history,
+ * the event store's `readReplicaRestore` from its indexes).
+ */
 export interface RestoredReplicaState {
+  /** Per origin key (`origin#incarnation`): the contiguous prefix held durably and the sequences held above it. */
+  readonly held: ReadonlyMap<string, { readonly contiguous: number; readonly gaps: readonly number[] }>
+  /**
+   * Per origin key, its SETTLED prefix: the highest sequence whose copy is at or below
+   * `resume.lastDelivered` in delivery order (capped at the incarnation's close point), with its
+   * hlc. Everything there was committed and taken by the orderer before the restart.
+   */
+  readonly settled: ReadonlyMap<string, { readonly seq: number; readonly hlc: Hlc }>
+  /** The held copies above each settled prefix (up to the close point of a closed incarnation), any order. */
   readonly events: readonly StreamEvent[]
+  /** null: nothing was delivered (then `settled` is empty and `events` is everything held). */
+  readonly resume: RestoredResume | null
   /** Highest persisted HLC ceiling (0 = none). */
   readonly clockCeilingMs: number
   readonly fences: readonly FenceRecord[]

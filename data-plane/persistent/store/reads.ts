@@ -186,6 +186,40 @@ export class StoreReader {
     return low
   }
 
+  /**
+   * The highest sequence in `[0, upToSeq]` of one origin incarnation whose copy is at or below
+   * `position` in delivery order, with its hlc (null when its entry is gone: retention deleted
+   * it; 0 when none is). A binary search over `ps-origin-seqs` (an origin's copies rise in hlc
+   * with their sequence): ~log2(upToSeq) point reads. Sequences up to `upToSeq` must be held or
+   * deleted by retention (retention never passes the last delivery, so a deleted one counts as
+   * at or below `position`). For a restart: the origin's settled prefix.
+   */
+  async lastSeqAtOrBefore(stream: string, originKey: string, upToSeq: number, position: EventPosition): Promise<{ readonly seq: number; readonly hlc: Hlc | null }> {
+    const state = this.#state(stream)
+    const at = originKey.lastIndexOf('#')
+    const origin = originKey.slice(0, at)
+    const incarnation = Number(originKey.slice(at + 1))
+    const bound = encodeStorageKey(position)
+    const probe = async (seq: number): Promise<{ below: boolean; hlc: Hlc | null }> => {
+      const value = await this.#storage.get(originSeqsKeySpace, originSeqKey(state.streamNo, origin, incarnation, seq))
+      if (value === undefined) return { below: true, hlc: null }
+      return { below: compareBytes(storageKeyFromOriginSeq(origin, incarnation, seq, value), bound) <= 0, hlc: hlcOfStorageKey(storageKeyFromOriginSeq(origin, incarnation, seq, value)) }
+    }
+    // Invariant: low is at or below the position (0 vacuously), high + 1 is above it.
+    let low = 0
+    let lowHlc: Hlc | null = null
+    let high = upToSeq
+    while (low < high) {
+      const middle = Math.ceil((low + high) / 2)
+      const probed = await probe(middle)
+      if (probed.below) {
+        low = middle
+        lowHlc = probed.hlc
+      } else high = middle - 1
+    }
+    return { seq: low, hlc: lowHlc }
+  }
+
   async records(stream: string, fromSeq: number, limit: number): Promise<Array<{ readonly seq: number; readonly record: Uint8Array }>> {
     const state = this.#state(stream)
     const count = checkLimit(Math.min(limit, readEntriesMax))

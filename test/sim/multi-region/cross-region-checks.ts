@@ -58,7 +58,7 @@ export function checkCrossRegion(ctx: MultiRegionContext, messages: readonly Log
     for (const node of stack.ctx.nodes.values()) {
       if (node.replica === null) return fail(stack, '3 convergence across regions', `${node.name} is down at the end`)
       const view = new Map<string, string>()
-      for (const e of liveCopies(stack, node.replica.held.all())) {
+      for (const e of liveCopies(stack, node.held.all())) {
         const key = globalKeyOf(e, stack.name)
         if (!key.ok) return fail(stack, 'shipped copies agree', `${node.name}: ${copyKeyOf(e)}: ${key.error.message}`)
         const content = contentOf(e)
@@ -73,7 +73,7 @@ export function checkCrossRegion(ctx: MultiRegionContext, messages: readonly Log
   for (const stack of stacks) {
     for (const acked of stack.checker.acked.values()) {
       const [origin = '', incarnation = '', seq = ''] = acked.copyKey.split('#')
-      const copy = stack.ctx.nodes.values().next().value?.replica?.held.get(origin, Number(incarnation), Number(seq))
+      const copy = stack.ctx.nodes.values().next().value?.held.get(origin, Number(incarnation), Number(seq))
       if (copy === undefined) continue // RegionChecker reports it
       const provenance = provenanceOf(copy)
       if (!provenance.ok || provenance.value !== null) continue // a receiver's write, not an event of this region
@@ -117,7 +117,7 @@ export function checkCrossRegion(ctx: MultiRegionContext, messages: readonly Log
   }
   // The harness premise for two-region messages: all copies within one window at their sources.
   const twins = messages.filter((m): m is TwinMessage => 'regions' in m)
-  const firstHeld = stacks[0]?.ctx.nodes.values().next().value?.replica?.held
+  const firstHeld = stacks[0]?.ctx.nodes.values().next().value?.held
   for (const m of twins) {
     const times = (firstHeld?.copiesOf(m.key) ?? []).map((c) => {
       const p = provenanceOf(c)

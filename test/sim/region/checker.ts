@@ -90,7 +90,7 @@ export class RegionChecker {
     if (holders.length < needed || (ack.level === 'write' && !holders.includes(node.name))) {
       this.violation('1 acked is durable', `${node.name} acked ${copyKey} at level ${ack.level} but it is synced only on [${holders.join(',')}]`)
     }
-    const event = node.replica?.held.get(ack.position.origin, ack.position.incarnation, ack.position.originSeq)
+    const event = node.held.get(ack.position.origin, ack.position.incarnation, ack.position.originSeq)
     if (event === undefined) this.violation('1 acked is durable', `${node.name} acked ${copyKey} it does not hold`)
     this.acked.set(copyKey, { copyKey, id: event.id, level: ack.level, node: node.name })
   }
@@ -118,10 +118,14 @@ export class RegionChecker {
     const nodes = this.nodes()
     const down = nodes.filter((n) => !n.up || n.replica === null)
     if (down.length > 0) this.violation('3 convergence', `nodes still down at the end: ${down.map((n) => n.name).join(',')}`)
-    const replicas = nodes.map((n) => n.replica as NonNullable<RegionNode['replica']>)
-    const first = replicas[0] as NonNullable<RegionNode['replica']>
-    for (const r of replicas) {
-      if (r.held.digest() !== first.held.digest()) this.violation('3 convergence', `${r.node} digest ${r.held.digest()} (${r.held.size} copies) differs from ${first.node} ${first.held.digest()} (${first.held.size} copies) after the heal`)
+    // Each node's written copies are its replica's set (the replica keeps only the unsettled ones in memory).
+    const firstNode = nodes[0] as RegionNode
+    const first = { node: firstNode.name, held: firstNode.held }
+    for (const n of nodes) {
+      const vector = JSON.stringify([...(n.replica as NonNullable<RegionNode['replica']>).heldVector()].filter(([, seq]) => seq > 0))
+      const written = JSON.stringify([...n.held.versionVector()].filter(([, seq]) => seq > 0))
+      if (vector !== written) this.violation('3 convergence', `${n.name}: the replica's held vector ${vector} is not what it wrote ${written}`)
+      if (n.held.digest() !== first.held.digest()) this.violation('3 convergence', `${n.name} digest ${n.held.digest()} (${n.held.size} copies) differs from ${first.node} ${first.held.digest()} (${first.held.size} copies) after the heal`)
     }
     // Invariant 1 at the end: every acked copy is held everywhere and not cut off by a close.
     const closed = new Map(decisions.map((d) => [originKey(d.origin, d.incarnation), d] as const))

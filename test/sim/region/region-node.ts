@@ -7,8 +7,17 @@
 // (or keep a torn prefix of them). Restart = read the disk back, persist incarnation + 1, build a
 // new replica from what survived, and (incarnation > 1) announce the successor claim to the
 // control plane until the closer gives this incarnation its origin slot.
-import { GroupProgress, StreamReplica, decodeReplicaMessage, encodeReplicaMessage } from '../../../data-plane/persistent/index.js'
-import type { CloseDecision, FenceRecord, PersistBatch, ReplicaMessage, StreamEvent } from '../../../data-plane/persistent/index.js'
+//
+// The disk is the node's event store: persist batches, and the delivery log (each Ready's
+// deliveries, written after its persist batch, so a torn tail never keeps a delivery without the
+// copies below it — what the real store's single write stream gives). A restart hands the
+// replica what a store restore reads (`restoreFromHistory`: metadata, the dedup window, the few
+// copies above the resume point); delivery resumes after the last durable delivery, and the
+// node replays its durable delivery log to the checker (and the shipping tap) first, as a real
+// node's consumers read it from the store. Anti-entropy reads of older copies (`ready().reads`)
+// are answered from the durable copies after 0–2 ms.
+import { EventSet, GroupProgress, StreamReplica, decodeReplicaMessage, encodeReplicaMessage, restoreFromHistory } from '../../../data-plane/persistent/index.js'
+import type { CloseDecision, FenceRecord, PersistBatch, ReadRequest, ReplicaMessage, StreamEvent } from '../../../data-plane/persistent/index.js'
 import { SimDisk } from '../disk.js'
 import type { RegionContext } from './context.js'
 import type { CloserRole } from './closer.js'
@@ -19,19 +28,25 @@ export type NodeRecord =
   | { readonly kind: 'incarnation'; readonly incarnation: number }
   | { readonly kind: 'batch'; readonly batch: PersistBatch }
   | { readonly kind: 'progress'; readonly group: string; readonly state: GroupProgress }
+  /** Deliveries of one Ready, continuing the log. */
+  | { readonly kind: 'delivered'; readonly events: readonly StreamEvent[] }
 
 export const copyKeyOf = (e: { readonly origin: string; readonly incarnation: number; readonly originSeq: number }): string => `${e.origin}#${e.incarnation}#${e.originSeq}`
 
 /** Drains of one Ready loop, at most (a runaway loop is a bug). */
 const drainRoundsMax = 1000
+/** An anti-entropy read of the disk answers after 0..this many ms. */
+const readDelayMsMax = 2
 
 export class RegionNode {
   readonly disk: SimDisk<NodeRecord>
   life = 0
   up = false
   replica: StreamReplica | null = null
-  /** This life's deliveries, by index. */
+  /** The delivery log by index: the durable part read back at start, then this life's. */
   log: StreamEvent[] = []
+  /** Every copy this node wrote (what its store holds, synced or not): the checker's view of the replica's set. */
+  held: EventSet
   /** Copies held in synced records (what a crash cannot take). */
   readonly durableCopies = new Set<string>()
   readonly progress = new Map<string, GroupProgress>()
@@ -52,6 +67,7 @@ export class RegionNode {
     this.disk = new SimDisk<NodeRecord>(name, ctx.random.fork(`disk-${name}`), ctx.trace, () => ctx.clock.nowMs)
     this.skewMs = ctx.random.fork(`skew-${name}`).intBetween(-ctx.config.skewMsMax, ctx.config.skewMsMax)
     this.syncDelayMsMax = ctx.random.fork(`disk-speed-${name}`).pick(ctx.config.syncDelayMsChoices)
+    this.held = new EventSet({ stream: ctx.config.stream, dedupWindowMs: ctx.config.dedupWindowMs })
   }
 
   /** This node's physical clock (virtual time plus its skew). */
@@ -73,6 +89,7 @@ export class RegionNode {
     const fences: FenceRecord[] = batches.flatMap((b) => b.fences)
     const closes: CloseDecision[] = batches.flatMap((b) => b.closes)
     const clockCeilingMs = Math.max(0, ...batches.map((b) => b.clockCeilingMs ?? 0))
+    const deliveries = records.flatMap((r) => (r.kind === 'delivered' ? r.events : []))
     this.progress.clear()
     for (const r of records) {
       if (r.kind !== 'progress') continue
@@ -81,6 +98,7 @@ export class RegionNode {
       this.progress.set(r.group, local)
     }
     const cfg = this.ctx.config
+    const restored = incarnation === 1 ? undefined : restoreFromHistory({ events, deliveries, clockCeilingMs, fences, closes, dedupWindowMs: cfg.dedupWindowMs })
     this.replica = new StreamReplica({
       stream: cfg.stream,
       node: this.name,
@@ -88,13 +106,20 @@ export class RegionNode {
       replicas: cfg.replicaNames,
       dedupWindowMs: cfg.dedupWindowMs,
       timing: cfg.timing,
-      ...(incarnation === 1 ? {} : { restored: { events, clockCeilingMs, fences, closes } }),
+      ...(restored === undefined ? {} : { restored }),
     })
+    this.held = new EventSet({ stream: cfg.stream, dedupWindowMs: cfg.dedupWindowMs })
+    for (let i = 0; i < events.length; i += 10_000) this.held.insert(events.slice(i, i + 10_000))
     this.log = []
     this.#writtenUpTo = 0
     this.#syncScheduled = false
     this.ctx.checker.onStart(this, incarnation)
-    this.ctx.trace.record(this.ctx.clock.nowMs, 'start', `${this.name} inc=${incarnation} events=${events.length} ceiling=${clockCeilingMs}`)
+    // The durable delivery log, as consumers read it from the store; the replica continues after it.
+    for (const event of deliveries) {
+      this.ctx.checker.onDelivery(this, this.log.length, event)
+      this.log.push(event)
+    }
+    this.ctx.trace.record(this.ctx.clock.nowMs, 'start', `${this.name} inc=${incarnation} events=${events.length} restored=${restored?.events.length ?? 0} delivered=${deliveries.length} ceiling=${clockCeilingMs}`)
     this.ctx.network.register(this.name, (from, message) => this.#onMessage(from, message))
     const life = this.life
     const tick = (): void => {
@@ -214,13 +239,19 @@ export class RegionNode {
     for (let round = 0; round < drainRoundsMax; round++) {
       if (!this.up || this.replica === null) return
       const ready = this.replica.ready()
-      if (ready.persist === null && ready.messages.length === 0 && ready.acks.length === 0 && ready.deliveries.length === 0 && ready.notices.length === 0) return
+      if (ready.persist === null && ready.reads.length === 0 && ready.messages.length === 0 && ready.acks.length === 0 && ready.deliveries.length === 0 && ready.notices.length === 0) return
       if (ready.persist !== null) {
         this.disk.write([{ kind: 'batch', batch: ready.persist }])
+        for (let i = 0; i < ready.persist.events.length; i += 10_000) this.held.insert(ready.persist.events.slice(i, i + 10_000))
         this.#writtenUpTo = ready.persist.id
         this.#scheduleSync()
         if (this.ctx.config.bugs.ackBeforeSync === true) this.replica.persisted(ready.persist.id)
       }
+      if (ready.deliveries.length > 0) {
+        this.disk.write([{ kind: 'delivered', events: ready.deliveries.map((d) => d.event) }])
+        this.#scheduleSync()
+      }
+      for (const read of ready.reads) this.#serveRead(read)
       for (const out of ready.messages) {
         if (out.message.kind === 'fenced' || out.message.kind === 'closes-applied') this.ctx.checker.onVouch(this, out.message)
         this.sendReplica(out.to, out.message)
@@ -241,6 +272,17 @@ export class RegionNode {
       for (const notice of ready.notices) this.ctx.checker.onNotice(this, notice)
     }
     this.ctx.checker.violation('liveness', `${this.name}: the Ready loop did not settle in ${drainRoundsMax} rounds`)
+  }
+
+  /** Answers an anti-entropy read from the durable copies (as the store reads), a little later. */
+  #serveRead(read: ReadRequest): void {
+    const life = this.life
+    this.ctx.clock.schedule(this.ctx.syncRandom.int(readDelayMsMax + 1), () => {
+      if (this.life !== life || !this.up || this.replica === null) return
+      const events = this.held.eventsInRange(read.range).filter((e) => this.durableCopies.has(copyKeyOf(e))).slice(0, read.limit)
+      this.replica.readDone(read.id, events)
+      this.drain()
+    })
   }
 
   #scheduleSync(): void {
