@@ -34,6 +34,9 @@ export class Stage {
   /** Nodes whose persist batches stay unsynced until `sync(node)`. */
   readonly manualSync = new Set<string>()
   nowMs = 1000
+  /** Anti-entropy reads answered from the disks, and the copies they returned. */
+  readsServed = 0
+  readEventsServed = 0
   #nextPublish = 1
 
   constructor(readonly names: readonly string[], readonly options: Partial<StreamReplicaOptions> = {}) {
@@ -105,7 +108,10 @@ export class Stage {
         if ((ready.persist !== null || ready.deliveries.length > 0) && !this.manualSync.has(name)) this.sync(name)
         for (const read of ready.reads) {
           moved = true
-          replica.readDone(read.id, this.durableEvents(name).filter((e) => `${e.origin}#${e.incarnation}` === read.range.originKey && e.originSeq >= read.range.fromSeq && e.originSeq <= read.range.toSeq).sort((a, b) => a.originSeq - b.originSeq).slice(0, read.limit))
+          const events = this.durableEvents(name).filter((e) => `${e.origin}#${e.incarnation}` === read.range.originKey && e.originSeq >= read.range.fromSeq && e.originSeq <= read.range.toSeq).sort((a, b) => a.originSeq - b.originSeq).slice(0, read.limit)
+          this.readsServed++
+          this.readEventsServed += events.length
+          replica.readDone(read.id, events)
         }
         this.acks.push(...ready.acks)
         ;(this.delivered.get(name) as Delivery[]).push(...ready.deliveries)
