@@ -80,7 +80,11 @@ t.test('three nodes: consume through a non-controller node; failover of the cont
   await member.until('the outstanding ones redelivered by the new controller', () => member.received.filter((r) => r.header('Rg-Term') === String(second.term)).length >= 3, 60_000)
   const redelivered = member.received.filter((r) => r.header('Rg-Term') === String(second.term))
   t.same(redelivered.map((r) => [r.index, r.deliveries]), [[2, 2], [3, 2], [4, 2]], 'exactly the outstanding ones, Rg-Deliveries 2, none of the acked')
-  t.ok(member.rejoins.some((answer) => answer['ok'] === true && answer['term'] === second.term), 'the member joined the new controller after its heartbeat was refused')
+  // The redeliveries the JOIN started can overtake the JOIN's own answer on the way back (the
+  // controller publishes them at once from the engine's delivery cache): wait for the answer too.
+  const rejoined = (): boolean => member.rejoins.some((answer) => answer['ok'] === true && answer['term'] === second.term)
+  await member.until('the answer to the JOIN after the refused heartbeat', rejoined, 10_000).catch(() => undefined)
+  t.ok(rejoined(), 'the member joined the new controller after its heartbeat was refused')
   for (const r of redelivered) t.same(await member.settle(r), { ok: true })
   await publish(ncPublisher, 'orders', 'order-5', 'o-5')
   await member.until('new messages from the new controller', () => member.received.some((r) => r.index === 5), 30_000)
