@@ -17,6 +17,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { startGeoJetStream } from './lib/geo-jetstream.js'
 import { runOpenLoop } from './lib/geo-load.js'
 import { matrixForRegions } from './lib/geo-matrix.js'
@@ -31,6 +32,9 @@ import { findNatsServer } from './lib/streams-jetstream.js'
 
 /** How often the drain checks whether every sighting arrived. */
 const drainPollMs = 100
+/** Sampling period of this process's event-loop delay (every latency measured here includes it). */
+const loopDelayResolutionMs = 10
+const nsPerMs = 1e6
 const interruptedExitCode = 130
 const usageExitCode = 2
 
@@ -79,6 +83,8 @@ interface SystemRun {
   readonly readerErrors: ReturnType<GeoSystem['readerErrors']>
   readonly unknownSightings: number
   readonly phasesMs: { readonly start: number; readonly publish: number; readonly drain: number }
+  /** This process's event-loop delay while publishing and draining: how late its clients saw what arrived. */
+  readonly benchLoopDelayMs: { readonly p50: number; readonly p99: number; readonly max: number }
 }
 
 async function measure(label: string, start: () => Promise<GeoSystem>): Promise<SystemRun> {
@@ -90,6 +96,8 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
     log(`${system.label}: ready in ${((readyMs - startedMs) / 1000).toFixed(1)} s (${Object.entries(system.details).map(([key, value]) => `${key}: ${String(value)}`).join('; ')})`)
     const recorder = new GeoRecorder(plan.regions, geoBounds.eventsMax)
     await system.startReaders(recorder, now)
+    const loopDelay = monitorEventLoopDelay({ resolution: loopDelayResolutionMs })
+    loopDelay.enable()
     const durationMs = plan.durationS * 1000
     const acked = (): string => plan.regions.map((region, r) => `${region} ${recorder.count(r).acked}`).join(' ')
     const load = await runOpenLoop({
@@ -107,6 +115,9 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
       await sleep(drainPollMs)
     }
     const drainedMs = now()
+    loopDelay.disable()
+    const benchLoopDelayMs = { p50: loopDelay.percentile(50) / nsPerMs, p99: loopDelay.percentile(99) / nsPerMs, max: loopDelay.max / nsPerMs }
+    log(`${system.label}: this process's event-loop delay (included in every latency) p50 ${benchLoopDelayMs.p50.toFixed(1)} ms, p99 ${benchLoopDelayMs.p99.toFixed(1)} ms, max ${benchLoopDelayMs.max.toFixed(1)} ms`)
     const { regions, samples } = recorder.figures(load.sendEndedMs - load.startedMs, eventTimeoutMs)
     const readerErrors = system.readerErrors()
     for (const entry of readerErrors) if (entry.count > 0) log(`${system.label} ${entry.region}: ${entry.count} reader errors (first: ${entry.first ?? '?'})`)
@@ -122,6 +133,7 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
       readerErrors,
       unknownSightings: recorder.unknownSightings(),
       phasesMs: { start: readyMs - startedMs, publish: load.settledMs - load.startedMs, drain: drainedMs - load.settledMs },
+      benchLoopDelayMs,
     }
   } finally {
     progress.clear()
@@ -202,6 +214,7 @@ async function main(): Promise<void> {
           system: run.figures.system,
           details: run.figures.details,
           phasesMs: run.phasesMs,
+          benchLoopDelayMs: run.benchLoopDelayMs,
           regions: run.figures.regions,
           readerErrors: run.readerErrors,
           unknownSightings: run.unknownSightings,
