@@ -138,7 +138,7 @@ export class StreamEngine {
   #unrecorded: Delivery[] = []
   #recording = false
   /** The most recent deliveries, contiguous: indexes [#cacheFirst, #cacheFirst + #cache.length − #cacheHead). */
-  #cache: StreamEvent[] = []
+  #cache: Array<StreamEvent | undefined> = []
   #cacheHead = 0
   #cacheFirst = 0
   #cacheBytes = 0
@@ -396,7 +396,7 @@ export class StreamEngine {
 
   #record(deliveries: readonly Delivery[]): void {
     for (const delivery of deliveries) {
-      // After a restart the replica delivers again from 0: what the store holds is skipped.
+      // After a restart the replica delivers again from its resume point: what the store holds is skipped.
       if (delivery.index < this.#recordedUpTo) continue
       this.#recordedUpTo = delivery.index + 1
       this.#unrecorded.push(delivery)
@@ -435,6 +435,8 @@ export class StreamEngine {
     this.#cacheBytes += cachedBytes(event)
     while (this.#cache.length - this.#cacheHead > this.#cacheEventsMax || (this.#cacheBytes > this.#cacheBytesMax && this.#cache.length > this.#cacheHead)) {
       this.#cacheBytes -= cachedBytes(this.#cache[this.#cacheHead] as StreamEvent)
+      // Released now, not at the next compaction: the byte bound holds for what is referenced.
+      this.#cache[this.#cacheHead] = undefined
       this.#cacheHead++
       this.#cacheFirst++
     }
