@@ -106,19 +106,20 @@ async function measure(label: string, start: () => Promise<GeoSystem>): Promise<
       ratePerRegion: plan.ratePerRegion,
       durationMs,
       now,
-      onProgress: (elapsedMs) => progress.update(`${system.system} publish`, elapsedMs / durationMs, `${(elapsedMs / 1000).toFixed(1)}/${plan.durationS} s  acked ${acked()}`),
+      onProgress: (elapsedMs) => progress.update(`${system.system} publish`, elapsedMs / durationMs, () => `${(elapsedMs / 1000).toFixed(1)}/${plan.durationS} s  acked ${acked()}`),
     })
     const eventTimeoutMs = plan.drainS * 1000
     const drainEndMs = load.sendEndedMs + eventTimeoutMs
     while (!recorder.complete() && now() < drainEndMs && !interrupted) {
-      progress.update(`${system.system} drain  `, (now() - load.sendEndedMs) / eventTimeoutMs, `waiting for ${recorder.outstanding()} sightings (deliveries, other regions)`)
+      progress.update(`${system.system} drain  `, (now() - load.sendEndedMs) / eventTimeoutMs, () => `waiting for ${recorder.outstanding()} sightings (deliveries, other regions)`)
       await sleep(drainPollMs)
     }
     const drainedMs = now()
     loopDelay.disable()
     const benchLoopDelayMs = { p50: loopDelay.percentile(50) / nsPerMs, p99: loopDelay.percentile(99) / nsPerMs, max: loopDelay.max / nsPerMs }
     log(`${system.label}: this process's event-loop delay (included in every latency) p50 ${benchLoopDelayMs.p50.toFixed(1)} ms, p99 ${benchLoopDelayMs.p99.toFixed(1)} ms, max ${benchLoopDelayMs.max.toFixed(1)} ms`)
-    const { regions, samples } = recorder.figures(load.sendEndedMs - load.startedMs, eventTimeoutMs)
+    // The rate over first publish → last ack: a system that falls behind shows it here.
+    const { regions, samples } = recorder.figures(load.settledMs - load.startedMs, eventTimeoutMs)
     const readerErrors = system.readerErrors()
     for (const entry of readerErrors) if (entry.count > 0) log(`${system.label} ${entry.region}: ${entry.count} reader errors (first: ${entry.first ?? '?'})`)
     return {

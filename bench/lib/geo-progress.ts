@@ -8,8 +8,8 @@ export const progressLimits = {
 } as const
 
 export interface Progress {
-  /** `fraction` 0..1 of the current phase; `detail` is printed after the bar. */
-  update(phase: string, fraction: number, detail: string): void
+  /** `fraction` 0..1 of the current phase; `detail()` (called only when the line is redrawn) is printed after the bar. */
+  update(phase: string, fraction: number, detail: () => string): void
   /** Clears the line (call before printing anything else). */
   clear(): void
 }
@@ -27,7 +27,7 @@ export function createProgress(stream: NodeJS.WriteStream, now: () => number = (
       const filled = Math.round(share * progressLimits.barWidth)
       const bar = `${'█'.repeat(filled)}${'░'.repeat(progressLimits.barWidth - filled)}`
       const columns = stream.columns ?? 120
-      const line = `${phase} ${bar} ${(share * 100).toFixed(0).padStart(3)}% ${detail}`
+      const line = `${phase} ${bar} ${(share * 100).toFixed(0).padStart(3)}% ${detail()}`
       stream.write(`\r\x1b[2K${line.slice(0, Math.max(10, columns - 1))}`)
       drawn = true
     },

@@ -81,6 +81,7 @@ export class GeoRecorder {
   private readonly notSent: number[]
   private readonly repeats: number[]
   private readonly otherRegionDeliveries: number[]
+  private readonly ackedCount: number[]
   private unknownIds = 0
   /** First sightings still awaited for acked events (delivered + visible in every region). */
   private remaining = 0
@@ -92,6 +93,7 @@ export class GeoRecorder {
     this.notSent = regions.map(() => 0)
     this.repeats = regions.map(() => 0)
     this.otherRegionDeliveries = regions.map(() => 0)
+    this.ackedCount = regions.map(() => 0)
   }
 
   /** A new event about to be published from `regionIndex` at `nowMs`. */
@@ -120,6 +122,7 @@ export class GeoRecorder {
   acked(record: GeoEventRecord, nowMs: number): void {
     if (record.ackMs !== undefined || record.failed !== undefined) return
     record.ackMs = nowMs
+    this.ackedCount[record.regionIndex] = this.ackedCount[record.regionIndex]! + 1
     this.remaining += (record.deliveredMs === undefined ? 1 : 0) + record.visibleMs.filter((ms) => Number.isNaN(ms)).length
   }
 
@@ -170,11 +173,9 @@ export class GeoRecorder {
     return this.unknownIds
   }
 
+  /** Counters kept as they go (cheap enough for a progress line). */
   count(regionIndex: number): { readonly published: number; readonly acked: number } {
-    const list = this.byRegion[regionIndex]!
-    let acked = 0
-    for (const record of list) if (record.ackMs !== undefined) acked += 1
-    return { published: list.length, acked }
+    return { published: this.byRegion[regionIndex]!.length, acked: this.ackedCount[regionIndex]! }
   }
 
   /**
