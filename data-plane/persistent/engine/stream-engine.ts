@@ -412,7 +412,7 @@ export class StreamEngine {
     this.#unrecorded = batch === this.#unrecorded ? [] : this.#unrecorded.slice(batch.length)
     const upTo = (batch.at(-1) as Delivery).index + 1
     this.#recording = true
-    this.#options.store.recordDeliveries(this.stream, batch.map((d) => ({ index: d.index, position: d.event })), { sync: false }).then(
+    this.#options.store.recordDeliveries(this.stream, batch.map((d) => ({ index: d.index, position: d.event, id: d.event.id })), { sync: false }).then(
       () => {
         this.#recording = false
         this.#writtenUpTo = upTo

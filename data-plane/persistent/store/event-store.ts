@@ -31,6 +31,7 @@ import {
   idsKeySpace,
   indexKey,
   indexKeySpace,
+  indexValue,
   metaKeySpace,
   originSeqKey,
   originSeqsKeySpace,
@@ -106,6 +107,8 @@ export interface StreamInfo {
 export interface RecordedDelivery {
   readonly index: number
   readonly position: EventPosition
+  /** The event's id, kept in the index so a restarted replica reads its dedup window without the events. */
+  readonly id?: string
 }
 
 const splitOriginKey = (key: string): { origin: string; incarnation: number } => {
@@ -371,7 +374,7 @@ export class EventStore {
           expected++
           last = key
         })
-        const operations: BatchOperation[] = deliveries.map((d, i) => ({ type: 'put', keySpace: indexKeySpace, key: indexKey(state.streamNo, d.index), value: keys[i] as Uint8Array }))
+        const operations: BatchOperation[] = deliveries.map((d, i) => ({ type: 'put', keySpace: indexKeySpace, key: indexKey(state.streamNo, d.index), value: indexValue(keys[i] as Uint8Array, d.id) }))
         state.deliveredCount = expected
         state.lastDeliveredKey = last
         if (deliveries.length > 0) this.#dirty.add(stream)

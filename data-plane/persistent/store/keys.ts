@@ -180,6 +180,31 @@ export const decodeStreamNo = (value: Uint8Array): number => new DataView(value.
 export const utf8 = (text: string): Uint8Array => encoder.encode(text)
 export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)
 
+/**
+ * A delivery-index value (`ps-index`): the event's storage key, then (records written since the
+ * replica's restart reads its dedup window from the index) the event's id in UTF-8. A storage
+ * key delimits itself (hlc 8 · origin · 0x00 · incarnation 4 · seq 8), so values without the id
+ * read the same.
+ */
+export function indexValue(storageKey: Uint8Array, id: string | undefined): Uint8Array {
+  return id === undefined ? storageKey : concatBytes(storageKey, encoder.encode(id))
+}
+
+/** The length of the storage key at the front of `bytes`. */
+function storageKeyLength(bytes: Uint8Array): number {
+  const terminator = bytes.indexOf(0, hlcBytes)
+  if (terminator < 0 || terminator + 13 > bytes.length) throw new Error('event store: corrupt delivery-index value')
+  return terminator + 13
+}
+
+export const storageKeyOfIndexValue = (value: Uint8Array): Uint8Array => value.subarray(0, storageKeyLength(value))
+
+/** The id a delivery-index value carries, or undefined (a value written without it). */
+export function idOfIndexValue(value: Uint8Array): string | undefined {
+  const end = storageKeyLength(value)
+  return end === value.length ? undefined : decoder.decode(value.subarray(end))
+}
+
 /** The hlc at the front of a storage key. */
 export function hlcOfStorageKey(storageKey: Uint8Array): Hlc {
   const hlc = decodeHlc(storageKey)

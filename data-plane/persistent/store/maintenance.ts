@@ -26,6 +26,7 @@ import {
   idsKeySpace,
   indexKey,
   indexKeySpace,
+  storageKeyOfIndexValue,
   originSeqKey,
   originSeqsKeySpace,
   storageKeyOfEventKey,
@@ -116,8 +117,8 @@ async function retentionStepUntimed(store: EventStore, stream: string, nowMs: nu
   // Delivered events among those deleted: the index entries from firstIndex up to lastKey.
   let delivered = 0
   const firstIndex = durable.head.firstIndex
-  for await (const [key, storageKey] of store.storage.range(indexKeySpace, { gte: indexKey(streamNo, firstIndex), limit: count })) {
-    if (compareBytes(storageKey, lastKey) > 0) break
+  for await (const [key, value] of store.storage.range(indexKeySpace, { gte: indexKey(streamNo, firstIndex), limit: count })) {
+    if (compareBytes(storageKeyOfIndexValue(value), lastKey) > 0) break
     delivered++
     if (pointDeletes) operations.push({ type: 'delete', keySpace: indexKeySpace, key: Uint8Array.from(key) })
   }

@@ -17,7 +17,9 @@ import {
   idPrefix,
   idsKeySpace,
   indexKey,
+  idOfIndexValue,
   indexKeySpace,
+  storageKeyOfIndexValue,
   originSeqKey,
   originSeqsKeySpace,
   recordKey,
@@ -92,8 +94,8 @@ export class StoreReader {
     if (to <= from) return []
     const wanted: Array<{ index: number; key: Uint8Array }> = []
     let index = from
-    for await (const [, storageKey] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to) })) {
-      wanted.push({ index: index++, key: storageKey })
+    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to) })) {
+      wanted.push({ index: index++, key: storageKeyOfIndexValue(value) })
     }
     if (wanted.length === 0) return []
     const out: Array<{ index: number; event: StreamEvent }> = []
@@ -218,6 +220,37 @@ export class StoreReader {
       } else high = middle - 1
     }
     return { seq: low, hlc: lowHlc }
+  }
+
+  /**
+   * Delivered events from `fromIndex` (raised to the first still stored) up to `toIndex`
+   * (exclusive), at most `limit`, as `{id, position}` in delivery order: one scan of the delivery
+   * index, which carries ids (`indexValue`); an entry written without its id costs a read of its
+   * event. For a restart: the dedup window's survivors.
+   */
+  async deliveredIds(stream: string, fromIndex: number, toIndex: number, limit: number): Promise<Array<{ readonly index: number; readonly id: string; readonly position: EventPosition }>> {
+    const state = this.#state(stream)
+    const count = checkLimit(limit)
+    const from = Math.max(fromIndex, state.head.firstIndex)
+    const to = Math.min(toIndex, from + count, state.deliveredCount)
+    if (to <= from) return []
+    const out: Array<{ index: number; id: string; position: EventPosition }> = []
+    let index = from
+    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to) })) {
+      const storageKey = storageKeyOfIndexValue(value)
+      let id = idOfIndexValue(value)
+      if (id === undefined) {
+        const stored = await this.#storage.get(eventsKeySpace, eventKey(state.streamNo, storageKey))
+        // Retention may have removed it meanwhile: it is below the head then, out of any window.
+        if (stored === undefined) {
+          index++
+          continue
+        }
+        id = decodeStored(stored).id
+      }
+      out.push({ index: index++, id, position: this.positionOf(storageKey) })
+    }
+    return out
   }
 
   async records(stream: string, fromSeq: number, limit: number): Promise<Array<{ readonly seq: number; readonly record: Uint8Array }>> {

@@ -4,7 +4,8 @@
 // the dedup window's deliveries (issue #5: reopen a stream of 10 M events in seconds):
 //  - held: the durable version vector and gap buffers (metadata, in memory already);
 //  - resume: the last recorded delivery and the count (metadata); its dedup window = the
-//    deliveries less than a window before it (`indexAtOrAfter`, then `readByIndex`);
+//    deliveries less than a window before it (`indexAtOrAfter`, then one scan of the delivery
+//    index, whose values carry the ids: no event is read);
 //  - settled: per origin incarnation, the last sequence at or below the resume point (a binary
 //    search over `ps-origin-seqs`), capped at its close point;
 //  - events: each origin's held copies above that (`readByOriginRange`), not past a close point.
@@ -64,9 +65,9 @@ export async function readReplicaRestore(store: EventStore, stream: string, opti
   if (options.dedupWindowMs > 0) {
     const windowStartMs = Math.max(0, resume.lastDelivered.hlc.wallMs - options.dedupWindowMs + 1)
     for (let index = await store.indexAtOrAfter(stream, { wallMs: windowStartMs, logical: 0 }); index < resume.deliveredCount; ) {
-      const chunk = await store.readByIndex(stream, index, readEntriesMax)
+      const chunk = await store.reader.deliveredIds(stream, index, resume.deliveredCount, readEntriesMax)
       if (chunk.length === 0) break
-      for (const { event } of chunk) survivors.push({ id: event.id, position: { hlc: event.hlc, origin: event.origin, incarnation: event.incarnation, originSeq: event.originSeq } })
+      for (const { id, position } of chunk) survivors.push({ id, position })
       index = (chunk.at(-1) as { index: number }).index + 1
     }
   }
