@@ -73,7 +73,7 @@ export function regionCli(args: readonly string[]): number {
   }
   const describe = (r: RegionSimResult): string => {
     const s = r.stats
-    return `messages=${s.logicalMessages} acked write/majority/all=${s.acked.write}/${s.acked.majority}/${s.acked.all} delivered=${s.delivered} crashes=${s.crashes} partitions=${s.partitions} closes=${s.closes} sccTerms=${s.sccTerms} closerTerms=${s.closerTerms} staleProposals=${s.staleProposals} notices=${JSON.stringify(s.notices)}`
+    return `messages=${s.logicalMessages} acked write/majority/all=${s.acked.write}/${s.acked.majority}/${s.acked.all} delivered=${s.delivered} crashes=${s.crashes} partitions=${s.partitions} closes=${s.closes} sccTerms=${s.sccTerms} closerTerms=${s.closerTerms} staleProposals=${s.staleProposals} diskReads=${s.readsServed}/${s.readCopiesServed} notices=${JSON.stringify(s.notices)}`
   }
 
   if (values.seed !== undefined) {
@@ -94,6 +94,8 @@ export function regionCli(args: readonly string[]): number {
   let violations = 0
   let simulatedMs = 0
   let delivered = 0
+  let diskReads = 0
+  let diskReadCopies = 0
   const progressEvery = Math.max(1, Math.floor(count / 20))
   for (let i = 0; i < count; i++) {
     const seed = start + i
@@ -104,6 +106,8 @@ export function regionCli(args: readonly string[]): number {
     } else {
       simulatedMs += outcome.result.simulatedMs
       delivered += outcome.result.stats.delivered
+      diskReads += outcome.result.stats.readsServed
+      diskReadCopies += outcome.result.stats.readCopiesServed
     }
     if ((i + 1) % progressEvery === 0 || i + 1 === count) {
       console.log(`${i + 1}/${count} seeds (${start}..${seed}), ${violations} violation(s), ${((performance.now() - startedMs) / 1000).toFixed(1)} s`)
@@ -112,7 +116,7 @@ export function regionCli(args: readonly string[]): number {
   const realS = (performance.now() - startedMs) / 1000
   console.log(
     `done: region, ${count} seeds from ${start}, ${replicas} replicas: ${violations} violation(s); ` +
-      `${(count / realS).toFixed(1)} seeds/s, ${(simulatedMs / 1000 / realS).toFixed(1)} simulated s per real s, ${delivered} events delivered`,
+      `${(count / realS).toFixed(1)} seeds/s, ${(simulatedMs / 1000 / realS).toFixed(1)} simulated s per real s, ${delivered} events delivered, ${diskReads} anti-entropy reads from disk (${diskReadCopies} copies)`,
   )
   return violations > 0 ? 1 : 0
 }

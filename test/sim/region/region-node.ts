@@ -45,6 +45,9 @@ export class RegionNode {
   replica: StreamReplica | null = null
   /** The delivery log by index: the durable part read back at start, then this life's. */
   log: StreamEvent[] = []
+  /** Anti-entropy reads of older copies this node's disk answered (all lives), and the copies they returned. */
+  readsServed = 0
+  readCopiesServed = 0
   /** Every copy this node wrote (what its store holds, synced or not): the checker's view of the replica's set. */
   held: EventSet
   /** Copies held in synced records (what a crash cannot take). */
@@ -280,6 +283,8 @@ export class RegionNode {
     this.ctx.clock.schedule(this.ctx.syncRandom.int(readDelayMsMax + 1), () => {
       if (this.life !== life || !this.up || this.replica === null) return
       const events = this.held.eventsInRange(read.range).filter((e) => this.durableCopies.has(copyKeyOf(e))).slice(0, read.limit)
+      this.readsServed++
+      this.readCopiesServed += events.length
       this.replica.readDone(read.id, events)
       this.drain()
     })

@@ -59,6 +59,9 @@ export interface RegionSimResult {
     readonly sccTerms: number
     readonly closerTerms: number
     readonly staleProposals: number
+    /** Anti-entropy reads of copies no longer in a replica's memory, answered from disk, and the copies they returned. */
+    readonly readsServed: number
+    readonly readCopiesServed: number
     readonly notices: Readonly<Record<string, number>>
   }
 }
@@ -239,6 +242,8 @@ export function runRegionSimulation(options: RegionSimOptions): RegionSimResult 
       sccTerms: controlPlane.designation('scc')?.term ?? 0,
       closerTerms: controlPlane.designation('closer')?.term ?? 0,
       staleProposals: controlPlane.staleProposals,
+      readsServed: [...nodes.values()].reduce((n, node) => n + node.readsServed, 0),
+      readCopiesServed: [...nodes.values()].reduce((n, node) => n + node.readCopiesServed, 0),
       notices: Object.fromEntries(checker.noticeCounts),
     },
   }
