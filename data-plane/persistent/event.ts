@@ -72,7 +72,23 @@ export function compareEventOrder(a: EventPosition, b: EventPosition): number {
   return 0
 }
 
-const utf8Bytes = (s: string): number => encoder.encode(s).length
+/**
+ * The UTF-8 length of `s` as TextEncoder would encode it (a lone surrogate becomes U+FFFD, three
+ * bytes), counted without allocating: validation runs several times per event on the hot path.
+ */
+export function utf8Bytes(s: string): number {
+  let bytes = 0
+  for (let i = 0; i < s.length; i += 1) {
+    const c = s.charCodeAt(i)
+    if (c < 0x80) bytes += 1
+    else if (c < 0x800) bytes += 2
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      bytes += 4
+      i += 1
+    } else bytes += 3
+  }
+  return bytes
+}
 
 /** Why an event cannot be stored, or null when it is valid. */
 export function eventProblem(e: StreamEvent): string | null {
