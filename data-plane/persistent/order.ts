@@ -111,6 +111,8 @@ export interface ResumeAfter {
    * delivered just before the restart is judged as if that delivery had not happened.
    */
   readonly survivors?: readonly WindowSurvivor[]
+  /** The same as a built window (adopted, not copied; its dedupWindowMs must be the source's). */
+  readonly window?: DedupWindow
   /** Per origin key, the highest sequence at or below `lastDelivered` (closes below it are refused). */
   readonly settledSeqs?: ReadonlyMap<string, number>
 }
@@ -153,7 +155,9 @@ export class Orderer {
     this.#settled = this.#resumePoint
     this.#settledSeqs = options.resumeAfter?.settledSeqs ?? new Map()
     this.#deliveredCount = options.resumeAfter?.deliveredCount ?? 0
-    this.#dedup = new DedupWindow(set.dedupWindowMs)
+    const adopted = options.resumeAfter?.window
+    if (adopted !== undefined && adopted.dedupWindowMs !== set.dedupWindowMs) throw new RangeError(`orderer: a resumed dedup window of ${adopted.dedupWindowMs} ms for a stream of ${set.dedupWindowMs} ms`)
+    this.#dedup = adopted ?? new DedupWindow(set.dedupWindowMs)
     this.#dedup.restore(options.resumeAfter?.survivors ?? [])
     for (const o of options.origins) this.#addTrack(o.origin, o.incarnation, hlcZero)
   }

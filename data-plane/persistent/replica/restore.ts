@@ -12,6 +12,7 @@
 //    copies were committed and taken by the orderer before the restart;
 //  - events: the held copies above the settled prefixes (and, for a closed incarnation, not past
 //    its close point): the unsettled copies, few when delivery keeps up.
+import { DedupWindow } from '../event-set.js'
 import { compareEventOrder, originKey, originKeyOf } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
 import type { Hlc } from '../hlc.js'
@@ -62,13 +63,17 @@ export function restoreFromHistory(history: ReplicaHistory): RestoredReplicaStat
     if (settledSeq > 0) settled.set(key, { seq: settledSeq, hlc: (copies.get(settledSeq) as StreamEvent).hlc })
     for (const [seq, event] of copies) if (seq > settledSeq && seq <= cap) events.push(event)
   }
-  const window = history.dedupWindowMs
-  const survivors = lastDelivered === null || window === 0 ? [] : history.deliveries.filter((e) => lastDelivered.hlc.wallMs - e.hlc.wallMs < window).map((e) => ({ id: e.id, position: { hlc: e.hlc, origin: e.origin, incarnation: e.incarnation, originSeq: e.originSeq } }))
+  const window = new DedupWindow(history.dedupWindowMs)
+  if (lastDelivered !== null && history.dedupWindowMs > 0) {
+    for (const e of history.deliveries) {
+      if (lastDelivered.hlc.wallMs - e.hlc.wallMs < history.dedupWindowMs) window.restore([{ id: e.id, position: { hlc: e.hlc, origin: e.origin, incarnation: e.incarnation, originSeq: e.originSeq } }])
+    }
+  }
   return {
     held,
     settled,
     events,
-    resume: lastDelivered === null ? null : { lastDelivered, deliveredCount: history.deliveries.length, survivors },
+    resume: lastDelivered === null ? null : { lastDelivered, deliveredCount: history.deliveries.length, window },
     clockCeilingMs: history.clockCeilingMs,
     fences: history.fences,
     closes: history.closes,

@@ -1,7 +1,7 @@
 // Inputs and outputs of the stream replica (stream-replica.ts), in the style of a Raft `Ready`.
 import type { EventHeader, EventPosition, StreamEvent } from '../event.js'
 import type { PersistentRejection } from '../errors.js'
-import type { WindowSurvivor } from '../event-set.js'
+import type { DedupWindow } from '../event-set.js'
 import type { Hlc } from '../hlc.js'
 import type { CloseDecision, Delivery } from '../order.js'
 import type { SeqRange } from '../version-vector.js'
@@ -130,10 +130,11 @@ export interface RestoredResume {
   readonly lastDelivered: EventPosition
   readonly deliveredCount: number
   /**
-   * The delivered survivors whose wallMs is within `dedupWindowMs` of `lastDelivered`, in
-   * delivery order (the dedup window; more is harmless).
+   * The dedup window at that point: the delivered survivors whose wallMs is within
+   * `dedupWindowMs` of `lastDelivered` (more is harmless), built while reading them so a window
+   * of a million ids never exists as a million objects. The replica's orderer adopts it.
    */
-  readonly survivors: readonly WindowSurvivor[]
+  readonly window: DedupWindow
 }
 
 /**

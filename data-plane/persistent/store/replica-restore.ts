@@ -11,6 +11,7 @@
 //  - events: each origin's held copies above that (`readByOriginRange`), not past a close point.
 // The same computation over a full history is `restoreFromHistory` (replica/restore.ts); a test
 // holds the two equal. Driver code (reads through the store), no `node:*`.
+import { DedupWindow } from '../event-set.js'
 import { originKey } from '../event.js'
 import type { StreamEvent } from '../event.js'
 import { hlcZero } from '../hlc.js'
@@ -61,15 +62,16 @@ export async function readReplicaRestore(store: EventStore, stream: string, opti
     }
   }
   if (resume === null) return { held, settled, events, resume: null }
-  const survivors: Array<{ id: string; position: { hlc: Hlc; origin: string; incarnation: number; originSeq: number } }> = []
+  // Built chunk by chunk: the window's ids (up to a million) never exist as objects all at once.
+  const window = new DedupWindow(options.dedupWindowMs)
   if (options.dedupWindowMs > 0) {
     const windowStartMs = Math.max(0, resume.lastDelivered.hlc.wallMs - options.dedupWindowMs + 1)
     for (let index = await store.indexAtOrAfter(stream, { wallMs: windowStartMs, logical: 0 }); index < resume.deliveredCount; ) {
       const chunk = await store.reader.deliveredIds(stream, index, resume.deliveredCount, readEntriesMax)
       if (chunk.length === 0) break
-      for (const { id, position } of chunk) survivors.push({ id, position })
+      window.restore(chunk)
       index = (chunk.at(-1) as { index: number }).index + 1
     }
   }
-  return { held, settled, events, resume: { ...resume, survivors } }
+  return { held, settled, events, resume: { ...resume, window } }
 }
