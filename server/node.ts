@@ -313,6 +313,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
               // Replica sets of several nodes: the data channel between replicas, close decisions through the control plane.
               transport: cluster.peerLink(),
               controlPlane: cluster.node,
+              storeSettings: config.streams,
+              deadOriginGraceMs: config.streams.deadOriginGraceMs,
               onChange: (listener) => {
                 const subscription = cluster.node.events$.subscribe(() => listener())
                 return () => subscription.unsubscribe()

@@ -20,8 +20,8 @@ import { nuid } from '@nats-io/nuid'
 import type { Subscription } from 'rxjs'
 import type { ClusterState, StreamSpec } from '../../control-plane/cluster/index.js'
 import { defaultNamespace, streamControllerName } from '../../control-plane/cluster/index.js'
-import { EventStore, PersistentRejection, decodeReplicaMessage, encodeReplicaMessage } from '../../data-plane/persistent/index.js'
-import type { AckLevel, EventHeader, PublishAck, ReplicaMessage, StreamReplicaTiming } from '../../data-plane/persistent/index.js'
+import { EventStore, PersistentRejection, decodeReplicaMessage, encodeReplicaMessage, openEventStore } from '../../data-plane/persistent/index.js'
+import type { AckLevel, EventHeader, EventStoreSettings, PublishAck, ReplicaMessage, StreamReplicaTiming } from '../../data-plane/persistent/index.js'
 import { StreamEngine, readEngineRecord } from '../../data-plane/persistent/engine/index.js'
 import type { ErrorCode } from '../../shared/errors.js'
 import type { Logger } from '../../shared/log.js'
@@ -78,6 +78,8 @@ export interface PersistentStreamsOptions {
   readonly forwardAttemptTimeoutMs?: number
   /** A peer heard on the `data` channel within this window is reachable (stream controllers). */
   readonly peerHeardWindowMs?: number
+  /** The event store's group commit (`streams.lingerMs`, `streams.batchBytesMax`); the store's defaults when absent. */
+  readonly storeSettings?: EventStoreSettings
 }
 
 export interface PersistentStreamCounters {
@@ -164,7 +166,7 @@ function refusal(code: ErrorCode, message: string): PublishAck {
 
 export async function attachPersistentStreams(options: PersistentStreamsOptions): Promise<PersistentStreams> {
   const { router, storage, logger, nodeId, transport } = options
-  const store = await EventStore.open(storage)
+  const store = options.storeSettings === undefined ? await EventStore.open(storage) : await openEventStore(storage, options.storeSettings)
   const entries = new Map<string, Entry>()
   const counters: PersistentStreamCounters = { published: 0, acked: 0, failed: 0, forwarded: 0, malformedFrames: 0, staleControllerMessages: 0 }
   const nowMs = options.nowMs ?? Date.now

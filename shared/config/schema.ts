@@ -17,6 +17,9 @@ const mebibyte = 1024 * 1024
  * - batch bytes: at least one small event; at most the event store's append-queue bound
  *   (64 MiB), and the binding writes a batch on the JavaScript thread.
  * - maintenance interval: 0 = off; otherwise 100 ms (a pass is never started twice) to one day.
+ * - dead-origin grace: replicas hear from each other every 200 ms and a peer counts as heard for
+ *   1.5 s, so below 500 ms a live origin would be closed on one late digest; above 10 minutes a
+ *   dead origin's unsettled writes would wait that long for delivery.
  */
 export const configBounds = {
   memtableBudgetBytes: { min: mebibyte, max: 1024 * mebibyte },
@@ -24,6 +27,7 @@ export const configBounds = {
   lingerMs: { min: 0, max: 1_000 },
   batchBytesMax: { min: 4_096, max: 64 * mebibyte },
   maintenanceIntervalMs: { min: 100, max: 86_400_000 },
+  deadOriginGraceMs: { min: 500, max: 600_000 },
 } as const
 
 /** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
@@ -105,6 +109,12 @@ export const sectionShapes = {
     batchBytesMax: integerIn(configBounds.batchBytesMax.min, configBounds.batchBytesMax.max),
     /** How often retention (age, bytes, count) and id-index expiry run over the open streams; 0 = never. */
     maintenanceIntervalMs: offOrIntegerIn(configBounds.maintenanceIntervalMs.min, configBounds.maintenanceIntervalMs.max),
+    /**
+     * The stream controller closes an origin it has not heard from this long (a dead or cut-off
+     * node) so delivery goes on without it; a shorter grace delivers sooner after a crash, a
+     * longer one rides out longer pauses without closing a live origin.
+     */
+    deadOriginGraceMs: integerIn(configBounds.deadOriginGraceMs.min, configBounds.deadOriginGraceMs.max),
   },
   metrics: {
     /** How often the node publishes its key metrics on `$RG.metrics.<nodeId>`; 0 = never. */
@@ -199,7 +209,7 @@ export const configDefaults: NodeConfig = {
     peerRoutes: [],
   },
   // The event store's own defaults (data-plane/persistent/store/limits.ts); retention every 10 s.
-  streams: { lingerMs: 0, batchBytesMax: mebibyte, maintenanceIntervalMs: 10_000 },
+  streams: { lingerMs: 0, batchBytesMax: mebibyte, maintenanceIntervalMs: 10_000, deadOriginGraceMs: 5_000 },
   metrics: { publishIntervalMs: 5_000 },
   ...securityConfigDefaults,
 }

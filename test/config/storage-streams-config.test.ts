@@ -12,7 +12,7 @@ const mebibyte = 1024 * 1024
 t.test('defaults: 8 MiB memtable budget and block cache per family; the store\'s group commit; retention every 10 s', async (t) => {
   const config = loadConfig({ env: {} })
   t.same(config.storage, { ...config.storage, memtableBudgetBytes: 8 * mebibyte, blockCacheBytes: 8 * mebibyte })
-  t.same(config.streams, { lingerMs: 0, batchBytesMax: mebibyte, maintenanceIntervalMs: 10_000 })
+  t.same(config.streams, { lingerMs: 0, batchBytesMax: mebibyte, maintenanceIntervalMs: 10_000, deadOriginGraceMs: 5_000 })
   t.same(configDefaults.streams, config.streams)
 })
 
@@ -24,13 +24,13 @@ t.test('YAML, environment and configWith set them', async (t) => {
   const fromFile = loadConfig({ configPath: path, env: {} })
   t.equal(fromFile.storage.memtableBudgetBytes, 16 * mebibyte)
   t.equal(fromFile.storage.blockCacheBytes, 0, '0 = no block cache')
-  t.same(fromFile.streams, { lingerMs: 2, batchBytesMax: 65_536, maintenanceIntervalMs: 0 })
+  t.same(fromFile.streams, { lingerMs: 2, batchBytesMax: 65_536, maintenanceIntervalMs: 0, deadOriginGraceMs: 5_000 })
 
   const fromEnv = loadConfig({
     configPath: path,
     env: { RAILGUN_STREAMS_LINGER_MS: '5', RAILGUN_STREAMS_BATCH_BYTES_MAX: '262144', RAILGUN_STREAMS_MAINTENANCE_INTERVAL_MS: '250', RAILGUN_STORAGE_BLOCK_CACHE_BYTES: '1048576' },
   })
-  t.same(fromEnv.streams, { lingerMs: 5, batchBytesMax: 262_144, maintenanceIntervalMs: 250 }, 'env beats the file')
+  t.same(fromEnv.streams, { lingerMs: 5, batchBytesMax: 262_144, maintenanceIntervalMs: 250, deadOriginGraceMs: 5_000 }, 'env beats the file')
   t.equal(fromEnv.storage.blockCacheBytes, mebibyte)
   t.equal(fromEnv.storage.memtableBudgetBytes, 16 * mebibyte, 'the file\'s value where env is silent')
 

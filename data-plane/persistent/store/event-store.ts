@@ -426,6 +426,11 @@ export class EventStore {
     return this.#committer.stats
   }
 
+  /** The group commit's settings in force (the node's `streams.lingerMs`, `streams.batchBytesMax`). */
+  get commitSettings(): { readonly lingerMs: number; readonly batchBytesMax: number } {
+    return { lingerMs: this.#committer.lingerMs, batchBytesMax: this.#committer.batchBytesMax }
+  }
+
   /** Submitted work for the committer (used by maintenance). @internal */
   submitOperations(build: () => readonly BatchOperation[], bytes: number): Promise<void> {
     return this.#committer.submit({ bytes, build: () => ({ operations: build(), result: undefined }) })
