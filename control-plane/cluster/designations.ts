@@ -6,8 +6,8 @@
 // (same region if the designation is region-scoped) with term + 1; if there is none the
 // designation becomes vacant (holder null, term + 1) and is filled when a node joins.
 // The choice is deterministic: fewest designations held, then FNV-1a of `controller␀node`,
-// then node id. Placement-bound designations (psc/…, scc/…, below) follow the same rules among
-// the members of their placement, and are created and removed with it.
+// then node id. Placement-bound designations (psc/…, scc/…, ship/…, below) follow the same rules
+// among the members of their placement, and are created and removed with it.
 import { fnv1a32 } from './bytes.js'
 import type { ApplyMeta, CommandOf } from './commands.js'
 import type { ClusterEvent } from './events.js'
@@ -142,7 +142,11 @@ export function fillVacantDesignations(state: ClusterState, meta: ApplyMeta): { 
 // The data plane's per-placement controllers are designated by the state machine itself:
 //   psc/<ns>/<stream>/<region>          the stream controller (closes dead origins), one per
 //                                       region a persistent stream is placed in;
-//   scc/<ns>/<stream>/<group>/<region>  a consumer group's controller, one per group and region.
+//   scc/<ns>/<stream>/<group>/<region>  a consumer group's controller, one per group and region;
+//   ship/<ns>/<stream>/<src>/<dst>      the cross-region shipper of a stream placed in several
+//                                       regions, one per (source, destination) pair, bound to
+//                                       the SOURCE region's placement (it reads that region's
+//                                       delivered log and ships it to `dst`).
 // Each is held by an active member of that placement (replicas ∪ pending): data-holding target
 // members first, then pending, then retiring ones; within a tier the node holding the fewest
 // designations, then FNV-1a(controller␀node), then id. A holder that dies, drains or leaves the
@@ -155,6 +159,7 @@ export function fillVacantDesignations(state: ClusterState, meta: ApplyMeta): { 
 
 export const streamControllerPrefix = 'psc'
 export const groupControllerPrefix = 'scc'
+export const shipControllerPrefix = 'ship'
 
 /** Name of the stream controller designation of a persistent stream in one region. */
 export function streamControllerName(namespace: string, stream: string, region: string): string {
@@ -166,14 +171,25 @@ export function groupControllerName(namespace: string, stream: string, group: st
   return `${groupControllerPrefix}/${namespace}/${stream}/${group}/${region}`
 }
 
+/**
+ * Name of the shipper designation of a stream placed in several regions, from region `source`
+ * to region `destination` (bound to the source region's placement).
+ */
+export function shipControllerName(namespace: string, stream: string, source: string, destination: string): string {
+  return `${shipControllerPrefix}/${namespace}/${stream}/${source}/${destination}`
+}
+
 /** What a placement-bound controller name refers to; undefined for any other controller. */
 export interface PlacementController {
-  readonly kind: 'stream' | 'group'
+  readonly kind: 'stream' | 'group' | 'ship'
   /** `namespace/stream`. */
   readonly streamKey: string
+  /** The region whose placement holds it (for a shipper: the source region). */
   readonly region: string
   /** Set for a group controller. */
   readonly group?: string
+  /** Set for a shipper: the region it ships to. */
+  readonly destination?: string
 }
 
 export function parsePlacementController(controller: string): PlacementController | undefined {
@@ -185,6 +201,10 @@ export function parsePlacementController(controller: string): PlacementControlle
   if (parts.length === 5 && parts[0] === groupControllerPrefix) {
     const [, namespace, stream, group, region] = parts as [string, string, string, string, string]
     return { kind: 'group', streamKey: `${namespace}/${stream}`, region, group }
+  }
+  if (parts.length === 5 && parts[0] === shipControllerPrefix) {
+    const [, namespace, stream, source, destination] = parts as [string, string, string, string, string]
+    return { kind: 'ship', streamKey: `${namespace}/${stream}`, region: source, destination }
   }
   return undefined
 }
@@ -201,12 +221,15 @@ export function wantedPlacementControllers(state: ClusterState, streamKey: strin
   if (placement === undefined || record === undefined) return wanted
   const { namespace, name } = record.spec
   const groups = sortedKeys(state.groups).filter((key) => key.startsWith(`${streamKey}/`))
-  for (const region of sortedKeys(placement)) {
+  const regions = sortedKeys(placement)
+  for (const region of regions) {
     wanted.set(streamControllerName(namespace, name, region), region)
     for (const key of groups) {
       const group = state.groups.get(key)?.spec.name
       if (group !== undefined) wanted.set(groupControllerName(namespace, name, group, region), region)
     }
+    // One shipper per ordered pair of the stream's regions, held in the source region.
+    for (const destination of regions) if (destination !== region) wanted.set(shipControllerName(namespace, name, region, destination), region)
   }
   return wanted
 }

@@ -21,7 +21,7 @@ export { findCycle, stageGraph, topologicalOrder, validateStages } from './pipel
 export type { DagCheck } from './pipeline-dag.js'
 export { chooseReplicas, reconcile, targetMembers, zoneTag } from './placement.js'
 export type { ChooseInput } from './placement.js'
-export { groupControllerName, groupControllerPrefix, parsePlacementController, pickHolder, streamControllerName, streamControllerPrefix } from './designations.js'
+export { groupControllerName, groupControllerPrefix, parsePlacementController, pickHolder, shipControllerName, shipControllerPrefix, streamControllerName, streamControllerPrefix } from './designations.js'
 export type { PlacementController } from './designations.js'
 export { outcomes } from './result.js'
 export type { ApplyError, ApplyOk, ApplyResult, FieldDiff, JsonObject, JsonValue, Outcome } from './result.js'

@@ -50,6 +50,9 @@ t.test('placing a persistent stream designates its stream controller per region,
     [
       ['psc/default/orders/eu', 'placed', null],
       ['psc/default/orders/us-east', 'placed', null],
+      // A stream in two regions also gets a shipper per direction (designations-ship.test.ts).
+      ['ship/default/orders/eu/us-east', 'placed', null],
+      ['ship/default/orders/us-east/eu', 'placed', null],
     ],
   )
   h.must(streamCommand({ name: 'ticks', kind: 'ephemeral', regions: ['eu'] }))
