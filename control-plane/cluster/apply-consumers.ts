@@ -12,6 +12,9 @@ import { compareStrings, mapDelete, mapSet, sortedUnique } from './state.js'
 import type { Step } from './step.js'
 import { rejected } from './step.js'
 
+/** The dead-letter stream of `s` is `s` + this (kept equal to shared/api/consumer-wire.ts `dlqStreamName`; a test holds them equal). */
+export const deadLetterSuffix = '-dlq'
+
 function groupSpecOf(command: CommandOf<'ensureConsumerGroup'>): GroupSpec {
   const { namespace, stream, name, mode, maxInFlight, ackWaitMs, maxDeliveries, start } = command
   return { namespace, stream, name, mode, maxInFlight, ackWaitMs, maxDeliveries, start: { ...start } }
@@ -24,6 +27,12 @@ export function applyEnsureConsumerGroup(state: ClusterState, command: CommandOf
   if (stream === undefined) return rejected(state, fail('RG_ERR_NOT_FOUND', `stream: stream ${streamKey(command.namespace, command.stream)} does not exist`, { stream: streamKey(command.namespace, command.stream) }))
   if (stream.spec.kind !== 'persistent') {
     return rejected(state, fail('RG_ERR_INVALID_ARGUMENT', `stream: consumer-group definitions are for persistent streams; ${streamKey(command.namespace, command.stream)} is ephemeral (its groups form by subscription)`, { field: 'stream' }))
+  }
+  // Dead letters go to `<stream>-dlq` (shared/api/consumer-wire.ts), created on first need: refuse
+  // the group now rather than fail its first dead letter when that name breaks the name rules.
+  const deadLetterProblem = checkName('stream', 'stream', `${command.stream}${deadLetterSuffix}`)
+  if (deadLetterProblem !== undefined) {
+    return rejected(state, fail('RG_ERR_INVALID_NAME', `stream: ${streamKey(command.namespace, command.stream)} cannot have consumer groups: its dead-letter stream ${command.stream}${deadLetterSuffix} would be invalid (${deadLetterProblem.message})`, { field: 'stream' }))
   }
   const key = groupKey(command.namespace, command.stream, command.name)
   const spec = groupSpecOf(command)

@@ -2,6 +2,8 @@
 // reports the difference"): created → unchanged → conflict with diff → updated with update:true.
 import t from 'tap'
 import { clusterLimits } from '../../control-plane/cluster/index.js'
+import { deadLetterSuffix } from '../../control-plane/cluster/apply-consumers.js'
+import { dlqStreamName } from '../../shared/api/consumer-wire.js'
 import type { ApplyResult, Command } from '../../control-plane/cluster/index.js'
 import { Harness, groupCommand, nodeCommand, pipelineCommand, streamCommand, threeNodeCluster } from './helpers.js'
 
@@ -226,4 +228,17 @@ t.test('tokens at the limit: revoked and expired ones (by entry time) make room,
   t.notOk(h.state.tokens.has('t9'), 'expired token dropped')
   t.ok(h.state.tokens.has('t6'))
   t.same(added.events.map((e) => e.subject), ['$RG.events.token.created', '$RG.events.token.removed', '$RG.events.token.removed'])
+})
+
+t.test('a group on a stream whose dead-letter stream name would break the name rules is refused, with the reason', async (t) => {
+  const h = threeNodeCluster()
+  const longest = 'a'.repeat(clusterLimits.nameLengthMax)
+  h.must(streamCommand({ name: longest }))
+  const refused = h.run(groupCommand({ stream: longest })).result
+  t.equal(outcome(refused), 'RG_ERR_INVALID_NAME')
+  t.match(refused.ok ? '' : refused.message, /dead-letter stream a+-dlq would be invalid \(.*longer than 64/)
+  const fits = 'b'.repeat(clusterLimits.nameLengthMax - deadLetterSuffix.length)
+  h.must(streamCommand({ name: fits }))
+  t.equal(outcome(h.run(groupCommand({ stream: fits })).result), 'created', 'a name that leaves room for -dlq')
+  t.equal(dlqStreamName(fits).length, clusterLimits.nameLengthMax, 'the suffix is the one the servers use')
 })
