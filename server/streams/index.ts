@@ -1,7 +1,7 @@
 // Public entry of server/streams: persistent streams on this node (engines, the publish wire,
 // forwarding, the stream controllers).
 export { attachPersistentStreams, claimResendMsDefault, peerHeardWindowMsDefault, persistentStreamsPerNodeMax, reconcileIntervalMsDefault } from './persistent-streams.js'
-export type { PersistentStreamCounters, PersistentStreams, PersistentStreamsOptions, StreamPublish } from './persistent-streams.js'
+export type { PersistentStreamCounters, PersistentStreams, PersistentStreamsOptions, StreamCounters, StreamPublish } from './persistent-streams.js'
 export { ackHeader, ackJson, msgIdHeader, parsePublish } from './publish-wire.js'
 export type { ParsedPublish } from './publish-wire.js'
 export { StreamControllerCore, slotsAfter, streamControllerDefaults } from './stream-controller.js'

@@ -97,6 +97,24 @@ export interface PersistentStreamCounters {
   staleControllerMessages: number
 }
 
+/**
+ * One stream's figures on this node (read by the metrics at scrape time; kept with the node's
+ * role for the stream, a new role starts at zero). Publishes are counted where they entered
+ * (this node's clients and in-process callers), `published` where they were written.
+ */
+export interface StreamCounters {
+  /** Publishes taken by this node's engine (entered here, or forwarded to it). */
+  published: number
+  /** Publishes entered here and acked, by level (duplicates included). */
+  acked: Record<AckLevel, number>
+  /** Of those, acked as a duplicate of an id inside the dedup window. */
+  duplicates: number
+  /** Publishes entered here and refused or failed. */
+  failed: number
+  /** Publishes entered here and forwarded to a replica. */
+  forwarded: number
+}
+
 /** A publish from a caller in this process (the same path as a client's). */
 export interface StreamPublish {
   /** Producer id (`Rg-Msg-Id`): the dedup identity; a nuid when absent. */
@@ -111,6 +129,7 @@ interface Entry {
   readonly spec: StreamSpec
   /** Replica: an engine runs here; forwarder: this node forwards its clients' publishes. */
   readonly role: 'replica' | 'forwarder'
+  readonly counters: StreamCounters
   engine?: StreamEngine
   /** A pending member without the stream's history: it forwards like a non-replica. */
   forwardOnly: boolean
@@ -136,6 +155,8 @@ export interface PersistentStreams {
   /** Stream keys whose controller runs on this node, with their terms. */
   controlled(): Array<{ readonly key: string; readonly term: number }>
   readonly counters: PersistentStreamCounters
+  /** Per stream with a role on this node: its counters (live objects, read-only for callers). */
+  streamCounters(): ReadonlyMap<string, Readonly<StreamCounters>>
   readonly store: EventStore
   /** Stops every engine and controller and closes the event store (before the storage closes). */
   close(): Promise<void>
@@ -271,11 +292,13 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         : encodeAnswer({ kind: 'answer', requestId: request.requestId, ok: false, code: ack.error.code, message: ack.error.message })
       transport?.send(from, 'data', bytes)
     }
-    const engine = entries.get(request.stream)?.engine
+    const target = entries.get(request.stream)
+    const engine = target?.engine
     // One hop only: a replica without a slot says so and the forwarder tries the next one.
     if (engine === undefined) return answer(refusal('RG_ERR_NOT_FOUND', `stream ${request.stream}: no replica open on ${nodeId}`))
     if (!engine.writable) return answer(refusal('RG_ERR_INVALID_STATE', `stream ${request.stream}: ${nodeId} holds no origin slot`))
     counters.published += 1
+    if (target !== undefined) target.counters.published += 1
     void engine.publish({ id: request.id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel }).then(answer)
   }
 
@@ -317,7 +340,18 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     return forwardOrder(replicas, new Set(transport?.upPeers() ?? []), nodeId, forwarder.counters.forwarded + forwarder.counters.failed + forwarder.counters.retried)
   }
 
-  const publish = async (key: string, request: StreamPublish): Promise<PublishAck> => {
+  /** Counts a publish that entered here by its answer (per stream). */
+  const counted = (key: string, ack: PublishAck): PublishAck => {
+    const figures = entries.get(key)?.counters
+    if (figures !== undefined && ack.ok) {
+      figures.acked[ack.level] += 1
+      if (ack.duplicate) figures.duplicates += 1
+    } else if (figures !== undefined) figures.failed += 1
+    return ack
+  }
+  const publish = async (key: string, request: StreamPublish): Promise<PublishAck> => counted(key, await publishUncounted(key, request))
+
+  async function publishUncounted(key: string, request: StreamPublish): Promise<PublishAck> {
     if (closed) return refusal('RG_ERR_NOT_READY', `stream ${key}: this node is stopping`)
     const entry = entries.get(key)
     const record = options.state().streams.get(key)
@@ -329,6 +363,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     const engine = entry?.engine
     if (engine !== undefined && engine.writable) {
       counters.published += 1
+      if (entry !== undefined) entry.counters.published += 1
       const ack = await engine.publish({ id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel })
       // Closed while waiting (its slot was taken): the event may still be delivered; retry elsewhere with the same id.
       if (ack.ok || ack.error.code !== 'RG_ERR_INVALID_STATE' || engine.replicas.length < 2) return ack
@@ -337,6 +372,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     }
     if (transport === undefined) return refusal('RG_ERR_NOT_READY', `stream ${key}: no peer transport to reach a replica`)
     counters.forwarded += 1
+    if (entry !== undefined) entry.counters.forwarded += 1
     return forwarder.forward(targetsOf(key), { stream: key, id, ackLevel: request.ackLevel, headers: request.headers, payload: request.payload })
   }
 
@@ -349,6 +385,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     const parsed = parsePublish(message.subject, message.headerBlock, entry.spec.ackDefault)
     if (!parsed.ok) {
       counters.failed += 1
+      entry.counters.failed += 1
       reply(message.replyTo, failureJson(parsed.code, parsed.message))
       return
     }
@@ -448,7 +485,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         logger.warn({ stream: key, limit: persistentStreamsPerNodeMax }, 'persistent stream not opened: persistentStreamsPerNodeMax reached')
         continue
       }
-      const entry: Entry = { key, spec: wanted.spec, role: wanted.role, forwardOnly: false, removed: false, lastClaimMs: Number.NEGATIVE_INFINITY }
+      const entry: Entry = { key, spec: wanted.spec, role: wanted.role, counters: { published: 0, acked: { write: 0, majority: 0, all: 0 }, duplicates: 0, failed: 0, forwarded: 0 }, forwardOnly: false, removed: false, lastClaimMs: Number.NEGATIVE_INFINITY }
       entries.set(key, entry)
       if (wanted.role === 'replica') void open(entry, wanted.replicas)
       else subscribe(entry)
@@ -470,6 +507,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     publish,
     controlled: () => controllers?.controlled() ?? [],
     counters,
+    streamCounters: () => new Map([...entries].map(([key, entry]) => [key, entry.counters])),
     store,
     close: async () => {
       if (closed) return
