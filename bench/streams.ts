@@ -13,16 +13,16 @@
 //   npm run build && npx tsx bench/streams.ts [--quick] [--events 100000] [--sequential 2000]
 //     [--window 1000] [--runs 3] [--setups single,replicated] [--only railgun|jetstream]
 //     [--from-source] [--no-consume] [--ack majority|write|all] [--group-mode load-balanced|exclusive]
-//     [--results-dir bench/results]
+//     [--results-dir bench/results] [--parts publish,consume,sequential] [--cpu-prof-dir DIR]
 //   NATS_SERVER_BIN=/path/to/nats-server picks another nats-server than the one on the PATH.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, loadavg } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { findNatsServer, jetStreamSyncAlwaysSupport, startJetStreamTarget, type JetStreamSync } from './lib/streams-jetstream.js'
 import { startRailgunTarget } from './lib/streams-railgun.js'
 import { formatRatios, formatTable, ratios, summarize, type TargetSummary } from './lib/streams-report.js'
-import { runRounds, type RoundPlan } from './lib/streams-run.js'
+import { runRounds, type RoundPlan, type TargetRuns } from './lib/streams-run.js'
 import type { StreamTarget } from './lib/streams-target.js'
 
 /** `--quick`: a smoke run that finishes in seconds (figures meaningless). */
@@ -45,6 +45,8 @@ const { values: args } = parseArgs({
     'group-mode': { type: 'string', default: 'load-balanced' },
     ack: { type: 'string', default: 'majority' },
     'results-dir': { type: 'string', default: 'bench/results' },
+    parts: { type: 'string', default: 'publish,consume,sequential' },
+    'cpu-prof-dir': { type: 'string' },
   },
 })
 
@@ -54,6 +56,13 @@ function positiveInteger(name: string, value: string | undefined, fallback: numb
   if (!Number.isInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer, not '${value}'`)
   return n
 }
+
+const partNames = ['publish', 'consume', 'sequential'] as const
+const parts = new Set((args.parts ?? '').split(',').filter((p) => p !== ''))
+for (const part of parts) if (!(partNames as readonly string[]).includes(part)) throw new Error(`--parts: some of ${partNames.join(',')}, not '${part}'`)
+if (parts.has('consume') && !parts.has('publish')) throw new Error('--parts: consume reads the stream the publish part fills; list publish too')
+/** `--cpu-prof-dir`: every Railgun node runs with `--cpu-prof` into DIR/<setup> (profiles written when the nodes drain at the end). */
+const cpuProfDir = args['cpu-prof-dir']
 
 const quick = args.quick === true
 const events = positiveInteger('events', args.events, quick ? quickPlan.events : 100_000)
@@ -65,7 +74,9 @@ const plan: RoundPlan = {
   runs: positiveInteger('runs', args.runs, quick ? quickPlan.runs : 3),
   warmUpEvents: Math.min(events, quick ? quickPlan.warmUpEvents : fullWarmUpEvents),
   sequentialWarmUp: quick ? quickPlan.sequentialWarmUp : fullSequentialWarmUp,
-  consume: args['no-consume'] !== true,
+  consume: args['no-consume'] !== true && parts.has('consume'),
+  publishPart: parts.has('publish'),
+  sequentialPart: parts.has('sequential'),
 }
 const setups = (args.setups ?? '').split(',').filter((s) => s !== '')
 for (const setup of setups) if (setup !== 'single' && setup !== 'replicated') throw new Error(`--setups: 'single' and/or 'replicated', not '${setup}'`)
@@ -101,6 +112,8 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 interface SetupResult {
   readonly setup: string
   readonly summaries: TargetSummary[]
+  /** When each part ran per target (monotonic µs: cuts a `--cpu-prof` profile by part). */
+  readonly phases: { readonly label: string; readonly phases: TargetRuns['phases'] }[]
   readonly skipped: { readonly label: string; readonly reason: string }[]
 }
 
@@ -118,7 +131,8 @@ async function startTargets(setup: string, skipped: SetupResult['skipped']): Pro
       log(`${label}: skipped — ${(error as Error).message}`)
     }
   }
-  if (only !== 'jetstream') await attempt(`railgun R${replicas}`, () => startRailgunTarget({ nodes: replicas, fromBuild: args['from-source'] !== true, groupMode, ackLevel }))
+  const nodeArgs = cpuProfDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${resolve(cpuProfDir, setup)}`]
+  if (only !== 'jetstream') await attempt(`railgun R${replicas}`, () => startRailgunTarget({ nodes: replicas, fromBuild: args['from-source'] !== true, groupMode, ackLevel, nodeArgs }))
   if (only !== 'railgun') {
     const nats = findNatsServer()
     if (typeof nats === 'string') {
@@ -147,7 +161,7 @@ async function runSetup(setup: string): Promise<SetupResult> {
   const targets = await startTargets(setup, skipped)
   try {
     const runs = await runRounds(targets, plan, log)
-    return { setup, summaries: runs.map(summarize), skipped }
+    return { setup, summaries: runs.map(summarize), phases: runs.map((run) => ({ label: run.label, phases: run.phases })), skipped }
   } finally {
     await Promise.all(
       targets.map(async (target) => {

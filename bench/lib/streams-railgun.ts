@@ -30,7 +30,15 @@ export interface RailgunTargetOptions {
   readonly groupMode: 'exclusive' | 'load-balanced'
   /** `Rg-Ack` of every publish (docs/api.md § Publishing); the issue's figure is `majority`. */
   readonly ackLevel: 'write' | 'majority' | 'all'
+  /**
+   * Node.js options put before the CLI of every node (e.g. `--cpu-prof --cpu-prof-dir=…`). With
+   * any, `stop()` ends the nodes with SIGTERM (a drain, so a profile is written) before the close.
+   */
+  readonly nodeArgs?: readonly string[]
 }
+
+/** How long `stop()` waits for a node's drain when `nodeArgs` are set (a profile is written at exit). */
+const profiledStopGraceMs = 30_000
 
 interface Envelope {
   readonly ok: boolean
@@ -174,11 +182,13 @@ async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTar
 
 /** Starts the nodes; the target's streams are made through node n1. */
 export async function startRailgunTarget(options: RailgunTargetOptions): Promise<StreamTarget> {
+  const nodeArgs = options.nodeArgs ?? []
+  const cliArgs = options.fromBuild ? [join(repoRoot, 'bin/railgun.js')] : ['--import', 'tsx', join(repoRoot, 'server/cli.ts')]
   const cluster = await RailgunCluster.start({
     nodes: options.nodes,
     peerProxies: false,
     logLevel: 'warn',
-    ...(options.fromBuild ? { cli: { command: process.execPath, args: [join(repoRoot, 'bin/railgun.js')] } } : {}),
+    ...(options.fromBuild || nodeArgs.length > 0 ? { cli: { command: process.execPath, args: [...nodeArgs, ...cliArgs] } } : {}),
   })
   const connections: NatsConnection[] = []
   try {
@@ -221,6 +231,7 @@ export async function startRailgunTarget(options: RailgunTargetOptions): Promise
     },
     async stop() {
       await Promise.all(connections.map((nc) => nc.close().catch(() => undefined)))
+      if (nodeArgs.length > 0) await Promise.all(cluster.nodeIds.map((id) => cluster.stop(id, profiledStopGraceMs).catch(() => undefined)))
       await cluster.close()
     },
   }

@@ -19,9 +19,26 @@ export interface RoundPlan {
   /** Events in each target's warm-up stream (published and consumed, not reported). */
   readonly warmUpEvents: number
   readonly consume: boolean
+  /** Whether the windowed publish (and so the consume) part runs (default true; `--parts`, e.g. to profile one load). */
+  readonly publishPart?: boolean
+  /** Whether the sequential part runs (default true). */
+  readonly sequentialPart?: boolean
 }
 
 export type Part = 'publish' | 'consume' | 'sequential'
+
+/**
+ * When a part ran, on the monotonic clock in µs (`process.hrtime`: the same clock V8's CPU
+ * profiles stamp their samples with, so a server's `--cpu-prof` can be cut by part).
+ */
+export interface PhaseSpan {
+  readonly tag: string
+  readonly part: Part
+  readonly startUs: number
+  readonly endUs: number
+}
+
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n)
 
 export interface TargetRuns {
   readonly label: string
@@ -33,6 +50,7 @@ export interface TargetRuns {
   readonly sequential: SequentialPublishFigures[]
   /** Why a part has no (or fewer) figures: the first failure of that part. */
   readonly errors: Partial<Record<Part, string>>
+  readonly phases: PhaseSpan[]
 }
 
 const message = (error: unknown): string => (error instanceof Error ? error.message : String(error))
@@ -41,17 +59,21 @@ async function round(target: StreamTarget, runs: TargetRuns, plan: RoundPlan, ta
   const payload = new Uint8Array(plan.payloadBytes).fill(120)
   const events = record ? plan.events : plan.warmUpEvents
   const errors = runs.errors
-  if (errors.publish === undefined) {
+  if (errors.publish === undefined && plan.publishPart !== false) {
     try {
       const stream = await target.createStream(`bench-w-${tag}`, payload)
       try {
+        let startUs = monotonicUs()
         const published = await measureWindowedPublish(stream.publish, { count: events, window: plan.window })
+        runs.phases.push({ tag, part: 'publish', startUs, endUs: monotonicUs() })
         if (published.failed > 0) throw new Error(`${published.failed} of ${events} publishes failed: ${published.firstError ?? ''}`)
         if (record) runs.publish.push(published)
         log(`  ${target.label} ${tag}: publish ${events} × ${plan.payloadBytes} B, ${plan.window} in flight: ${published.msgsPerSecond.toFixed(0)} msgs/s`)
         if (plan.consume && errors.consume === undefined) {
           try {
+            startUs = monotonicUs()
             const consumed = await stream.consume({ count: events, window: plan.window })
+            runs.phases.push({ tag, part: 'consume', startUs, endUs: monotonicUs() })
             if (record) runs.consume.push(consumed)
             log(`  ${target.label} ${tag}: consume+ack ${consumed.acked}: ${consumed.msgsPerSecond.toFixed(0)} msgs/s (${consumed.redeliveries} redeliveries)`)
           } catch (error) {
@@ -67,12 +89,14 @@ async function round(target: StreamTarget, runs: TargetRuns, plan: RoundPlan, ta
       log(`  ${target.label} ${tag}: publish failed: ${errors.publish}`)
     }
   }
-  if (errors.sequential === undefined) {
+  if (errors.sequential === undefined && plan.sequentialPart !== false) {
     try {
       const stream = await target.createStream(`bench-s-${tag}`, payload)
       try {
         const count = record ? plan.sequential : Math.min(plan.sequential, plan.sequentialWarmUp)
+        const startUs = monotonicUs()
         const sequential = await measureSequentialPublish(stream.publish, { count, warmUp: plan.sequentialWarmUp })
+        runs.phases.push({ tag, part: 'sequential', startUs, endUs: monotonicUs() })
         if (sequential.failed > 0) throw new Error(`${sequential.failed} of ${count} sequential publishes failed: ${sequential.firstError ?? ''}`)
         if (record) runs.sequential.push(sequential)
       } finally {
@@ -87,7 +111,7 @@ async function round(target: StreamTarget, runs: TargetRuns, plan: RoundPlan, ta
 
 /** Warm-up, then `plan.runs` alternating rounds over `targets`; figures per target. */
 export async function runRounds(targets: readonly StreamTarget[], plan: RoundPlan, log: (line: string) => void): Promise<TargetRuns[]> {
-  const results: TargetRuns[] = targets.map((target) => ({ label: target.label, system: target.system, replicas: target.replicas, durability: target.durability, publish: [], consume: [], sequential: [], errors: {} }))
+  const results: TargetRuns[] = targets.map((target) => ({ label: target.label, system: target.system, replicas: target.replicas, durability: target.durability, publish: [], consume: [], sequential: [], errors: {}, phases: [] }))
   for (const [i, target] of targets.entries()) await round(target, results[i] as TargetRuns, plan, 'warm', false, log)
   for (let r = 1; r <= plan.runs; r++) {
     const order = targets.map((_, i) => i)

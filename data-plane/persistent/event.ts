@@ -49,7 +49,6 @@ export interface EventPosition {
 
 const originPattern = /^[A-Za-z0-9_-]{1,64}$/
 const codecVersion = 1
-const encoder = new TextEncoder()
 const decoder = new TextDecoder('utf-8', { fatal: true })
 
 export const isValidOrigin = (origin: string): boolean => originPattern.test(origin) && origin.length <= originBytesMax
@@ -107,66 +106,114 @@ export function eventProblem(e: StreamEvent): string | null {
   return null
 }
 
-class Writer {
-  readonly bytes: Uint8Array
-  offset = 0
-  constructor(size: number) {
-    this.bytes = new Uint8Array(size)
+/**
+ * Writes `s` as UTF-8 at `at` exactly as TextEncoder would (a lone surrogate becomes U+FFFD);
+ * returns the offset after it. The caller sized `out` with `utf8Bytes(s)`. Event strings are
+ * short (ids, names, header fields): a loop beats a TextEncoder call and its allocation.
+ */
+function writeUtf8(s: string, out: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i += 1) {
+    let c = s.charCodeAt(i)
+    if (c < 0x80) {
+      out[at++] = c
+    } else if (c < 0x800) {
+      out[at++] = 0xc0 | (c >>> 6)
+      out[at++] = 0x80 | (c & 0x3f)
+    } else {
+      if (c >= 0xd800 && c <= 0xdfff) {
+        const next = i + 1 < s.length ? s.charCodeAt(i + 1) : 0
+        if (c <= 0xdbff && (next & 0xfc00) === 0xdc00) {
+          c = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+          i += 1
+          out[at++] = 0xf0 | (c >>> 18)
+          out[at++] = 0x80 | ((c >>> 12) & 0x3f)
+          out[at++] = 0x80 | ((c >>> 6) & 0x3f)
+          out[at++] = 0x80 | (c & 0x3f)
+          continue
+        }
+        c = 0xfffd
+      }
+      out[at++] = 0xe0 | (c >>> 12)
+      out[at++] = 0x80 | ((c >>> 6) & 0x3f)
+      out[at++] = 0x80 | (c & 0x3f)
+    }
   }
-  u8(v: number): void {
-    this.bytes[this.offset++] = v
-  }
-  u16(v: number): void {
-    this.u8(v >>> 8)
-    this.u8(v & 0xff)
-  }
-  u32(v: number): void {
-    this.u16(v >>> 16)
-    this.u16(v & 0xffff)
-  }
-  u64(v: number): void {
-    this.u32(Math.floor(v / 2 ** 32))
-    this.u32(v % 2 ** 32)
-  }
-  raw(b: Uint8Array): void {
-    this.bytes.set(b, this.offset)
-    this.offset += b.length
-  }
+  return at
 }
 
-/** Encodes a valid event. An invalid one is a caller bug (validate input with `eventProblem`). */
+/** Big-endian unsigned 16/32/64-bit writes (64: a safe integer). */
+function writeU16(out: Uint8Array, at: number, v: number): number {
+  out[at] = v >>> 8
+  out[at + 1] = v & 0xff
+  return at + 2
+}
+function writeU32(out: Uint8Array, at: number, v: number): number {
+  out[at] = v >>> 24
+  out[at + 1] = (v >>> 16) & 0xff
+  out[at + 2] = (v >>> 8) & 0xff
+  out[at + 3] = v & 0xff
+  return at + 4
+}
+function writeU64(out: Uint8Array, at: number, v: number): number {
+  return writeU32(out, writeU32(out, at, Math.floor(v / 2 ** 32)), v % 2 ** 32)
+}
+
+/**
+ * The bytes of each event object encoded or decoded here, so an event is encoded once for the
+ * store, the replication push and the segment digest (issue #5: re-encoding per use was ~6 % of
+ * a node's CPU). Events are immutable (every field readonly), and so are these bytes: never
+ * modify what `encodeEvent` returns. Weak: an entry lives as long as its event.
+ */
+const encodedEvents = new WeakMap<StreamEvent, Uint8Array>()
+
+/**
+ * Encodes a valid event (once per event object: later calls return the same bytes, which the
+ * caller must not modify). An invalid one is a caller bug (validate input with `eventProblem`).
+ */
 export function encodeEvent(e: StreamEvent): Uint8Array {
+  const cached = encodedEvents.get(e)
+  if (cached !== undefined) return cached
   const problem = eventProblem(e)
   if (problem !== null) throw new MalformedEventError(`cannot encode: ${problem}`)
-  const stream = encoder.encode(e.stream)
-  const id = encoder.encode(e.id)
-  const origin = encoder.encode(e.origin)
-  const headers = e.headers.map(([k, v]) => [encoder.encode(k), encoder.encode(v)] as const)
-  const size = 1 + hlcBytes + 4 + 8 + 1 + origin.length + 2 + stream.length + 2 + id.length + 2 + headers.reduce((n, [k, v]) => n + 2 + k.length + 4 + v.length, 0) + 4 + e.payload.length
-  const w = new Writer(size)
-  w.u8(codecVersion)
-  encodeHlc(e.hlc, w.bytes, w.offset)
-  w.offset += hlcBytes
-  w.u32(e.incarnation)
-  w.u64(e.originSeq)
-  w.u8(origin.length)
-  w.raw(origin)
-  w.u16(stream.length)
-  w.raw(stream)
-  w.u16(id.length)
-  w.raw(id)
-  w.u16(headers.length)
-  for (const [k, v] of headers) {
-    w.u16(k.length)
-    w.raw(k)
-    w.u32(v.length)
-    w.raw(v)
+  // Origins are ASCII (isValidOrigin): their length is their byte count.
+  const streamLength = utf8Bytes(e.stream)
+  const idLength = utf8Bytes(e.id)
+  const headers = e.headers
+  let headerBytes = 0
+  for (let i = 0; i < headers.length; i += 1) {
+    const [k, v] = headers[i] as EventHeader
+    headerBytes += 2 + utf8Bytes(k) + 4 + utf8Bytes(v)
   }
-  w.u32(e.payload.length)
-  w.raw(e.payload)
+  const payload = e.payload
+  const size = 1 + hlcBytes + 4 + 8 + 1 + e.origin.length + 2 + streamLength + 2 + idLength + 2 + headerBytes + 4 + payload.length
+  const out = new Uint8Array(size)
+  out[0] = codecVersion
+  encodeHlc(e.hlc, out, 1)
+  let at = writeU32(out, 1 + hlcBytes, e.incarnation)
+  at = writeU64(out, at, e.originSeq)
+  out[at++] = e.origin.length
+  at = writeUtf8(e.origin, out, at)
+  at = writeU16(out, at, streamLength)
+  at = writeUtf8(e.stream, out, at)
+  at = writeU16(out, at, idLength)
+  at = writeUtf8(e.id, out, at)
+  at = writeU16(out, at, headers.length)
+  for (let i = 0; i < headers.length; i += 1) {
+    const [k, v] = headers[i] as EventHeader
+    const keyAt = at
+    at = writeUtf8(k, out, at + 2)
+    writeU16(out, keyAt, at - keyAt - 2)
+    const valueAt = at
+    at = writeUtf8(v, out, at + 4)
+    writeU32(out, valueAt, at - valueAt - 4)
+  }
+  at = writeU32(out, at, payload.length)
+  out.set(payload, at)
+  at += payload.length
   // Invariant: the size computed up front is exactly what was written.
-  if (w.offset !== size) throw new Error(`event codec: wrote ${w.offset} of ${size} bytes`)
-  return w.bytes
+  if (at !== size) throw new Error(`event codec: wrote ${at} of ${size} bytes`)
+  encodedEvents.set(e, out)
+  return out
 }
 
 class Truncated extends Error {}
@@ -182,27 +229,42 @@ class Reader {
     return this.bytes[this.offset++] as number
   }
   u16(): number {
-    return (this.u8() << 8) | this.u8()
+    this.need(2)
+    const b = this.bytes
+    const at = this.offset
+    this.offset = at + 2
+    return ((b[at] as number) << 8) | (b[at + 1] as number)
   }
   u32(): number {
-    return this.u16() * 2 ** 16 + this.u16()
+    this.need(4)
+    const b = this.bytes
+    const at = this.offset
+    this.offset = at + 4
+    return (b[at] as number) * 2 ** 24 + (((b[at + 1] as number) << 16) | ((b[at + 2] as number) << 8) | (b[at + 3] as number))
   }
   u64(): number {
     return this.u32() * 2 ** 32 + this.u32()
   }
-  raw(n: number): Uint8Array {
-    this.need(n)
-    const out = this.bytes.slice(this.offset, this.offset + n)
-    this.offset += n
-    return out
-  }
+  /** `n` bytes as text (fatal UTF-8); at most `max` bytes. */
   text(n: number, max: number, what: string): string {
     if (n > max) throw new Truncated(`${what} length ${n} over ${max}`)
-    return decoder.decode(this.raw(n))
+    this.need(n)
+    const at = this.offset
+    this.offset = at + n
+    return utf8Text(this.bytes, at, n)
   }
 }
 
-/** Decodes event bytes; truncation, trailing bytes, bad UTF-8 or invalid fields are refused. */
+/** UTF-8 text of bytes[at, at + n): fatal on bad UTF-8 (TextDecoder throws TypeError). No copy. */
+function utf8Text(bytes: Uint8Array, at: number, n: number): string {
+  return decoder.decode(bytes.subarray(at, at + n))
+}
+
+/**
+ * Decodes event bytes; truncation, trailing bytes, bad UTF-8 or invalid fields are refused.
+ * The event keeps one copy of `bytes` (its payload is a view into it), which `encodeEvent`
+ * returns for it: a copy received from a peer or read from the store is not encoded again.
+ */
 export function decodeEvent(bytes: Uint8Array): Outcome<StreamEvent, MalformedEventError> {
   const r = new Reader(bytes)
   try {
@@ -226,11 +288,16 @@ export function decodeEvent(bytes: Uint8Array): Outcome<StreamEvent, MalformedEv
     }
     const payloadBytes = r.u32()
     if (payloadBytes > eventPayloadBytesMax) return failure(new MalformedEventError(`payload length ${payloadBytes} over ${eventPayloadBytesMax}`))
-    const payload = r.raw(payloadBytes)
+    r.need(payloadBytes)
+    const payloadAt = r.offset
+    r.offset += payloadBytes
     if (r.offset !== bytes.length) return failure(new MalformedEventError(`${bytes.length - r.offset} trailing bytes`))
-    const event: StreamEvent = { stream, id, hlc: hlc.value, origin, incarnation, originSeq, headers, payload }
+    const own = bytes.slice()
+    const event: StreamEvent = { stream, id, hlc: hlc.value, origin, incarnation, originSeq, headers, payload: own.subarray(payloadAt, payloadAt + payloadBytes) }
     const problem = eventProblem(event)
-    return problem === null ? success(event) : failure(new MalformedEventError(problem))
+    if (problem !== null) return failure(new MalformedEventError(problem))
+    encodedEvents.set(event, own)
+    return success(event)
   } catch (error) {
     if (error instanceof Truncated || error instanceof TypeError) return failure(new MalformedEventError(error.message, { cause: error }))
     throw error
@@ -240,16 +307,32 @@ export function decodeEvent(bytes: Uint8Array): Outcome<StreamEvent, MalformedEv
 /** hlc (8) | origin | 0x00 | incarnation (u32 BE) | originSeq (u64 BE). Byte order = delivery order. */
 export function encodeStorageKey(p: EventPosition): Uint8Array {
   if (!isValidOrigin(p.origin) || !isValidIncarnation(p.incarnation) || !isValidOriginSeq(p.originSeq)) throw new MalformedEventError('cannot encode storage key: invalid position')
-  const origin = encoder.encode(p.origin)
-  const w = new Writer(hlcBytes + origin.length + 1 + 4 + 8)
-  encodeHlc(p.hlc, w.bytes, 0)
-  w.offset = hlcBytes
-  w.raw(origin)
-  w.u8(0)
-  w.u32(p.incarnation)
-  w.u64(p.originSeq)
-  return w.bytes
+  // Origins are ASCII (isValidOrigin).
+  const out = new Uint8Array(hlcBytes + p.origin.length + 1 + 4 + 8)
+  encodeHlc(p.hlc, out, 0)
+  let at = writeUtf8(p.origin, out, hlcBytes)
+  out[at++] = 0
+  at = writeU32(out, at, p.incarnation)
+  writeU64(out, at, p.originSeq)
+  return out
 }
+
+/**
+ * The storage key of `p` as lowercase hex (the ack's `position`), without building the bytes.
+ * Equal to hex(encodeStorageKey(p)).
+ */
+export function storageKeyHex(p: EventPosition): string {
+  if (!isValidOrigin(p.origin) || !isValidIncarnation(p.incarnation) || !isValidOriginSeq(p.originSeq)) throw new MalformedEventError('cannot encode storage key: invalid position')
+  const high = Math.floor(p.hlc.wallMs / 2 ** 16)
+  let text = hex32(high) + hex16(p.hlc.wallMs % 2 ** 16) + hex16(p.hlc.logical)
+  for (let i = 0; i < p.origin.length; i += 1) text += hexByte(p.origin.charCodeAt(i))
+  return text + '00' + hex32(p.incarnation) + hex32(Math.floor(p.originSeq / 2 ** 32)) + hex32(p.originSeq % 2 ** 32)
+}
+
+const hexBytes = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'))
+const hexByte = (b: number): string => hexBytes[b] as string
+const hex16 = (v: number): string => hexByte(v >>> 8) + hexByte(v & 0xff)
+const hex32 = (v: number): string => hex16(Math.floor(v / 2 ** 16)) + hex16(v % 2 ** 16)
 
 export function decodeStorageKey(bytes: Uint8Array): Outcome<EventPosition, MalformedEventError> {
   const hlc = decodeHlc(bytes, 0)
@@ -258,7 +341,7 @@ export function decodeStorageKey(bytes: Uint8Array): Outcome<EventPosition, Malf
   if (end < 0 || bytes.length !== end + 1 + 12) return failure(new MalformedEventError('storage key: bad length or missing origin terminator'))
   let origin: string
   try {
-    origin = decoder.decode(bytes.subarray(hlcBytes, end))
+    origin = utf8Text(bytes, hlcBytes, end - hlcBytes)
   } catch (error) {
     return failure(new MalformedEventError('storage key: origin is not UTF-8', { cause: error }))
   }
