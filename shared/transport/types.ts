@@ -8,7 +8,7 @@ import type { Observable } from 'rxjs'
  * channel as one byte: its index in this list plus one (0 is the transport's own control channel).
  * Adding a channel is appending a name here; never reorder (the byte is part of the protocol).
  */
-export const transportChannels = ['raft', 'data', 'admin', 'route', 'consumer'] as const
+export const transportChannels = ['raft', 'data', 'admin', 'route', 'consumer', 'ship'] as const
 export type TransportChannel = (typeof transportChannels)[number]
 
 export interface PeerAddress {
