@@ -203,6 +203,11 @@ export class EventSet {
     return this.#held(origin, incarnation, originSeq)?.event.hlc
   }
 
+  /** The id of a held copy (the orderer's `OrderSource`: confirms its dedup window's fingerprints). */
+  idAt(origin: string, incarnation: number, originSeq: number): string | undefined {
+    return this.#held(origin, incarnation, originSeq)?.event.id
+  }
+
   #held(origin: string, incarnation: number, originSeq: number): Held | undefined {
     return this.#origins.get(originKey(origin, incarnation))?.get(originSeq)
   }
@@ -288,148 +293,7 @@ export class EventSet {
   }
 }
 
-/** One survivor kept by `DedupWindow`: an id and the position of its last surviving copy. */
-export interface WindowSurvivor {
-  readonly id: string
-  readonly position: EventPosition
-}
-
-/** Initial slots of a `DedupWindow` ring (it doubles when full). */
-const dedupWindowInitialSlots = 1024
-
-/**
- * The dedup rule (above) applied incrementally to copies taken in DELIVERY ORDER, keeping only
- * what a later copy can still fold into: each id's last survivor, while it is less than a
- * window behind the point taken so far. This is what lets a replica forget delivered events
- * (DESIGN §3.2.7: "seen inside the window" as a watermark plus the survivor's time, anchored
- * in log order, never in local time).
- *
- * Why it equals the rule over the whole set: a copy's verdict depends only on the copies before
- * it, and a copy taken here has every earlier copy taken already (the caller reads below the
- * stability frontier). Walking them, a duplicate never becomes the survivor, so the last
- * survivor S of the id is all that matters: the new copy C folds into S iff
- * `C.wallMs − S.wallMs < dedupWindowMs`. Every later copy is at or after the point taken, so
- * once `point.wallMs − S.wallMs ≥ dedupWindowMs` no copy can fold into S: it is dropped.
- *
- * Memory: one entry per surviving id taken in the last window — a map entry and a slot of a
- * typed-array ring (wallMs, logical, origin index, sequence), not the event.
- */
-export class DedupWindow {
-  readonly dedupWindowMs: number
-  /** id → absolute slot of its last survivor. */
-  readonly #slotById = new Map<string, number>()
-  #ids: Array<string | undefined> = new Array<string | undefined>(dedupWindowInitialSlots)
-  #wallMs = new Float64Array(dedupWindowInitialSlots)
-  #logical = new Uint32Array(dedupWindowInitialSlots)
-  #origin = new Uint32Array(dedupWindowInitialSlots)
-  #seq = new Float64Array(dedupWindowInitialSlots)
-  /** Absolute slot numbers: [#head, #tail) are live. */
-  #head = 0
-  #tail = 0
-  readonly #originKeys: Array<{ readonly origin: string; readonly incarnation: number }> = []
-  readonly #originIndex = new Map<string, number>()
-
-  constructor(dedupWindowMs: number) {
-    if (!(Number.isInteger(dedupWindowMs) && dedupWindowMs >= 0)) throw new RangeError(`dedup window: dedupWindowMs must be an integer >= 0, got ${dedupWindowMs}`)
-    this.dedupWindowMs = dedupWindowMs
-  }
-
-  /** Survivors kept. */
-  get size(): number {
-    return this.#slotById.size
-  }
-
-  /**
-   * The verdict on `copy`, the next copy in delivery order: the position of the survivor it
-   * folds into, or null when it survives (it is then kept as its id's survivor).
-   */
-  take(copy: { readonly id: string } & EventPosition): EventPosition | null {
-    if (this.dedupWindowMs === 0) return null
-    const survivor = this.survivorOf(copy.id)
-    if (survivor !== null && copy.hlc.wallMs - survivor.hlc.wallMs < this.dedupWindowMs) return survivor
-    this.#keep(copy.id, copy)
-    return null
-  }
-
-  /** The id's last survivor still inside the window, or null. */
-  survivorOf(id: string): EventPosition | null {
-    const slot = this.#slotById.get(id)
-    return slot === undefined ? null : this.#positionAt(slot)
-  }
-
-  /** Forgets survivors no copy at or after `pointWallMs` can fold into. */
-  expire(pointWallMs: number): void {
-    while (this.#head < this.#tail) {
-      const at = this.#head % this.#ids.length
-      if (pointWallMs - (this.#wallMs[at] as number) < this.dedupWindowMs) return
-      const id = this.#ids[at] as string
-      if (this.#slotById.get(id) === this.#head) this.#slotById.delete(id)
-      this.#ids[at] = undefined
-      this.#head++
-    }
-  }
-
-  /** The survivors kept, in delivery order (what a restart restores with `restore`). */
-  survivors(): WindowSurvivor[] {
-    const out: WindowSurvivor[] = []
-    for (let slot = this.#head; slot < this.#tail; slot++) {
-      const id = this.#ids[slot % this.#ids.length] as string
-      if (this.#slotById.get(id) === slot) out.push({ id, position: this.#positionAt(slot) })
-    }
-    return out
-  }
-
-  /** Survivors taken before a restart, in delivery order (more than the window is harmless). */
-  restore(survivors: readonly WindowSurvivor[]): void {
-    if (this.dedupWindowMs === 0) return
-    for (const s of survivors) this.#keep(s.id, s.position)
-  }
-
-  #keep(id: string, position: EventPosition): void {
-    if (this.#tail - this.#head === this.#ids.length) this.#grow()
-    const at = this.#tail % this.#ids.length
-    const key = originKey(position.origin, position.incarnation)
-    let origin = this.#originIndex.get(key)
-    if (origin === undefined) {
-      origin = this.#originKeys.length
-      this.#originKeys.push({ origin: position.origin, incarnation: position.incarnation })
-      this.#originIndex.set(key, origin)
-    }
-    this.#ids[at] = id
-    this.#wallMs[at] = position.hlc.wallMs
-    this.#logical[at] = position.hlc.logical
-    this.#origin[at] = origin
-    this.#seq[at] = position.originSeq
-    this.#slotById.set(id, this.#tail)
-    this.#tail++
-  }
-
-  #positionAt(slot: number): EventPosition {
-    const at = slot % this.#ids.length
-    const origin = this.#originKeys[this.#origin[at] as number] as { origin: string; incarnation: number }
-    return { hlc: { wallMs: this.#wallMs[at] as number, logical: this.#logical[at] as number }, origin: origin.origin, incarnation: origin.incarnation, originSeq: this.#seq[at] as number }
-  }
-
-  #grow(): void {
-    const capacity = this.#ids.length * 2
-    const ids = new Array<string | undefined>(capacity)
-    const wallMs = new Float64Array(capacity)
-    const logical = new Uint32Array(capacity)
-    const origin = new Uint32Array(capacity)
-    const seq = new Float64Array(capacity)
-    for (let slot = this.#head; slot < this.#tail; slot++) {
-      const from = slot % this.#ids.length
-      const to = slot % capacity
-      ids[to] = this.#ids[from]
-      wallMs[to] = this.#wallMs[from] as number
-      logical[to] = this.#logical[from] as number
-      origin[to] = this.#origin[from] as number
-      seq[to] = this.#seq[from] as number
-    }
-    this.#ids = ids
-    this.#wallMs = wallMs
-    this.#logical = logical
-    this.#origin = origin
-    this.#seq = seq
-  }
-}
+// The orderer's dedup window moved to its own file (a compact, fingerprinted form); re-exported
+// here, where the rule it applies lives.
+export { DedupWindow, idFingerprint, isUnresolved } from './dedup-window.js'
+export type { IdLookup, UnresolvedIds, WindowEntry, WindowSurvivor } from './dedup-window.js'

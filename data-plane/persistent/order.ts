@@ -29,15 +29,19 @@
 // `DedupWindow` over what it took (the id's last survivor, kept while a window behind) — it
 // never needs the delivered events again. That, and reading its events through the small
 // `OrderSource` interface (an `EventSet`, or the replica's bounded committed view), is what lets
-// a replica forget delivered events (replica/README.md "Memory").
+// a replica forget delivered events (replica/README.md "Memory"). The window keeps fingerprints
+// of ids, not ids (dedup-window.ts): when the next copy's fingerprint matches a survivor whose
+// id neither the source (`idAt`) nor the window knows, delivery PAUSES at that copy —
+// `idsToRead` names the survivors, the driver reads their ids and hands them to `learnId` — so
+// every verdict is exact.
 import { compareHlc, hlcZero, isValidHlc, maxHlc } from './hlc.js'
 import type { Hlc } from './hlc.js'
 import { compareEventOrder, isValidIncarnation, originKey, originKeyOf } from './event.js'
 import type { EventPosition, StreamEvent } from './event.js'
 import { PersistentRejection, failure, success } from './errors.js'
 import type { Outcome } from './errors.js'
-import { DedupWindow } from './event-set.js'
-import type { WindowSurvivor } from './event-set.js'
+import { DedupWindow, isUnresolved } from './dedup-window.js'
+import type { IdLookup, UnresolvedIds, WindowSurvivor } from './dedup-window.js'
 import type { SeqRange } from './version-vector.js'
 import { orderIncarnationsMax, pendingHeartbeatsPerOriginMax } from './limits.js'
 import { MinHeap } from './min-heap.js'
@@ -98,6 +102,8 @@ export interface OrderSource {
   contiguous(origin: string, incarnation: number): number
   /** The hlc of the copy at `originSeq`; defined at least for the contiguous prefix's last. */
   hlcAt(origin: string, incarnation: number, originSeq: number): Hlc | undefined
+  /** The id of the copy at `originSeq` if known without I/O (in memory), else undefined. */
+  idAt(origin: string, incarnation: number, originSeq: number): string | undefined
   eventsInRange(range: SeqRange, limit?: number): StreamEvent[]
 }
 
@@ -145,6 +151,9 @@ export class Orderer {
   readonly #resumePoint: EventPosition | null
   readonly #settledSeqs: ReadonlyMap<string, number>
   readonly #dedup: DedupWindow
+  readonly #idLookup: IdLookup
+  /** Survivors whose ids the window needs before the next copy can be judged (delivery waits). */
+  #idsToRead: readonly EventPosition[] = []
   #controllerTerm: number
 
   constructor(set: OrderSource, options: OrdererOptions) {
@@ -158,6 +167,7 @@ export class Orderer {
     const adopted = options.resumeAfter?.window
     if (adopted !== undefined && adopted.dedupWindowMs !== set.dedupWindowMs) throw new RangeError(`orderer: a resumed dedup window of ${adopted.dedupWindowMs} ms for a stream of ${set.dedupWindowMs} ms`)
     this.#dedup = adopted ?? new DedupWindow(set.dedupWindowMs)
+    this.#idLookup = (p) => set.idAt(p.origin, p.incarnation, p.originSeq)
     this.#dedup.restore(options.resumeAfter?.survivors ?? [])
     for (const o of options.origins) this.#addTrack(o.origin, o.incarnation, hlcZero)
   }
@@ -167,19 +177,40 @@ export class Orderer {
     return this.#settled
   }
 
-  /** The dedup window's survivors, in delivery order (what a restart passes as `resumeAfter.survivors`). */
-  dedupSurvivors(): WindowSurvivor[] {
-    return this.#dedup.survivors()
-  }
-
   /** Survivors the dedup window holds (memory: one small entry each). */
   get dedupWindowSize(): number {
     return this.#dedup.size
   }
 
-  /** The last survivor of `id` delivered here that a copy could still fold into, or null. */
-  deliveredSurvivorOf(id: string): EventPosition | null {
-    return this.#dedup.survivorOf(id)
+  /** Bytes the dedup window's arrays take. */
+  get dedupWindowBytes(): number {
+    return this.#dedup.bytes
+  }
+
+  /**
+   * The last survivor of `id` delivered here that a copy could still fold into, null if none,
+   * or the survivors whose ids must be learned (`learnId`) before the answer is exact.
+   */
+  deliveredSurvivorOf(id: string): EventPosition | UnresolvedIds | null {
+    return this.#dedup.survivorOf(id, this.#idLookup)
+  }
+
+  /**
+   * Delivered survivors whose ids the dedup window must learn before delivery goes on: the next
+   * stable copy's id has their fingerprint (empty when delivery is not waiting for ids). Read
+   * each one's id from the store and pass it to `learnId`.
+   */
+  get idsToRead(): readonly EventPosition[] {
+    return this.#idsToRead
+  }
+
+  /**
+   * The id of the delivered survivor at `position`, read from the store; null when the store no
+   * longer holds it (retention deleted it inside its window: its fingerprint then decides).
+   * Returns false when the window no longer keeps it (nothing to learn).
+   */
+  learnId(position: EventPosition, id: string | null): boolean {
+    return this.#dedup.learnId(position, id)
   }
 
   get controllerTerm(): number {
@@ -306,14 +337,25 @@ export class Orderer {
     const frontier = this.frontier()
     const delivered: Delivery[] = []
     const skippedDuplicates: StreamEvent[] = []
+    this.#idsToRead = []
     while (delivered.length < limit) {
       const next = this.#waiting.peek()
       if (next === undefined || (frontier !== null && compareHlc(next.hlc, frontier) > 0)) break
+      const track = this.#tracks.get(originKeyOf(next)) as Track
+      if (this.#excluded(track, next)) {
+        this.#waiting.pop()
+        this.#settled = next
+        continue
+      }
+      const verdict = this.#dedup.take(next, this.#idLookup)
+      if (isUnresolved(verdict)) {
+        // Judged again once the ids are learned; nothing was taken.
+        this.#idsToRead = verdict.unresolved
+        break
+      }
       this.#waiting.pop()
       this.#settled = next
-      const track = this.#tracks.get(originKeyOf(next)) as Track
-      if (this.#excluded(track, next)) continue
-      if (this.#dedup.take(next) !== null) {
+      if (verdict !== null) {
         skippedDuplicates.push(next)
         continue
       }

@@ -6,7 +6,9 @@
 // replica catches up with copies its peers read back from their disks, and dedup holds across
 // a restart inside the window.
 import t from 'tap'
-import type { PublishAck } from '../../data-plane/persistent/index.js'
+import { compareEventOrder } from '../../data-plane/persistent/index.js'
+import type { EventPosition, PublishAck } from '../../data-plane/persistent/index.js'
+import { isUnresolved } from '../../data-plane/persistent/dedup-window.js'
 import { Stage } from './replica-harness.js'
 
 const ids = (stage: Stage, name: string): string[] => (stage.delivered.get(name) ?? []).map((d) => d.event.id)
@@ -113,7 +115,10 @@ t.test('dedup across a restart inside the window: the restored window judges the
   stage.crash('b')
   stage.start('b')
   const restored = stage.restored.get('b')
-  t.ok(restored?.resume?.window.survivorOf('K') !== null && restored?.resume !== null, 'K is in the restored dedup window')
+  // The window keeps K's fingerprint, not K: a match names the survivor whose id must be read.
+  const kept = restored?.resume?.window.survivorOf('K', () => undefined) ?? null
+  t.ok(isUnresolved(kept) && kept.unresolved.length === 1 && compareEventOrder(kept.unresolved[0] as EventPosition, first.position) === 0, 'K\'s fingerprint is in the restored dedup window, at the copy delivered before the restart')
+  t.same(restored?.resume?.window.survivorOf('K', () => 'K'), first.position, 'confirmed by its id')
   t.notOk(restored?.events.some((e) => e.id === 'K'), 'but its copy is not reloaded (settled)')
   giveSlot(stage, 'b', 1)
   const retry = stage.publish('b', 'K', 'write')
@@ -130,4 +135,27 @@ t.test('dedup across a restart inside the window: the restored window judges the
   const lateAck = stage.acks.find((a) => a.publishId === late)
   t.ok(lateAck?.ok === true && !lateAck.duplicate, 'a window later it survives')
   for (const name of ['a', 'b', 'c']) t.equal(ids(stage, name).filter((id) => id === 'K').length, 2, `${name} delivers the late K`)
+})
+
+t.test('a retry after its survivor left memory: the window matches its fingerprint, the id is read from the disk, the ack and delivery wait for it', async (t) => {
+  const stage = new Stage(['a', 'b', 'c'], { dedupWindowMs: 3000 })
+  stage.publish('a', 'K')
+  fill(stage, 300, 3, ['a', 'b', 'c'], 'x')
+  stage.advance(100)
+  const first = stage.acks.find((a) => a.ok) as Extract<PublishAck, { ok: true }>
+  for (const name of ['a', 'b', 'c']) t.equal(stage.get(name).memory.events, 0, `${name}: K's copy (and every other) left memory`)
+  const readsBefore = stage.readsServed
+  const retry = stage.publish('b', 'K', 'majority')
+  stage.advance(200)
+  const ack = stage.acks.find((a) => a.publishId === retry)
+  t.ok(ack?.ok === true && ack.duplicate, 'the retry is acked as a duplicate')
+  if (ack?.ok === true) t.same(ack.survivor, first.position, 'of the copy delivered first')
+  for (const name of ['a', 'b', 'c']) {
+    t.equal(ids(stage, name).filter((id) => id === 'K').length, 1, `${name} delivers K once`)
+    t.equal(stage.get(name).memory.idReadsInFlight, 0, `${name}: no id read left waiting`)
+  }
+  t.same(ids(stage, 'b'), ids(stage, 'a'))
+  t.same(ids(stage, 'c'), ids(stage, 'a'))
+  // b reads K's id once for the ack (and then knows it); a and c once each when their orderer takes b's copy.
+  t.equal(stage.readsServed - readsBefore, 3, 'three reads of one copy each, nothing else read')
 })

@@ -81,7 +81,7 @@ function canonical(r: Pick<RestoredReplicaState, 'held' | 'settled' | 'events' |
     held: [...r.held].sort(([x], [y]) => (x < y ? -1 : 1)),
     settled: [...r.settled].sort(([x], [y]) => (x < y ? -1 : 1)),
     events: [...r.events].sort(compareEventOrder).map((e) => `${originKey(e.origin, e.incarnation)}:${e.originSeq}`),
-    resume: r.resume === null ? null : { lastDelivered: r.resume.lastDelivered, deliveredCount: r.resume.deliveredCount, survivors: r.resume.window.survivors() },
+    resume: r.resume === null ? null : { lastDelivered: r.resume.lastDelivered, deliveredCount: r.resume.deliveredCount, survivors: r.resume.window.entries() },
   }
 }
 

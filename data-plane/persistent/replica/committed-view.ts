@@ -48,6 +48,11 @@ export class CommittedView implements OrderSource {
     return end.seq === originSeq ? end.hlc : this.#held.hlcAt(origin, incarnation, originSeq)
   }
 
+  /** The id of a copy still in memory (the dedup window's confirmations; older ones are read from the store). */
+  idAt(origin: string, incarnation: number, originSeq: number): string | undefined {
+    return this.#held.get(origin, incarnation, originSeq)?.id
+  }
+
   /** Committed copies still in memory (a new incarnation's early ones; settled ones are gone). */
   eventsInRange(range: SeqRange, limit?: number): StreamEvent[] {
     const at = range.originKey.lastIndexOf('#')

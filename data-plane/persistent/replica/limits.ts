@@ -29,3 +29,9 @@ export const clockCeilingLeaseMsDefault = 500
 export const ackTimeoutMsDefault = 5000
 /** Anti-entropy reads of older copies handed to the driver and not answered yet (one per peer at a time). */
 export const readsInFlightMax = 64
+/**
+ * A read of a delivered survivor's id (the dedup window's fingerprint matched: delivery or a
+ * publish waits for it) not answered after this long is asked again. At most one copy and one
+ * publish wait at a time, so these reads are as few as the fingerprint's matches for them.
+ */
+export const idReadRetryMs = 2000

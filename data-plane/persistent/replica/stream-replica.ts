@@ -22,14 +22,17 @@
 //    closes); the receiver answers with the events and closes the sender lacks — from memory,
 //    or through a read of the driver's store (`ready().reads` → `readDone`) for older copies.
 //  - MEMORY (README "Memory"): copies stay in memory only until settled (taken by the orderer)
-//    and durable; the dedup window keeps each delivered id's survivor while a window behind; a
-//    restart reads metadata and the few unsettled copies back, never the whole history.
-import { compareEventOrder, eventProblem, originKey, originKeyOf } from '../event.js'
+//    and durable; the dedup window keeps each delivered id's survivor while a window behind, as
+//    a fingerprint (a match is confirmed against the survivor's id, read through `ready().reads`
+//    when it is no longer in memory: delivery or the publish waits for it); a restart reads
+//    metadata and the few unsettled copies back, never the whole history.
+import { compareEventOrder, copyKeyOf, eventProblem, originKey, originKeyOf } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
 import { PersistentRejection } from '../errors.js'
 import { compareHlc, hlcZero } from '../hlc.js'
 import type { Hlc } from '../hlc.js'
 import { hlcMaxSkewMsDefault, insertBatchEventsMax } from '../limits.js'
+import { isUnresolved } from '../dedup-window.js'
 import { Orderer } from '../order.js'
 import type { CloseDecision, Delivery, Heartbeat } from '../order.js'
 import { VersionTracker, missing } from '../version-vector.js'
@@ -44,6 +47,7 @@ import {
   clockCeilingLeaseMsDefault,
   deferredRepliesMax,
   heartbeatIntervalMsDefault,
+  idReadRetryMs,
   messageEventsMax,
   pendingPublishesMax,
   readsInFlightMax,
@@ -129,6 +133,10 @@ export class StreamReplica {
   #reads: ReadRequest[] = []
   /** Anti-entropy reads handed to the driver: read id → the peer to answer. */
   readonly #readsInFlight = new Map<number, string>()
+  /** Reads of delivered survivors' ids (dedup window matches): read id → which survivor, when asked. */
+  readonly #idReads = new Map<number, { readonly position: EventPosition; readonly copyKey: string; readonly askedMs: number }>()
+  /** The same by survivor (`copyKeyOf`) → read id: one read per survivor at a time. */
+  readonly #idReadOf = new Map<string, number>()
   #nextReadId = 1
   readonly #dirty = new Set<string>()
   readonly #durableChanged = new Set<string>()
@@ -234,7 +242,14 @@ export class StreamReplica {
 
   /** What this replica keeps in memory now: bounded by what is unsettled and by the dedup window, not by the stream's length. */
   get memory(): ReplicaMemory {
-    return { events: this.#held.inMemory, waiting: this.#orderer.waiting, dedupIds: this.#orderer.dedupWindowSize, readsInFlight: this.#readsInFlight.size }
+    return {
+      events: this.#held.inMemory,
+      waiting: this.#orderer.waiting,
+      dedupIds: this.#orderer.dedupWindowSize,
+      dedupBytes: this.#orderer.dedupWindowBytes,
+      readsInFlight: this.#readsInFlight.size,
+      idReadsInFlight: this.#idReads.size,
+    }
   }
 
   get closes(): readonly CloseDecision[] {
@@ -326,7 +341,13 @@ export class StreamReplica {
     this.#acksOut.push(...this.#acks.expire(nowMs))
     while (this.#queued.length > 0 && (this.#queued[0] as Queued).deadlineMs <= nowMs) {
       const { request } = this.#queued.shift() as Queued
-      this.#acksOut.push({ ok: false, publishId: request.publishId, error: new PersistentRejection('RG_ERR_REQUEST_TIMEOUT', `publish ${request.publishId}: not written in time (clock ceiling not durable)`) })
+      this.#acksOut.push({ ok: false, publishId: request.publishId, error: new PersistentRejection('RG_ERR_REQUEST_TIMEOUT', `publish ${request.publishId}: not written in time (clock ceiling not durable, or a dedup id read not answered)`) })
+    }
+    // An id read the driver never answered (a failed or lost read): ask again at the next need.
+    for (const [id, read] of this.#idReads) {
+      if (nowMs - read.askedMs < idReadRetryMs) continue
+      this.#idReads.delete(id)
+      this.#idReadOf.delete(read.copyKey)
     }
     if (this.#slotOpen && nowMs - this.#lastHeartbeatMs >= this.timing.heartbeatIntervalMs) this.#heartbeatDue = true
     if (nowMs - this.#lastDigestMs >= this.timing.antiEntropyIntervalMs) {
@@ -363,6 +384,7 @@ export class StreamReplica {
     if (this.#heartbeatDue && this.#slotOpen) this.#sendHeartbeat()
     this.#feedCommitted()
     const deliveries: Delivery[] = [...this.#orderer.takeStable().delivered]
+    this.#askIds(this.#orderer.idsToRead)
     this.#evictSettled()
     const ceiling = this.#clock.takeCeilingRequest()
     let persist: PersistBatch | null = null
@@ -387,18 +409,43 @@ export class StreamReplica {
    */
   readDone(id: number, events: readonly StreamEvent[]): void {
     const to = this.#readsInFlight.get(id)
-    if (to === undefined) return
+    const idRead = this.#idReads.get(id)
+    if (to === undefined && idRead === undefined) return
     this.#readsInFlight.delete(id)
     for (const event of events) {
       // Invariant: the driver answers with this stream's held copies.
       if (event.stream !== this.stream || !this.#held.has(event.origin, event.incarnation, event.originSeq)) throw new Error(`stream replica: read ${id} answered with ${originKeyOf(event)}:${event.originSeq}, not a held copy of ${this.stream}`)
     }
+    if (idRead !== undefined) {
+      this.#idReads.delete(id)
+      this.#idReadOf.delete(idRead.copyKey)
+      // The store no longer holding a delivered survivor (retention) is learned as null.
+      const copy = events.find((e) => compareEventOrder(e, idRead.position) === 0)
+      this.#orderer.learnId(idRead.position, copy?.id ?? null)
+      return
+    }
+    if (to === undefined) return
     for (let i = 0; i < events.length; i += messageEventsMax) {
       this.#messages.push({ to, message: { kind: 'push', stream: this.stream, events: events.slice(i, i + messageEventsMax), commit: null } })
     }
   }
 
   // ---- internals ----
+
+  /**
+   * Asks the driver for the ids of delivered survivors the dedup window matched by fingerprint
+   * (`ready().reads` of one sequence each, answered through `readDone`), once per survivor.
+   */
+  #askIds(positions: readonly EventPosition[]): void {
+    for (const position of positions) {
+      const copyKey = copyKeyOf(position)
+      if (this.#idReadOf.has(copyKey)) continue
+      const id = this.#nextReadId++
+      this.#idReads.set(id, { position, copyKey, askedMs: this.#nowMs })
+      this.#idReadOf.set(copyKey, id)
+      this.#reads.push({ id, range: { originKey: originKey(position.origin, position.incarnation), fromSeq: position.originSeq, toSeq: position.originSeq }, limit: 1 })
+    }
+  }
 
   /** Forgets copies the protocol no longer needs in memory: settled by the orderer and durable here. */
   #evictSettled(): void {
@@ -412,10 +459,10 @@ export class StreamReplica {
    * survivor of its id delivered here (the orderer's dedup window), then the unsettled copies
    * held in memory, walked in delivery order (the rule of event-set.ts). Null: it survives.
    */
-  #survivorFor(event: StreamEvent): EventPosition | null {
+  #survivorFor(event: StreamEvent, delivered: EventPosition | null): EventPosition | null {
     if (this.#dedupWindowMs === 0) return null
     const settled = this.#orderer.settledThrough
-    let survivor: EventPosition | null = this.#orderer.deliveredSurvivorOf(event.id)
+    let survivor: EventPosition | null = delivered
     for (const copy of this.#held.copiesInMemory(event.id)) {
       if (atOrBelow(copy, settled)) continue
       const folds = survivor !== null && copy.hlc.wallMs - survivor.hlc.wallMs < this.#dedupWindowMs
@@ -465,6 +512,13 @@ export class StreamReplica {
 
   #stampQueued(): void {
     while (this.#queued.length > 0 && this.#slotOpen) {
+      // The verdict needs the id's last delivered survivor: if the dedup window matched
+      // survivors whose ids are not in memory, this publish (and those behind it) waits for them.
+      const delivered = this.#dedupWindowMs === 0 ? null : this.#orderer.deliveredSurvivorOf((this.#queued[0] as Queued).request.id)
+      if (isUnresolved(delivered)) {
+        this.#askIds(delivered.unresolved)
+        return
+      }
       const hlc = this.#clock.emit(this.#nowMs)
       if (hlc === null) return // waits for a durable ceiling
       const { request } = this.#queued.shift() as Queued
@@ -474,7 +528,7 @@ export class StreamReplica {
       if (result.added.length !== 1) throw new Error(`stream replica: own event ${this.#ownKey}:${event.originSeq} refused (${result.refused[0]?.reason ?? 'already held'})`)
       this.#batchEvents.push(event)
       this.#pushOut.push(event)
-      const survivor = this.#survivorFor(event)
+      const survivor = this.#survivorFor(event, delivered)
       this.#acks.add({ publishId: request.publishId, seq: event.originSeq, level: request.ackLevel, position: positionOf(event), survivor: survivor === null ? null : positionOf(survivor), deadlineMs: this.#nowMs + this.timing.ackTimeoutMs })
     }
   }

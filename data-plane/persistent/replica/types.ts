@@ -83,10 +83,13 @@ export interface ReplicaNotice {
 }
 
 /**
- * Copies a peer lacks that this replica no longer keeps in memory: read them from the store
- * (held durable copies of `range`, in sequence order, at most `limit`) and hand them back with
- * `readDone(id, events)`; the replica sends them on. A read that fails or is never answered only
- * delays anti-entropy (the replica asks again later, at most `readsInFlightMax` at a time).
+ * Copies this replica no longer keeps in memory: read them from the store (held durable copies
+ * of `range`, in sequence order, at most `limit`) and hand them back with `readDone(id, events)`.
+ * Two uses, one shape: anti-entropy (copies a peer lacks; the replica sends them on — a read
+ * that fails or is never answered only delays it, at most `readsInFlightMax` at a time), and a
+ * delivered survivor's id for the dedup window (one sequence, limit 1: its fingerprint matched
+ * the next copy's or a publish's; delivery or that publish waits for the answer, asked again
+ * after `idReadRetryMs`; an answer without the copy means the store no longer holds it).
  */
 export interface ReadRequest {
   readonly id: number
@@ -121,8 +124,12 @@ export interface ReplicaMemory {
   readonly waiting: number
   /** Survivors in the dedup window. */
   readonly dedupIds: number
+  /** Bytes of the dedup window's arrays (fingerprints and positions: ~40–60 per survivor). */
+  readonly dedupBytes: number
   /** Anti-entropy reads waiting for the store. */
   readonly readsInFlight: number
+  /** Reads of delivered survivors' ids waiting for the store (delivery or a publish waits for them). */
+  readonly idReadsInFlight: number
 }
 
 /** Where delivery resumes after a restart (the driver persisted its deliveries). */
