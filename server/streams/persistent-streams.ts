@@ -32,7 +32,7 @@ import type { ClosePort } from './close-ledger.js'
 import type { ClaimEnvelope, ForwardRequest } from './data-envelope.js'
 import { decodeEnvelope, encodeAnswer, encodeClaim, encodeReplicaEnvelope } from './data-envelope.js'
 import { Forwarder, forwardOrder } from './forwarder.js'
-import { ackJson, failureJson, parsePublish } from './publish-wire.js'
+import { ackBytes, failureJson, parsePublish } from './publish-wire.js'
 import { slotsAfter } from './stream-controller.js'
 import { StreamControllerHost } from './stream-controller-host.js'
 
@@ -376,9 +376,9 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     return forwarder.forward(targetsOf(key), { stream: key, id, ackLevel: request.ackLevel, headers: request.headers, payload: request.payload })
   }
 
-  const reply = (replyTo: string | undefined, body: Record<string, unknown>): void => {
+  const reply = (replyTo: string | undefined, body: Record<string, unknown> | Uint8Array): void => {
     if (replyTo === undefined || replyTo.length === 0) return
-    router.publishLocal(replyTo, undefined, undefined, encoder.encode(JSON.stringify(body)))
+    router.publishLocal(replyTo, undefined, undefined, body instanceof Uint8Array ? body : encoder.encode(JSON.stringify(body)))
   }
 
   const onPublish = (entry: Entry, message: LocalMessage): void => {
@@ -393,7 +393,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     void publish(entry.key, { ...(id === undefined ? {} : { id }), headers, payload: message.payload, ackLevel }).then((ack) => {
       if (ack.ok) counters.acked += 1
       else counters.failed += 1
-      reply(message.replyTo, ackJson(entry.key, ack))
+      reply(message.replyTo, ackBytes(entry.key, ack))
     })
   }
 
