@@ -36,6 +36,8 @@ import { attachPersistentStreams } from './streams/index.js'
 import type { PersistentStreams } from './streams/index.js'
 import { attachStreamMaintenance } from './streams/maintenance.js'
 import { attachConsumerGroups, consumerKeySpace } from './consumers/index.js'
+import { attachCrdtKv } from './kv-crdt/index.js'
+import type { CrdtKvService } from './kv-crdt/index.js'
 import type { ConsumerGroups } from './consumers/index.js'
 import type { StreamMaintenance } from './streams/maintenance.js'
 import { engineKeySpaces } from '../data-plane/persistent/engine/index.js'
@@ -107,6 +109,8 @@ export interface RunningNode {
   persistentStreams(): PersistentStreams | undefined
   /** Consumer groups controlled on this node (server/consumers), once ready. */
   consumerGroups(): ConsumerGroups | undefined
+  /** CRDT KV buckets served on this node (server/kv-crdt), once ready. */
+  crdtKv(): CrdtKvService | undefined
   /** Drain and stop; idempotent. */
   close(): Promise<void>
 }
@@ -141,6 +145,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
   let maintenance: StreamMaintenance | undefined
   // Consumer-group controllers and progress copies (server/consumers), once streams are open.
   let consumers: ConsumerGroups | undefined
+  // CRDT KV buckets (server/kv-crdt): replicas of the bucket streams open here, requests, watches.
+  let kvCrdt: CrdtKvService | undefined
   let detachStoreMetrics: (() => void) | undefined
   // Cluster routing of pub/sub between nodes (server/routes), once the control plane is open.
   let routes: ClusterRoutes | undefined
@@ -332,6 +338,26 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             if (config.streams.maintenanceIntervalMs > 0) {
               maintenance = attachStreamMaintenance({ store: attached.store, streams: () => attached.openStreams(), intervalMs: config.streams.maintenanceIntervalMs, logger })
             }
+            // CRDT KV buckets: a state per bucket stream open here; `$RG.KVC.>` requests.
+            kvCrdt = attachCrdtKv({
+              router,
+              nodeId: cluster.nodeId,
+              region: cluster.region,
+              state: () => cluster.node.state,
+              onChange: (listener) => {
+                const subscription = cluster.node.events$.subscribe(() => listener())
+                return () => subscription.unsubscribe()
+              },
+              engineOf: (key) => attached.engine(key),
+              ensure: (command) => cluster.node.ensure(command),
+              upPeers: () => cluster.peerLink().upPeers(),
+              logger,
+              isReady: () => state === 'ready',
+            })
+            if ((state as string) !== 'opening') {
+              kvCrdt.close() // draining began meanwhile: close() has passed it
+              return
+            }
             // Consumer groups: controllers of the groups this node is designated for, progress copies.
             if (opened.keySpaces.includes(consumerKeySpace)) {
               consumers = await attachConsumerGroups({
@@ -407,6 +433,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
       api?.close()
       await maintenance?.close()
       await consumers?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'consumer groups failed to stop cleanly'))
+      kvCrdt?.close()
       detachStoreMetrics?.()
       await streams?.close().catch((error: unknown) => logger.error({ err: (error as Error).message }, 'persistent streams failed to stop cleanly'))
       operator.close()
@@ -449,6 +476,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     metrics: operator.metrics,
     persistentStreams: () => streams,
     consumerGroups: () => consumers,
+    crdtKv: () => kvCrdt,
     close,
   }
 }

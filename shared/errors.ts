@@ -80,6 +80,7 @@ export const errorCodes = {
   RG_ERR_NO_ELIGIBLE_NODE: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'no other active node can take a designation' },
   RG_ERR_UNKNOWN_VERB: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'an `$RG.API.>` subject or `/api/v1` route names no known verb (server/api)' },
   RG_ERR_KV_TYPE_MISMATCH: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'a CRDT KV merge or increment on a key that holds another value type (plain bytes, JSON or counter); delete the key first (data-plane/kv-crdt)' },
+  RG_ERR_KV_MODE_MISMATCH: { group: 'cluster', natsText: undefined, fatal: false, meaning: 'a `$RG.KVC.<bucket>.*` request names a linearizable bucket (use `$RG.API.KV.*`), or ENSURE would create a CRDT bucket where a linearizable bucket has the name (server/kv-crdt)' },
   // Raft core (control-plane/raft)
   RG_ERR_RAFT_PROPOSAL_DROPPED: { group: 'raft', natsText: undefined, fatal: false, meaning: '`ProposalDropped`: a proposal was not appended (`reason`); retry later or on another node' },
   RG_ERR_RAFT_STOPPED: { group: 'raft', natsText: undefined, fatal: true, meaning: '`RaftFatalError`: a storage error or broken invariant stopped the Raft node (`cause` set)' },

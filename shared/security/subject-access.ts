@@ -19,6 +19,12 @@
 // - `$RG.C.<ns>.<stream>.<group>.…` published (consumer groups: JOIN, HB, LEAVE, FETCH, ACKS,
 //   INFO and the per-message ACK) → `read` on `<ns>/<stream>`: consuming and acking is reading.
 //   A subject whose namespace or stream token is not a plain name → `admin` on `*/*`.
+// - `$RG.KVC.<bucket>.<VERB>` published (CRDT KV buckets, shared/api/kv-crdt-wire.ts) → the
+//   bucket resource `_kv/<bucket>`: `write` for PUT, DELETE, MERGE, INCR; `read` for INFO, GET,
+//   LIST, WATCH, UNWATCH; `admin` for ENSURE, REMOVE. The bucket is a subject token (never the
+//   body), so the decision may be cached per subject. A bucket token that is not a plain name or
+//   an unknown verb → `admin` on `*/*`. (`$RG.KVCI.…`, the nodes' internal forwarding, falls under
+//   "any other `$…`".)
 // - `$RG.events.…` subscribed → `read` on `*/*`. Any other `$…` subject → `admin` on `*/*`.
 
 /** The namespace part of KV bucket resources (`_kv/<bucket>`): buckets have no namespace. */
@@ -27,6 +33,7 @@ export const inboxPrefix = '_INBOX.'
 export const apiPrefix = '$RG.API.'
 export const eventsPrefix = '$RG.events.'
 export const consumerGroupPrefix = '$RG.C.'
+export const kvCrdtPrefix = '$RG.KVC.'
 /** A resource part that only an all-matching grant pattern covers. */
 export const everyName = '*'
 
@@ -107,6 +114,21 @@ export function consumerGroupAccess(subject: string): AccessNeed {
   return grant('read', namespace, stream)
 }
 
+const kvCrdtWriteVerbs = new Set(['PUT', 'DELETE', 'MERGE', 'INCR'])
+const kvCrdtReadVerbs = new Set(['INFO', 'GET', 'LIST', 'WATCH', 'UNWATCH'])
+const kvCrdtAdminVerbs = new Set(['ENSURE', 'REMOVE'])
+
+/** What a `$RG.KVC.<bucket>.<VERB>` publish needs on `_kv/<bucket>`. */
+export function kvCrdtAccess(subject: string): AccessNeed {
+  const tokens = subject.slice(kvCrdtPrefix.length).split('.')
+  const [bucket = '', verb = ''] = tokens
+  if (tokens.length !== 2 || !/^[A-Za-z0-9_-]{1,64}$/.test(bucket)) return grant('admin', everyName, everyName)
+  if (kvCrdtWriteVerbs.has(verb)) return grant('write', kvResourceNamespace, bucket)
+  if (kvCrdtReadVerbs.has(verb)) return grant('read', kvResourceNamespace, bucket)
+  if (kvCrdtAdminVerbs.has(verb)) return grant('admin', kvResourceNamespace, bucket)
+  return grant('admin', everyName, everyName)
+}
+
 /**
  * What `action` on `subject` needs from a principal bound to `namespace`. `payload` is read only
  * for `$RG.API` publishes.
@@ -116,6 +138,7 @@ export function accessFor(action: ClientAction, subject: string, namespace: stri
   if (subject.startsWith('$')) {
     if (action === 'publish' && subject.startsWith(apiPrefix)) return apiAccess(subject.slice(apiPrefix.length), payload, namespace)
     if (action === 'publish' && subject.startsWith(consumerGroupPrefix)) return consumerGroupAccess(subject)
+    if (action === 'publish' && subject.startsWith(kvCrdtPrefix)) return kvCrdtAccess(subject)
     if (action === 'subscribe' && subject.startsWith(eventsPrefix)) return grant('read', everyName, everyName)
     return grant('admin', everyName, everyName)
   }

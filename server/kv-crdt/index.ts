@@ -1,0 +1,10 @@
+// Public entry of CRDT KV buckets on a node (server/kv-crdt/README.md).
+export { attachCrdtKv, reconcileIntervalMsDefault } from './service.js'
+export type { CrdtKvCounters, CrdtKvService, CrdtKvServiceOptions } from './service.js'
+export { BucketReplica, WatchEndedError } from './bucket-replica.js'
+export type { BucketEngine, BucketReplicaInfo, BucketReplicaOptions, KvWrite, WriteAck, WriteResult } from './bucket-replica.js'
+export { bucketOfStreamKey, bucketStreamKey } from './bucket-admin.js'
+export { ReportBook, decodeReport, encodeReport, isReportPayload } from './gc-reports.js'
+export type { StabilityReport } from './gc-reports.js'
+export { internalSubjectPrefix } from './forwarding.js'
+export * as kvCrdtServiceLimits from './limits.js'
