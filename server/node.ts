@@ -197,6 +197,8 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
     readiness,
     cluster: () => runtime,
     metricsPublishIntervalMs: options.metricsPublishIntervalMs ?? config.metrics.publishIntervalMs,
+    // Read at scrape time (server/metrics data-plane.ts); undefined until each part is attached.
+    dataPlane: { streams: () => streams, groups: () => consumers, routes: () => routes },
   })
   let admin: AdminServer
   try {

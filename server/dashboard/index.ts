@@ -12,6 +12,10 @@ export {
   dashboardStreamsMax,
 } from './routes.js'
 export type { DashboardRoutes, DashboardRoutesOptions } from './routes.js'
-export { buildSnapshot, dataPlaneNote } from './snapshot.js'
+export { buildSnapshot, shippingNote, sourcesNote } from './snapshot.js'
+export { ClusterReports, asReport, reportStaleMs, reportsIdleStopMs } from './cluster-reports.js'
+export type { NodeReport } from './cluster-reports.js'
+export { groupRegionRows, lagViews, regionViews, routingRows, shippingReported, streamClusterFigures } from './data-plane-view.js'
+export type { GroupRegionRow, LagView, NodeView, RegionView, RoutingRow, StreamClusterFigures, Views } from './data-plane-view.js'
 export { dashboardAsset, dashboardAssetPaths, dashboardAssetPrefix, isDashboardAssetPath } from './assets.js'
 export { PeerProbe, probeIntervalMs, probeTimeoutMs } from './peer-probe.js'

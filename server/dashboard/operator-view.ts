@@ -1,6 +1,7 @@
 // The operator's view of one node, wired in one place for server/node.ts: the metrics registry
 // and its sampler, `$RG.metrics.<nodeId>`, the dashboard routes and their peer probe, and the log
-// identity (node id and region on every line once the control plane has resolved them).
+// identity (node id and region on every line once the control plane has resolved them). The other
+// nodes' figures reach the dashboard as their `$RG.metrics` reports (cluster-reports.ts).
 // `admin` holds the fields to spread into admin-http's `AdminSource`.
 import type { Clock } from '../../shared/clock.js'
 import { setLogIdentity } from '../../shared/log.js'
@@ -8,8 +9,9 @@ import type { Logger } from '../../shared/log.js'
 import type { AdminDelegate } from '../admin-http.js'
 import type { ClusterRuntime } from '../cluster/index.js'
 import { NodeMetrics, metricsPublishIntervalMsDefault, startMetricsPublisher } from '../metrics/index.js'
-import type { MetricsPublisher } from '../metrics/index.js'
+import type { DataPlaneSources, MetricsPublisher } from '../metrics/index.js'
 import type { Router } from '../router.js'
+import { ClusterReports, reportStaleMs } from './cluster-reports.js'
 import { PeerProbe } from './peer-probe.js'
 import type { ProbeTarget } from './peer-probe.js'
 import { createDashboardRoutes } from './routes.js'
@@ -29,6 +31,8 @@ export interface OperatorViewOptions {
   readonly metricsPublishIntervalMs?: number
   /** Raft / peer sampling period (tests shorten it). */
   readonly sampleIntervalMs?: number
+  /** Persistent streams, consumer groups and cluster routes once attached (read at scrape time). */
+  readonly dataPlane?: DataPlaneSources
 }
 
 export interface OperatorView {
@@ -57,11 +61,14 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
       startedAtMs: options.startedAtMs,
       isReady: () => options.readiness().ready,
       cluster: options.cluster,
+      ...(options.dataPlane === undefined ? {} : { dataPlane: options.dataPlane }),
     },
     options.sampleIntervalMs === undefined ? {} : { sampleIntervalMs: options.sampleIntervalMs },
   )
   metrics.start()
   const probe = new PeerProbe(() => options.clock.nowMs())
+  const reports = new ClusterReports({ router: options.router, nowMs: () => options.clock.nowMs(), logger: options.logger })
+  const publishIntervalMs = options.metricsPublishIntervalMs ?? metricsPublishIntervalMsDefault
   let publisher: MetricsPublisher | undefined
 
   const snapshot = (): Record<string, unknown> => {
@@ -88,6 +95,11 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
       peerLastUpMs: (peer) => metrics.peerLastUpMs(peer),
       storedStream: (stream) => stored.get(stream),
       probe: probe.want(targets),
+      // Other nodes' reports only once the node is in a cluster (cluster-wide subscription).
+      reports: runtime === undefined ? new Map() : reports.want(),
+      reportStaleMs: reportStaleMs(publishIntervalMs),
+      publishIntervalMs,
+      ...(reports.unavailable === undefined ? {} : { reportsUnavailable: reports.unavailable }),
     })
   }
   const dashboard = createDashboardRoutes({ snapshot })
@@ -105,7 +117,7 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
       publisher?.stop()
       publisher = startMetricsPublisher({
         router: options.router,
-        intervalMs: options.metricsPublishIntervalMs ?? metricsPublishIntervalMsDefault,
+        intervalMs: publishIntervalMs,
         identity: () => ({ nodeId: runtime.nodeId, name: options.nodeName }),
         keyMetrics: () => metrics.keyMetrics(),
         logger: options.logger,
@@ -116,6 +128,7 @@ export function attachOperatorView(options: OperatorViewOptions): OperatorView {
       publisher?.stop()
       dashboard.close()
       probe.close()
+      reports.close()
       metrics.close()
     },
   }

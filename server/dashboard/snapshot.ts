@@ -3,11 +3,16 @@
 // router counters and rates). Built from the state as applied here (no Raft round trip: it must
 // answer during an election too). Never includes secrets: users, tokens, roles, KV values and
 // credentials are not read. A persistent stream's `stored` is this node's copy (its event store);
-// figures the data plane does not produce yet (issue #5) are null, and `notes` says so.
+// its per-region copies, cluster-wide counts, consumer-group progress and cross-region lag come
+// from the nodes that hold them (data-plane-view.ts: this node's live figures, the others' latest
+// `$RG.metrics` reports). What is still missing is null, and `notes` says exactly what and why.
 import type { ClusterState } from '../../control-plane/cluster/index.js'
 import type { RaftStatus } from '../../control-plane/raft/index.js'
 import type { ClusterRuntime } from '../cluster/index.js'
 import type { KeyMetrics } from '../metrics/index.js'
+import type { NodeReport } from './cluster-reports.js'
+import { groupRegionRows, lagViews, regionViews, routingRows, shippingReported, streamClusterFigures } from './data-plane-view.js'
+import type { NodeView, Views } from './data-plane-view.js'
 import type { ProbeResult } from './peer-probe.js'
 
 /** Named limits: rows per table in one snapshot (the page says when a table is cut). */
@@ -18,8 +23,14 @@ export const snapshotDesignationsMax = 500
 /** Subjects with traffic but no stream definition listed (busiest first). */
 export const snapshotUndeclaredMax = 20
 
-export const dataPlaneNote =
-  'Persistent streams: this node\'s copy (events, bytes, delivered) comes from its event store; acks, replication lag and consumer-group progress are shown as — until the rest of the data plane lands (issue #5). Ephemeral-stream rates are live (this node\'s router).'
+/** Said on every page: where the figures come from and how old they can be. */
+export function sourcesNote(publishIntervalMs: number, staleAfterMs: number): string {
+  const cadence = publishIntervalMs > 0 ? `every ${publishIntervalMs / 1000} s` : 'never: metrics.publishIntervalMs is 0 on this node (other nodes publish only if theirs is not)'
+  return `This node's figures are live. Other nodes' figures (per-region copies, cluster-wide counts, consumer groups controlled elsewhere, routing) come from their $RG.metrics reports (${cadence}); the age is shown, and a node without a report for ${Math.round(staleAfterMs / 1000)} s is shown unreachable. Ephemeral-stream rates are this node's router.`
+}
+
+/** Said while no node reports cross-region shipping and a persistent stream spans several regions. */
+export const shippingNote = 'Cross-region replication lag: — until cross-region shipping runs on the nodes (issue #6); each region\'s copy is shown from one of its replicas.'
 
 export interface StreamRates {
   readonly published: number
@@ -50,6 +61,14 @@ export interface SnapshotSources {
   readonly storedStream?: (stream: string) => StoredStream | undefined
   readonly peerLastUpMs: (peer: string) => number | undefined
   readonly probe: ReadonlyMap<string, ProbeResult>
+  /** Other nodes' latest `$RG.metrics` reports (cluster-reports.ts); receipt times on the `nowMs` clock. */
+  readonly reports?: ReadonlyMap<string, NodeReport>
+  /** A report older than this is stale (its node shown unreachable). */
+  readonly reportStaleMs?: number
+  /** This node's `$RG.metrics` period (0 = off), for the note. */
+  readonly publishIntervalMs?: number
+  /** Why other nodes' reports cannot be received, if so. */
+  readonly reportsUnavailable?: string
 }
 
 function roleOf(status: RaftStatus, id: string): string {
@@ -101,7 +120,19 @@ function nodesOf(sources: SnapshotSources, runtime: ClusterRuntime, state: Clust
     })
 }
 
-function streamsOf(sources: SnapshotSources, runtime: ClusterRuntime, state: ClusterState): unknown[] {
+function viewsOf(sources: SnapshotSources, selfId: string): Views {
+  const views = new Map<string, NodeView>()
+  const staleMs = sources.reportStaleMs ?? Number.POSITIVE_INFINITY
+  for (const [nodeId, { report, receivedAtMs }] of sources.reports ?? []) {
+    if (nodeId === selfId) continue
+    const ageMs = Math.max(0, sources.nowMs - receivedAtMs)
+    views.set(nodeId, { nodeId, metrics: report, ageMs, fresh: ageMs <= staleMs })
+  }
+  views.set(selfId, { nodeId: selfId, metrics: sources.keyMetrics, ageMs: 0, fresh: true })
+  return views
+}
+
+function streamsOf(sources: SnapshotSources, runtime: ClusterRuntime, state: ClusterState, views: Views): unknown[] {
   return sorted(state.streams)
     .slice(0, snapshotStreamsMax)
     .map(([key, record]) => {
@@ -120,26 +151,28 @@ function streamsOf(sources: SnapshotSources, runtime: ClusterRuntime, state: Clu
           const set = placement?.get(region)
           return { region, replicas: set?.replicas ?? [], pending: set?.pending ?? [], underReplicated: set?.underReplicated ?? false }
         }),
-        // Stored events and bytes per region exist only for persistent streams, once the data plane does.
-        perRegion: spec.regions.map((region) => ({ region, events: null, bytes: null })),
+        // Each region's copy, from one of its replicas (this node when it is one).
+        perRegion: persistent ? regionViews(key, spec, state, views, runtime.nodeId) : [],
         // This node's copy (its event store), when it holds the stream.
         stored: persistent ? (sources.storedStream?.(key) ?? null) : null,
+        // Acks, duplicates, group deliveries, rates: summed over the nodes' figures.
+        cluster: persistent ? streamClusterFigures(key, spec, state, views) : null,
         published: rates?.published ?? 0,
         publishedBytes: rates?.publishedBytes ?? 0,
         delivered: rates?.delivered ?? 0,
         publishPerSec: rates?.publishPerSec ?? 0,
         deliverPerSec: rates?.deliverPerSec ?? 0,
-        replicationLagSeconds: persistent ? spec.regions.filter((region) => region !== runtime.region).map((region) => ({ region, seconds: null })) : [],
-        dataPlane: persistent ? 'pending' : 'live',
+        replicationLag: persistent ? lagViews(key, spec, views) : [],
       }
     })
 }
 
-function groupsOf(state: ClusterState): unknown[] {
+function groupsOf(state: ClusterState, views: Views): unknown[] {
   return sorted(state.groups)
     .slice(0, snapshotGroupsMax)
     .map(([key, record]) => {
       const spec = record.spec
+      const regions = state.streams.get(`${spec.namespace}/${spec.stream}`)?.spec.regions ?? []
       return {
         group: key,
         namespace: spec.namespace,
@@ -150,21 +183,31 @@ function groupsOf(state: ClusterState): unknown[] {
         ackWaitMs: spec.ackWaitMs,
         maxDeliveries: spec.maxDeliveries,
         start: spec.start.from,
-        // Progress lives in the data plane (issue #5).
-        head: null,
-        outstanding: null,
-        lag: null,
-        members: null,
-        redeliveries: null,
-        deadLettered: null,
+        // Groups are per region (one controller each): its progress there, from the controller's node.
+        regions: groupRegionRows(spec.namespace, spec.stream, spec.name, regions, state, views),
       }
     })
+}
+
+function notesOf(sources: SnapshotSources, state: ClusterState | undefined, views: Views): string[] {
+  const notes = [sourcesNote(sources.publishIntervalMs ?? 0, sources.reportStaleMs ?? 0)]
+  if (sources.reportsUnavailable !== undefined) notes.push(`Other nodes' figures are not available: ${sources.reportsUnavailable}.`)
+  const multiRegion = [...(state?.streams.values() ?? [])].some((record) => record.spec.kind === 'persistent' && record.spec.regions.length > 1)
+  if (multiRegion && !shippingReported(views)) notes.push(shippingNote)
+  return notes
+}
+
+/** A designation's kind from its name: `psc` (stream controller), `scc` (consumer group), `ship` (cross-region shipper), else the name. */
+function designationKind(controller: string): string {
+  const slash = controller.indexOf('/')
+  return slash < 0 ? controller : controller.slice(0, slash)
 }
 
 export function buildSnapshot(sources: SnapshotSources): Record<string, unknown> {
   const runtime = sources.runtime
   const status = runtime?.node.status()
   const state = runtime?.node.state
+  const views = viewsOf(sources, runtime?.nodeId ?? '')
   const declared = new Set(state === undefined ? [] : state.streams.keys())
   const undeclared = sources.keyMetrics.streams.filter((stream) => !declared.has(stream.stream)).slice(0, snapshotUndeclaredMax)
   return {
@@ -198,13 +241,15 @@ export function buildSnapshot(sources: SnapshotSources): Record<string, unknown>
         ? []
         : sorted(state.designations)
             .slice(0, snapshotDesignationsMax)
-            .map(([, designation]) => ({ controller: designation.controller, holder: designation.holder, controllerTerm: designation.controllerTerm, region: designation.region })),
-    streams: runtime === undefined || state === undefined ? [] : streamsOf(sources, runtime, state),
-    groups: state === undefined ? [] : groupsOf(state),
+            .map(([, designation]) => ({ controller: designation.controller, kind: designationKind(designation.controller), holder: designation.holder, controllerTerm: designation.controllerTerm, region: designation.region })),
+    streams: runtime === undefined || state === undefined ? [] : streamsOf(sources, runtime, state, views),
+    groups: state === undefined ? [] : groupsOf(state, views),
+    routing: runtime === undefined ? [] : routingRows(views, runtime.nodeId),
+    persistent: sources.keyMetrics.persistent?.totals ?? null,
     undeclaredTraffic: undeclared,
     clients: sources.keyMetrics.clients,
     process: sources.keyMetrics.process,
     limits: { nodes: snapshotNodesMax, streams: snapshotStreamsMax, groups: snapshotGroupsMax },
-    notes: [dataPlaneNote],
+    notes: notesOf(sources, state, views),
   }
 }

@@ -59,11 +59,36 @@ export function defineMetrics(registry: Registry) {
     streamPublished: counter('railgun_stream_published_total', 'Messages published to the stream on this node', ['stream']),
     streamPublishedBytes: counter('railgun_stream_published_bytes_total', 'Payload and header bytes published to the stream on this node', ['stream']),
     streamDelivered: counter('railgun_stream_delivered_total', 'Deliveries of the stream\'s messages made by this node (one per receiving subscription or group)', ['stream']),
-    streamAcked: counter('railgun_stream_acked_total', 'Persistent-stream publishes acknowledged, by ack level (data plane: issue #5)', ['stream', 'level']),
-    streamRedelivered: counter('railgun_stream_redelivered_total', 'Persistent-stream messages redelivered (nack, ack timeout, member lost)', ['stream']),
-    streamDeadLettered: counter('railgun_stream_dead_lettered_total', 'Persistent-stream messages moved to the dead-letter stream', ['stream']),
-    streamDedupHits: counter('railgun_stream_dedup_hits_total', 'Publishes dropped as duplicates inside the dedup window', ['stream']),
-    streamReplicationLag: gauge('railgun_stream_replication_lag_seconds', 'How far this region is behind the named source region for the stream', ['stream', 'region']),
+    // Persistent streams and consumer groups (server/streams, server/consumers), read at scrape time.
+    // Publishes are counted on the node they entered (its clients, in-process callers); `written` on
+    // the node whose engine wrote them; group figures on the node running the group's controller.
+    streamWritten: counter('railgun_stream_written_total', 'Persistent-stream publishes written by this node\'s engine as their origin (entered here or forwarded to it)', ['stream']),
+    streamAcked: counter('railgun_stream_acked_total', 'Persistent-stream publishes that entered this node and were acknowledged, by ack level (duplicates included)', ['stream', 'level']),
+    streamPublishFailed: counter('railgun_stream_publish_failed_total', 'Persistent-stream publishes that entered this node and were refused or failed (error answer)', ['stream']),
+    streamForwarded: counter('railgun_stream_forwarded_total', 'Persistent-stream publishes that entered this node and were forwarded to a replica', ['stream']),
+    streamDedupHits: counter('railgun_stream_dedup_hits_total', 'Persistent-stream publishes acknowledged as duplicates of an id inside the dedup window (not stored again)', ['stream']),
+    streamGroupDelivered: counter('railgun_stream_group_delivered_total', 'First deliveries of the stream\'s events to consumer groups, by the controllers on this node', ['stream']),
+    streamRedelivered: counter('railgun_stream_redelivered_total', 'Redeliveries to consumer groups (nack, ack wait, member gone, failover), by the controllers on this node', ['stream']),
+    streamDeadLettered: counter('railgun_stream_dead_lettered_total', 'Messages moved to the stream\'s dead-letter stream by the controllers on this node', ['stream']),
+    streamReplicationLagEvents: gauge('railgun_stream_replication_lag_events', 'Cross-region shipping: events of the source region the destination region has not acknowledged (on the node shipping the link)', ['stream', 'source', 'destination']),
+    streamReplicationLag: gauge('railgun_stream_replication_lag_seconds', 'Cross-region shipping: how long the oldest unacknowledged event of the link has waited (on the node shipping the link)', ['stream', 'source', 'destination']),
+
+    groupTerm: gauge('railgun_group_term', 'Controller term of the consumer group controlled on this node', ['stream', 'group']),
+    groupHead: gauge('railgun_group_head', 'The next delivery index the group dispatches for the first time', ['stream', 'group']),
+    groupOutstanding: gauge('railgun_group_outstanding', 'Messages dispatched to the group and not acknowledged yet (in flight, waiting for redelivery, delayed)', ['stream', 'group']),
+    groupLag: gauge('railgun_group_lag_events', 'Events delivered in the stream and not yet dispatched to the group (stream delivered count − head)', ['stream', 'group']),
+    groupMembers: gauge('railgun_group_members', 'Members joined to the group', ['stream', 'group']),
+    groupDelivered: counter('railgun_group_delivered_total', 'First deliveries to the group by controllers on this node', ['stream', 'group']),
+    groupAcked: counter('railgun_group_acked_total', 'Acks applied by the group\'s controllers on this node', ['stream', 'group']),
+    groupRedelivered: counter('railgun_group_redelivered_total', 'Redeliveries to the group by controllers on this node', ['stream', 'group']),
+    groupDeadLettered: counter('railgun_group_dead_lettered_total', 'Messages of the group moved to the dead-letter stream by controllers on this node', ['stream', 'group']),
+
+    // Cluster routing of pub/sub between nodes (server/routes stats()).
+    routePeers: gauge('railgun_route_peers', 'Peers known to cluster routing, by state (known, up, synced = their whole interest held)', ['state']),
+    routeInterest: gauge('railgun_route_interest_entries', 'Interest entries: this node\'s (pattern, queue) pairs (local) and the peers\' held here (remote)', ['side']),
+    routeMessages: counter('railgun_route_messages_total', 'Messages forwarded to (out) or received from (in) the peer over cluster routes', ['peer', 'direction']),
+    routeBytes: counter('railgun_route_bytes_total', 'Frame bytes of the messages forwarded to (out) or received from (in) the peer', ['peer', 'direction']),
+    routeDropped: counter('railgun_route_dropped_total', 'Forwarded messages dropped: the send was refused (peer down, queue full) or the frame too large', ['peer', 'reason']),
 
     // The event store of persistent streams (data-plane/persistent/store), through its observer.
     streamAppendedEvents: counter('railgun_stream_appended_events_total', 'Events the event store appended to the stream on this node (synced; copies already held are not counted)', ['stream']),

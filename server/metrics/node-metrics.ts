@@ -6,20 +6,25 @@
 // event-loop delay window. Storage batches arrive through `storageObserver`; the event store of
 // persistent streams through its observer (`attachEventStore`: one report per synced batch or
 // maintenance step, never per message; stored events, bytes and delivery index are read from the
-// store's in-memory metadata at refresh); acks, redeliveries and the like through `dataPlane`.
+// store's in-memory metadata at refresh). Persistent streams, consumer groups, cross-region lag and
+// cluster routing are read from their owners at scrape time too (`MetricsSources.dataPlane`,
+// data-plane.ts): the hot paths keep plain counters and never call into the metrics.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import type { IntervalHistogram } from 'node:perf_hooks'
 import { Registry } from 'prom-client'
-import type { Counter } from 'prom-client'
 import type { EventStore, EventStoreObserver } from '../../data-plane/persistent/index.js'
 import type { Clock } from '../../shared/clock.js'
 import type { RocksStorageObserver } from '../../shared/storage/index.js'
 import type { ClusterRuntime } from '../cluster/index.js'
 import type { Router } from '../router.js'
+import { CounterMirror } from './counter-mirror.js'
+import { GroupTotals, readDataPlane, streamTotals } from './data-plane.js'
+import type { DataPlaneFigures, DataPlaneSources } from './data-plane.js'
+import { applyDataPlaneSeries } from './data-plane-series.js'
 import { ackLevelLabels, defineMetrics } from './definitions.js'
 import type { MetricSet } from './definitions.js'
-import { keyMetricsStreamsMax } from './key-metrics.js'
-import type { KeyMetrics, StreamKeyMetrics } from './key-metrics.js'
+import { keyMetricsGroupsMax, keyMetricsStreamsMax } from './key-metrics.js'
+import type { KeyMetrics, PersistentKeyMetrics, PersistentStreamKeyMetrics, RoutingKeyMetrics, StreamKeyMetrics } from './key-metrics.js'
 import { RaftTracker } from './raft-tracker.js'
 import { RateWindow } from './rates.js'
 
@@ -63,20 +68,15 @@ export interface MetricsSources {
   isReady(): boolean
   /** The control plane once open (undefined before, and on a node without one). */
   cluster(): ClusterRuntime | undefined
+  /** Persistent streams, consumer groups and cluster routes, read at scrape time (absent: none). */
+  readonly dataPlane?: DataPlaneSources
 }
 
 export interface NodeMetricsOptions {
   readonly sampleIntervalMs?: number
 }
 
-/** What the persistent-stream data plane reports (issue #5); `stream` is `namespace/name`. */
-export interface StreamDataPlaneMetrics {
-  acked(stream: string, level: (typeof ackLevelLabels)[number], count?: number): void
-  redelivered(stream: string, count?: number): void
-  deadLettered(stream: string, count?: number): void
-  dedupHit(stream: string, count?: number): void
-  replicationLag(stream: string, region: string, seconds: number): void
-}
+const noFigures: DataPlaneFigures = { streams: null, groups: null, replicationLag: null, routing: null }
 
 export class NodeMetrics {
   readonly registry = new Registry()
@@ -85,8 +85,9 @@ export class NodeMetrics {
   readonly #metrics: MetricSet
   readonly #sources: MetricsSources
   readonly #sampleIntervalMs: number
-  /** Per counter, labels → the value last mirrored into it (sources are monotonic). */
-  readonly #mirrored = new Map<Counter<string>, Map<string, number>>()
+  readonly #mirror = new CounterMirror()
+  /** Consumer-group counters across controller terms (data-plane.ts). */
+  readonly #groupTotals = new GroupTotals()
   readonly #peerLastUpMs = new Map<string, number>()
   readonly #dataPlaneStreams = new Set<string>()
   readonly #loop: IntervalHistogram = monitorEventLoopDelay({ resolution: 10 })
@@ -101,7 +102,6 @@ export class NodeMetrics {
   #store = { batches: 0, items: 0, appendedEvents: 0, lastSyncMs: null as number | null, retentionDeletedEvents: 0, maintenanceRuns: 0, longestMaintenanceStepMs: 0 }
 
   readonly storageObserver: RocksStorageObserver
-  readonly dataPlane: StreamDataPlaneMetrics
   /** Told by the event store of each synced batch and maintenance step (`attachEventStore` registers it). */
   readonly eventStoreObserver: EventStoreObserver
 
@@ -122,13 +122,6 @@ export class NodeMetrics {
           this.#storage.lastSyncMs = batch.durationMs
         }
       },
-    }
-    this.dataPlane = {
-      acked: (stream, level, count = 1) => metrics.streamAcked.inc({ stream, level }, count),
-      redelivered: (stream, count = 1) => metrics.streamRedelivered.inc({ stream }, count),
-      deadLettered: (stream, count = 1) => metrics.streamDeadLettered.inc({ stream }, count),
-      dedupHit: (stream, count = 1) => metrics.streamDedupHits.inc({ stream }, count),
-      replicationLag: (stream, region, seconds) => metrics.streamReplicationLag.set({ stream, region }, seconds),
     }
     const store = this.#store
     this.eventStoreObserver = {
@@ -236,6 +229,17 @@ export class NodeMetrics {
       yield [`publish:${traffic.stream}`, traffic.published]
       yield [`deliver:${traffic.stream}`, traffic.delivered]
     }
+    // Persistent streams: deliveries (first and again) by the group controllers here.
+    for (const stream of this.dataPlaneFigures().streams ?? []) yield [`groupDeliver:${stream.stream}`, stream.delivered + stream.redelivered]
+  }
+
+  /**
+   * One read of persistent streams, consumer groups, cross-region lag and routing (at scrape, key
+   * metrics, rate samples). Reading keeps the group totals across controller terms.
+   */
+  dataPlaneFigures(): DataPlaneFigures {
+    const sources = this.#sources.dataPlane
+    return sources === undefined ? noFigures : readDataPlane(sources, this.#groupTotals)
   }
 
   /** Messages per second published to / delivered from `stream` on this node, over the last window. */
@@ -246,25 +250,6 @@ export class NodeMetrics {
   /** When the link to `peer` was last seen up (clock ms), if ever. */
   peerLastUpMs(peer: string): number | undefined {
     return this.#peerLastUpMs.get(peer)
-  }
-
-  #mirror(counter: Counter<string>, labels: Record<string, string>, value: number): void {
-    let values = this.#mirrored.get(counter)
-    if (values === undefined) {
-      values = new Map()
-      this.#mirrored.set(counter, values)
-    }
-    const key = JSON.stringify(labels)
-    const before = values.get(key)
-    if (before === undefined || value < before) {
-      // First sight, or the source was reset (a new owner): start the series at its value.
-      if (before !== undefined) {
-        if (key === '{}') counter.reset()
-        else counter.remove(labels)
-      }
-      counter.inc(labels, value)
-    } else if (value > before) counter.inc(labels, value - before)
-    values.set(key, value)
   }
 
   /** Sets every value that is read from its owner. */
@@ -282,20 +267,21 @@ export class NodeMetrics {
     metrics.clientConnections.set(router.connections.size)
     metrics.subscriptions.set(router.subscriptionCount)
     metrics.openResponseStreams.set(router.responses.size)
-    this.#mirror(metrics.messagesIn, {}, router.counters.inMsgs)
-    this.#mirror(metrics.messagesOut, {}, router.counters.outMsgs)
-    this.#mirror(metrics.bytesIn, {}, router.counters.inBytes)
-    this.#mirror(metrics.bytesOut, {}, router.counters.outBytes)
-    this.#mirror(metrics.slowConsumers, {}, router.counters.slowConsumers)
+    this.#mirror.mirror(metrics.messagesIn, {}, router.counters.inMsgs)
+    this.#mirror.mirror(metrics.messagesOut, {}, router.counters.outMsgs)
+    this.#mirror.mirror(metrics.bytesIn, {}, router.counters.inBytes)
+    this.#mirror.mirror(metrics.bytesOut, {}, router.counters.outBytes)
+    this.#mirror.mirror(metrics.slowConsumers, {}, router.counters.slowConsumers)
     for (const traffic of router.streamTraffic.values()) {
       const labels = { stream: traffic.stream }
-      this.#mirror(metrics.streamPublished, labels, traffic.published)
-      this.#mirror(metrics.streamPublishedBytes, labels, traffic.publishedBytes)
-      this.#mirror(metrics.streamDelivered, labels, traffic.delivered)
+      this.#mirror.mirror(metrics.streamPublished, labels, traffic.published)
+      this.#mirror.mirror(metrics.streamPublishedBytes, labels, traffic.publishedBytes)
+      this.#mirror.mirror(metrics.streamDelivered, labels, traffic.delivered)
     }
 
     if (runtime !== undefined) this.#refreshCluster(runtime)
     this.#refreshEventStore()
+    applyDataPlaneSeries(metrics, this.#mirror, this.dataPlaneFigures(), this.#groupTotals.takeEvicted())
 
     const memory = process.memoryUsage()
     metrics.residentMemory.set(memory.rss)
@@ -316,15 +302,15 @@ export class NodeMetrics {
     metrics.raftLeaderKnown.set(status.lead === null ? 0 : 1)
     metrics.raftVoters.set(status.confState.voters.length)
     metrics.raftLearners.set(status.confState.learners.length)
-    this.#mirror(metrics.raftElections, {}, this.raft.electionsStarted)
-    this.#mirror(metrics.raftLeaderChanges, {}, this.raft.leaderChanges)
+    this.#mirror.mirror(metrics.raftElections, {}, this.raft.electionsStarted)
+    this.#mirror.mirror(metrics.raftLeaderChanges, {}, this.raft.leaderChanges)
     const counters = runtime.node.counters()
-    this.#mirror(metrics.raftPersistedBatches, {}, counters.persistedBatches)
-    this.#mirror(metrics.raftMessagesSent, {}, counters.messagesSent)
-    this.#mirror(metrics.raftSendsRefused, {}, counters.sendsRefused)
-    this.#mirror(metrics.raftFramesDropped, {}, counters.framesDropped)
-    this.#mirror(metrics.raftSnapshotsTaken, {}, counters.snapshotsTaken)
-    this.#mirror(metrics.raftSnapshotsRestored, {}, counters.snapshotsRestored)
+    this.#mirror.mirror(metrics.raftPersistedBatches, {}, counters.persistedBatches)
+    this.#mirror.mirror(metrics.raftMessagesSent, {}, counters.messagesSent)
+    this.#mirror.mirror(metrics.raftSendsRefused, {}, counters.sendsRefused)
+    this.#mirror.mirror(metrics.raftFramesDropped, {}, counters.framesDropped)
+    this.#mirror.mirror(metrics.raftSnapshotsTaken, {}, counters.snapshotsTaken)
+    this.#mirror.mirror(metrics.raftSnapshotsRestored, {}, counters.snapshotsRestored)
 
     const peers = runtime.peers()
     const byState = { up: 0, down: 0, connecting: 0 }
@@ -340,10 +326,7 @@ export class NodeMetrics {
       if (record.spec.kind !== 'persistent' || this.#dataPlaneStreams.has(key) || this.#dataPlaneStreams.size >= dataPlaneStreamsMax) continue
       this.#dataPlaneStreams.add(key)
       for (const level of ackLevelLabels) metrics.streamAcked.inc({ stream: key, level }, 0)
-      metrics.streamRedelivered.inc({ stream: key }, 0)
-      metrics.streamDeadLettered.inc({ stream: key }, 0)
-      metrics.streamDedupHits.inc({ stream: key }, 0)
-      for (const region of record.spec.regions) if (region !== runtime.region) metrics.streamReplicationLag.set({ stream: key, region }, 0)
+      for (const counter of [metrics.streamWritten, metrics.streamPublishFailed, metrics.streamForwarded, metrics.streamDedupHits, metrics.streamGroupDelivered, metrics.streamRedelivered, metrics.streamDeadLettered]) counter.inc({ stream: key }, 0)
     }
   }
 
@@ -404,6 +387,37 @@ export class NodeMetrics {
     return { streams: streams.length, events, bytes, ...this.#store }
   }
 
+  #persistentKeyMetrics(figures: DataPlaneFigures): PersistentKeyMetrics | null {
+    if (figures.streams === null) return null
+    const store = this.#eventStore
+    const held = new Set(store?.streams() ?? [])
+    const streams: PersistentStreamKeyMetrics[] = figures.streams.map((stream) => {
+      const info = store !== undefined && held.has(stream.stream) ? store.info(stream.stream) : undefined
+      return {
+        ...stream,
+        stored: info === undefined ? null : { events: info.count, bytes: info.bytes, delivered: info.deliveredCount },
+        publishPerSec: this.#rates.rate(`publish:${stream.stream}`),
+        deliverPerSec: this.#rates.rate(`groupDeliver:${stream.stream}`),
+      }
+    })
+    const groups = figures.groups ?? []
+    const lags = figures.replicationLag
+    return {
+      totals: {
+        streams: streams.length,
+        replicas: streams.filter((stream) => stream.role === 'replica').length,
+        ...streamTotals(figures.streams),
+        groups: groups.length,
+        outstanding: groups.reduce((sum, group) => sum + group.outstanding, 0),
+        groupLag: groups.reduce((sum, group) => sum + group.lag, 0),
+      },
+      streams: streams.slice(0, keyMetricsStreamsMax),
+      groups: groups.slice(0, keyMetricsGroupsMax),
+      replicationLag: lags === null ? null : lags.slice(0, keyMetricsGroupsMax),
+      truncated: streams.length > keyMetricsStreamsMax || groups.length > keyMetricsGroupsMax || (lags?.length ?? 0) > keyMetricsGroupsMax,
+    }
+  }
+
   /** The Prometheus text exposition of this node. */
   async render(): Promise<string> {
     this.refresh()
@@ -428,6 +442,8 @@ export class NodeMetrics {
     }))
     streams.sort((a, b) => b.publishPerSec - a.publishPerSec || (a.stream < b.stream ? -1 : 1))
     const memory = process.memoryUsage()
+    const figures = this.dataPlaneFigures()
+    const routing: RoutingKeyMetrics | null = figures.routing === null ? null : (({ perPeer: _perPeer, ...totals }) => totals)(figures.routing)
     return {
       nodeId: runtime?.nodeId ?? '',
       name: sources.nodeName,
@@ -465,6 +481,8 @@ export class NodeMetrics {
       },
       storage: { ...this.#storage },
       eventStore: this.#eventStoreKeyMetrics(),
+      persistent: this.#persistentKeyMetrics(figures),
+      routing,
       streams: streams.slice(0, keyMetricsStreamsMax),
       streamsTruncated: streams.length > keyMetricsStreamsMax,
     }

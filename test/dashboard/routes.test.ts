@@ -47,29 +47,41 @@ t.test('page, files, snapshot and stream on a node', async (t) => {
   t.equal((await fetch(`${node.adminUrl}/api/v1/streams`, { method: 'POST', body: JSON.stringify({ name: 'pay', kind: 'persistent', regions: ['eu-west'] }) })).status, 200)
   t.equal((await fetch(`${node.adminUrl}/api/v1/groups`, { method: 'POST', body: JSON.stringify({ stream: 'pay', name: 'billing' }) })).status, 200)
 
+  // The stream's replica and the group's controller run here once open.
+  for (let attempt = 0; attempt < 400 && node.consumerGroups()?.snapshot('default/pay/billing') === undefined; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50))
   const response = await fetch(`${node.adminUrl}/api/v1/dashboard`)
   t.equal(response.status, 200)
   const text = await response.text()
   t.notMatch(text, /SECRET-/, 'no password or token hash')
   t.notMatch(text, /alice|tok1/, 'users and tokens are not listed')
-  const snapshot = JSON.parse(text) as { streams: Array<{ stream: string; kind: string; dataPlane: string }> } & Record<string, unknown>
+  const snapshot = JSON.parse(text) as { streams: Array<{ stream: string; kind: string }> } & Record<string, unknown>
   t.match(snapshot, {
     self: { nodeId: node.nodeId, name: 'dash', region: 'eu-west', ready: true },
     banner: null,
     raft: { role: 'leader', leader: node.nodeId, leaderKnown: true },
     nodes: [{ id: node.nodeId, self: true, role: 'leader', state: 'active', region: 'eu-west', link: 'self', ready: true }],
     regions: [{ name: 'eu-west', nodes: 1 }],
-    groups: [{ group: 'default/pay/billing', mode: 'exclusive', head: null, outstanding: null }],
-    notes: [/issue #5/],
+    groups: [{ group: 'default/pay/billing', mode: 'exclusive', regions: [{ region: 'eu-west', controller: node.nodeId, status: 'live', head: 0, outstanding: 0, lag: 0, members: 0, redeliveries: 0, deadLettered: 0 }] }],
+    persistent: { streams: 1, replicas: 1, acked: { write: 0, majority: 0, all: 0 }, groups: 1 },
+    routing: [{ node: node.nodeId, self: true, routing: { peers: 0 } }],
+    notes: [/\$RG\.metrics reports/],
   })
+  t.equal((snapshot['notes'] as string[]).length, 1, 'no shipping note: no stream spans several regions')
   t.same(
-    snapshot.streams.map((stream) => [stream.stream, stream.kind, stream.dataPlane]),
+    snapshot.streams.map((stream) => [stream.stream, stream.kind]),
     [
-      ['default/orders', 'ephemeral', 'live'],
-      ['default/pay', 'persistent', 'pending'],
+      ['default/orders', 'ephemeral'],
+      ['default/pay', 'persistent'],
     ],
   )
-  t.match(snapshot.streams[1], { placement: [{ region: 'eu-west', replicas: [node.nodeId] }], perRegion: [{ region: 'eu-west', events: null, bytes: null }] })
+  t.match(snapshot.streams[1], {
+    placement: [{ region: 'eu-west', replicas: [node.nodeId] }],
+    perRegion: [{ region: 'eu-west', node: node.nodeId, status: 'live', events: 0, bytes: 0, delivered: 0 }],
+    cluster: { ackedTotal: 0, nodesReporting: 1, nodesMissing: [] },
+    replicationLag: [],
+  })
+  t.match((snapshot['designations'] as unknown[]).find((designation) => (designation as { kind: string }).kind === 'scc'), { controller: 'scc/default/pay/billing/eu-west', holder: node.nodeId })
+  t.ok((snapshot['designations'] as Array<{ kind: string }>).some((designation) => designation.kind === 'psc'), 'the stream controller designation is listed')
 
   // The stream: two snapshots arrive without asking again.
   const controller = new AbortController()

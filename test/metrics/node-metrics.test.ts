@@ -1,6 +1,6 @@
 // /metrics on a real node (RocksDB, its control plane alone): values move when things happen —
 // a publish (network and per-stream counters), Raft writes (storage batch and sync histograms),
-// a persistent stream (its data-plane series appear at zero), the data plane's reporting hook.
+// a persistent stream (its data-plane series appear at zero and move with a publish), routing.
 import t from 'tap'
 import { connectedRawClient } from '../server/helpers.js'
 import { testCluster } from '../server/cluster-helpers.js'
@@ -62,11 +62,17 @@ t.test('a node exports Raft, network, stream, storage and process metrics', asyn
   }
   t.equal(metric(persistent, 'railgun_stream_acked_total', { stream: 'default/pay', level: 'majority' }), 0)
   t.equal(metric(persistent, 'railgun_stream_dead_lettered_total', { stream: 'default/pay' }), 0)
-  node.metrics.dataPlane.acked('default/pay', 'majority', 3)
-  node.metrics.dataPlane.replicationLag('default/pay', 'us-east', 1.5)
+  t.equal(metric(persistent, 'railgun_stream_written_total', { stream: 'default/pay' }), 0)
+  t.equal(metric(persistent, 'railgun_stream_group_delivered_total', { stream: 'default/pay' }), 0)
+  // Publishes to it move them (read from the persistent streams at scrape: test/metrics/persistent-metrics).
+  for (let attempt = 0; attempt < 400 && node.persistentStreams()?.engine('default/pay') === undefined; attempt += 1) await new Promise((resolve) => setTimeout(resolve, 50))
+  const publishing = await connectedRawClient(t, node.clientPort)
+  publishing.write('SUB _ack 9\r\nPUB pay _ack 3\r\nabc\r\nPING\r\n')
+  await publishing.waitFor(/MSG _ack 9 \d+\r\n\{"ok":true/)
   const reported = await scrape(node.adminUrl)
-  t.equal(metric(reported, 'railgun_stream_acked_total', { stream: 'default/pay', level: 'majority' }), 3)
-  t.equal(metric(reported, 'railgun_stream_replication_lag_seconds', { stream: 'default/pay', region: 'us-east' }), 1.5)
+  t.equal(metric(reported, 'railgun_stream_acked_total', { stream: 'default/pay', level: 'majority' }), 1, 'the ack, at the default level')
+  t.equal(metric(reported, 'railgun_stream_written_total', { stream: 'default/pay' }), 1)
+  t.equal(metric(reported, 'railgun_route_peers', { state: 'known' }), 0, 'routing series on a lone node')
   t.ok((metric(reported, 'railgun_storage_sync_seconds_count') ?? 0) > (metric(before, 'railgun_storage_sync_seconds_count') ?? 0), 'the ensure was a synced write')
 
   const head = await fetch(`${node.adminUrl}/metrics`, { method: 'HEAD' })

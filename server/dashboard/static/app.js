@@ -124,33 +124,55 @@ function Regions({ regions, designations }) {
     <h2 style="margin-top:1rem">Controller designations (${designations.length})</h2>
     ${designations.length === 0
       ? html`<p class="muted">None yet.</p>`
-      : html`<table><thead><tr><th>controller</th><th>holder</th><th class="num">controller term</th><th>region</th></tr></thead>
-        <tbody>${designations.map((designation) => html`<tr key=${designation.controller}><td>${designation.controller}</td><td>${designation.holder ?? html`<span class="muted">vacant</span>`}</td><td class="num">${designation.controllerTerm}</td><td>${designation.region ?? 'any'}</td></tr>`)}</tbody></table>`}
+      : html`<table data-testid="designations"><thead><tr><th>kind</th><th>controller</th><th>holder</th><th class="num">controller term</th><th>region</th></tr></thead>
+        <tbody>${designations.map((designation) => html`<tr key=${designation.controller} data-controller=${designation.controller}><td><${Badge} value=${designation.kind} kind="" /></td><td>${designation.controller}</td><td>${designation.holder ?? html`<span class="muted">vacant</span>`}</td><td class="num">${designation.controllerTerm}</td><td>${designation.region ?? 'any'}</td></tr>`)}</tbody></table>`}
   </section>`
+}
+
+/** A persistent stream's copy in each region, from one replica there (or why it is missing). */
+function RegionCopies({ stream }) {
+  return html`${stream.perRegion.map(
+    (region, index) => html`${index > 0 ? '; ' : ''}<span title=${region.reason ?? `from ${region.node}${region.ageMs ? `, ${ago(region.ageMs)}` : ''}`} data-region=${region.region}>${region.region}: ${region.status === 'live'
+      ? `${region.events} / ${bytes(region.bytes)} (${region.delivered} delivered)`
+      : html`<${Badge} value=${region.status} kind=${region.status === 'unreachable' ? 'bad' : 'warn'} />`}</span>`,
+  )}`
+}
+
+function Lag({ lags }) {
+  if (lags.length === 0) return html`<span class="muted">—</span>`
+  return html`${lags.map(
+    (lag, index) => html`${index > 0 ? '; ' : ''}<span title=${lag.reason ?? `reported by ${lag.node}, ${ago(lag.ageMs)}`}>${lag.source}→${lag.destination}: ${lag.events === null ? '—' : `${lag.events} ev / ${lag.seconds.toFixed(1)} s`}</span>`,
+  )}`
 }
 
 function Streams({ streams, undeclared }) {
   return html`<section class="wide"><h2>Streams (${streams.length})</h2>
     <table data-testid="streams">
       <thead><tr><th>stream</th><th>kind</th><th>regions</th><th class="num">replicas</th><th>placement</th><th>events / bytes per region</th>
-        <th class="num">publish /s</th><th class="num">deliver /s</th><th class="num">published</th><th class="num">delivered</th><th>replication lag</th></tr></thead>
-      <tbody>${streams.map(
-        (stream) => html`<tr key=${stream.stream} data-stream=${stream.stream}>
+        <th class="num">publish /s</th><th class="num">deliver /s</th><th class="num">published</th><th class="num">delivered</th><th class="num">acked</th><th class="num">dup / failed</th><th class="num">redelivered / DLQ</th><th>replication lag</th></tr></thead>
+      <tbody>${streams.map((stream) => {
+        const persistent = stream.kind === 'persistent'
+        const cluster = stream.cluster
+        const missing = cluster && cluster.nodesMissing.length > 0 ? ` (without ${cluster.nodesMissing.join(', ')}: no fresh report)` : ''
+        return html`<tr key=${stream.stream} data-stream=${stream.stream}>
           <td><b>${stream.stream}</b></td>
-          <td><${Badge} value=${stream.kind} kind=${stream.dataPlane} /></td>
+          <td><${Badge} value=${stream.kind} kind="live" /></td>
           <td>${stream.regions.join(', ')}</td>
-          <td class="num">${stream.kind === 'persistent' ? stream.replicasPerRegion : '—'}</td>
-          <td class="muted">${stream.kind === 'persistent' ? stream.placement.map((place) => `${place.region}: ${place.replicas.length ? place.replicas.join(' ') : 'none'}${place.pending.length ? ` (+${place.pending.length} catching up)` : ''}`).join('; ') : 'every node (ephemeral)'}</td>
-          <td class="muted" data-field="stored">${stream.stored
-            ? `this node: ${stream.stored.events} / ${bytes(stream.stored.bytes)} (${stream.stored.delivered} delivered)`
-            : stream.perRegion.map((region) => `${region.region}: ${dash(region.events)} / ${bytes(region.bytes)}`).join('; ')}</td>
-          <td class="num" data-field="publishPerSec">${rate(stream.publishPerSec)}</td>
-          <td class="num" data-field="deliverPerSec">${rate(stream.deliverPerSec)}</td>
-          <td class="num" data-field="published">${stream.published}</td>
-          <td class="num">${stream.delivered}</td>
-          <td class="muted">${stream.replicationLagSeconds.length === 0 ? '—' : stream.replicationLagSeconds.map((lag) => `${lag.region}: ${dash(lag.seconds)}`).join('; ')}</td>
-        </tr>`,
-      )}</tbody>
+          <td class="num">${persistent ? stream.replicasPerRegion : '—'}</td>
+          <td class="muted">${persistent ? stream.placement.map((place) => `${place.region}: ${place.replicas.length ? place.replicas.join(' ') : 'none'}${place.pending.length ? ` (+${place.pending.length} catching up)` : ''}`).join('; ') : 'every node (ephemeral)'}</td>
+          <td class="muted" data-field="stored">${persistent
+            ? html`<${RegionCopies} stream=${stream} />${stream.stored ? html`<br />this node: ${stream.stored.events} / ${bytes(stream.stored.bytes)} (${stream.stored.delivered} delivered)` : null}`
+            : '—'}</td>
+          <td class="num" data-field="publishPerSec" title=${persistent ? `all nodes${missing}` : 'this node'}>${rate(persistent ? cluster.publishPerSec : stream.publishPerSec)}</td>
+          <td class="num" data-field="deliverPerSec" title=${persistent ? `consumer-group deliveries, all nodes${missing}` : 'this node'}>${rate(persistent ? cluster.deliverPerSec : stream.deliverPerSec)}</td>
+          <td class="num" data-field="published" title=${persistent ? `written by the replicas' engines, all nodes${missing}` : 'this node'}>${persistent ? cluster.written : stream.published}</td>
+          <td class="num" data-field="delivered" title=${persistent ? `first deliveries to consumer groups${missing}` : 'this node'}>${persistent ? cluster.groupDelivered : stream.delivered}</td>
+          <td class="num" data-field="acked" title=${persistent ? `write ${cluster.acked.write} · majority ${cluster.acked.majority} · all ${cluster.acked.all}${missing}` : ''}>${persistent ? cluster.ackedTotal : '—'}</td>
+          <td class="num" data-field="duplicates">${persistent ? `${cluster.duplicates} / ${cluster.failed}` : '—'}</td>
+          <td class="num" data-field="redelivered">${persistent ? `${cluster.redelivered} / ${cluster.deadLettered}` : '—'}</td>
+          <td class="muted" data-field="lag"><${Lag} lags=${stream.replicationLag} /></td>
+        </tr>`
+      })}</tbody>
     </table>
     ${undeclared.length === 0
       ? null
@@ -161,13 +183,35 @@ function Streams({ streams, undeclared }) {
 }
 
 function Groups({ groups }) {
+  const rows = groups.flatMap((group) => group.regions.map((region) => ({ group, region })))
   return html`<section class="wide"><h2>Consumer groups (${groups.length})</h2>
     ${groups.length === 0
       ? html`<p class="muted">No consumer groups.</p>`
-      : html`<table data-testid="groups"><thead><tr><th>group</th><th>mode</th><th class="num">max in flight</th><th class="num">ack wait</th><th>start</th>
-          <th class="num">head</th><th class="num">outstanding</th><th class="num">lag</th><th class="num">members</th><th class="num">redeliveries</th><th class="num">dead-lettered</th></tr></thead>
-        <tbody>${groups.map((group) => html`<tr key=${group.group}><td><b>${group.group}</b></td><td>${group.mode}</td><td class="num">${group.maxInFlight}</td><td class="num">${group.ackWaitMs} ms</td><td>${group.start}</td>
-          <td class="num">${dash(group.head)}</td><td class="num">${dash(group.outstanding)}</td><td class="num">${dash(group.lag)}</td><td class="num">${dash(group.members)}</td><td class="num">${dash(group.redeliveries)}</td><td class="num">${dash(group.deadLettered)}</td></tr>`)}</tbody></table>`}
+      : html`<table data-testid="groups"><thead><tr><th>group</th><th>region</th><th>controller (term)</th><th>mode</th><th class="num">max in flight</th><th class="num">ack wait</th><th>start</th>
+          <th class="num">head</th><th class="num">outstanding</th><th class="num">lag</th><th class="num">members</th><th class="num">acked</th><th class="num">redeliveries</th><th class="num">dead-lettered</th><th>as of</th></tr></thead>
+        <tbody>${rows.map(({ group, region }) => html`<tr key=${`${group.group} ${region.region}`} data-group=${group.group} data-region=${region.region} data-status=${region.status}>
+          <td><b>${group.group}</b></td><td>${region.region}</td>
+          <td>${region.controller ?? html`<span class="muted">vacant</span>`}${region.controllerTerm === null ? '' : ` (${region.controllerTerm})`}</td>
+          <td>${group.mode}</td><td class="num">${group.maxInFlight}</td><td class="num">${group.ackWaitMs} ms</td><td>${group.start}</td>
+          <td class="num" data-field="head">${dash(region.head)}</td><td class="num" data-field="outstanding">${dash(region.outstanding)}</td><td class="num" data-field="lag">${dash(region.lag)}</td>
+          <td class="num" data-field="members">${dash(region.members)}</td><td class="num" data-field="acked">${dash(region.acked)}</td><td class="num" data-field="redeliveries">${dash(region.redeliveries)}</td><td class="num" data-field="deadLettered">${dash(region.deadLettered)}</td>
+          <td title=${region.reason ?? ''}>${region.status === 'live' ? ago(region.ageMs) : html`<${Badge} value=${region.status} kind=${region.status === 'unreachable' ? 'bad' : 'warn'} />`}</td></tr>`)}</tbody></table>`}
+  </section>`
+}
+
+function Routing({ rows }) {
+  return html`<section class="wide"><h2>Cluster routing</h2>
+    ${rows.length === 0
+      ? html`<p class="muted">No routing figures (a node without peers, or no reports yet).</p>`
+      : html`<table data-testid="routing"><thead><tr><th>node</th><th class="num">peers up / known</th><th class="num">synced</th><th class="num">interest local / remote</th>
+          <th class="num">msgs out / in</th><th class="num">bytes out / in</th><th class="num">dropped</th><th>as of</th></tr></thead>
+        <tbody>${rows.map((row) => html`<tr key=${row.node} data-node-id=${row.node}>
+          <td><b>${row.node}</b>${row.self ? html` <span class="muted">(this node)</span>` : null}</td>
+          <td class="num">${row.routing.peersUp} / ${row.routing.peers}</td><td class="num">${row.routing.peersSynced}</td>
+          <td class="num">${row.routing.localInterest} / ${row.routing.remoteInterest}</td>
+          <td class="num">${row.routing.msgsOut} / ${row.routing.msgsIn}</td><td class="num">${bytes(row.routing.bytesOut)} / ${bytes(row.routing.bytesIn)}</td>
+          <td class="num">${row.routing.dropped}</td>
+          <td>${row.self ? 'live' : row.fresh ? ago(row.ageMs) : html`<${Badge} value="unreachable" kind="bad" />`}</td></tr>`)}</tbody></table>`}
   </section>`
 }
 
@@ -255,10 +299,17 @@ function App() {
         <tr><td>resident memory</td><td class="num">${bytes(snapshot.process.residentMemoryBytes)}</td></tr>
         <tr><td>event-loop lag p99 / max</td><td class="num">${snapshot.process.eventLoopLagP99Ms.toFixed(1)} / ${snapshot.process.eventLoopLagMaxMs.toFixed(1)} ms</td></tr>
         <tr><td>up for</td><td class="num">${Math.round(snapshot.self.uptimeMs / 1000)} s</td></tr>
+        ${snapshot.persistent
+          ? html`<tr><td>persistent streams here (replicas)</td><td class="num">${snapshot.persistent.streams} (${snapshot.persistent.replicas})</td></tr>
+            <tr><td>acked here (write / majority / all)</td><td class="num" data-testid="acked-here">${snapshot.persistent.acked.write} / ${snapshot.persistent.acked.majority} / ${snapshot.persistent.acked.all}</td></tr>
+            <tr><td>written / forwarded / failed</td><td class="num">${snapshot.persistent.published} / ${snapshot.persistent.forwarded} / ${snapshot.persistent.failed}</td></tr>
+            <tr><td>groups controlled here (outstanding, lag)</td><td class="num">${snapshot.persistent.groups} (${snapshot.persistent.outstanding}, ${snapshot.persistent.groupLag})</td></tr>`
+          : null}
       </tbody></table></section>
       <${Charts} history=${history} version=${version} />
       <${Streams} streams=${snapshot.streams} undeclared=${snapshot.undeclaredTraffic} />
       <${Groups} groups=${snapshot.groups} />
+      <${Routing} rows=${snapshot.routing} />
       ${snapshot.notes.map((note) => html`<p class="note" data-testid="note">${note}</p>`)}
     </main>`
 }
