@@ -126,6 +126,12 @@ export function applyEnsureStream(state: ClusterState, command: CommandOf<'ensur
   if (existing !== undefined && existing.spec.kind !== spec.kind) {
     return rejected(state, fail('RG_ERR_IMMUTABLE_FIELD', `kind: a stream's kind cannot change (${existing.spec.kind} → ${spec.kind}); remove and re-create it`, { field: 'kind', old: existing.spec.kind, new: spec.kind }))
   }
+  // Every replica of a persistent stream judges duplicates with the same window from its first
+  // event on (DESIGN §4: the same order and dedup on all replicas); replicas taking a new window
+  // at different moments would disagree, so it is fixed for the life of the stream.
+  if (existing !== undefined && spec.kind === 'persistent' && existing.spec.dedupWindowMs !== spec.dedupWindowMs) {
+    return rejected(state, fail('RG_ERR_IMMUTABLE_FIELD', `dedupWindowMs: a persistent stream's dedup window cannot change (${existing.spec.dedupWindowMs} → ${spec.dedupWindowMs} ms); remove and re-create it`, { field: 'dedupWindowMs', old: existing.spec.dedupWindowMs, new: spec.dedupWindowMs }))
+  }
   if (existing === undefined && state.streams.size >= clusterLimits.streamsMax) return rejected(state, fail('RG_ERR_LIMIT_EXCEEDED', `streams: at most ${clusterLimits.streamsMax}`, { limit: 'streamsMax' }))
   const record: StreamRecord = { spec, createdIndex: existing?.createdIndex ?? meta.index, updatedIndex: meta.index }
   const action = existing === undefined ? 'created' : 'updated'

@@ -6,7 +6,7 @@
 // error prints one line `railgun: <message> (<error code>)` and exits 1; a usage error exits 2.
 //
 //   railgun status
-//   railgun stream ensure NAME [--namespace NS] [--kind K] [--regions a,b] [--replicas N] [--dedup-window MS] [--update]
+//   railgun stream ensure NAME [--namespace NS] [--kind K] [--regions a,b] [--replicas N] [--dedup-window MS] [--ack L] [--max-age MS] [--max-bytes N] [--max-events N] [--update]
 //   railgun stream ls [--namespace NS] | info NAME [--namespace NS] | rm NAME [--namespace NS]
 //   railgun kv get|put|del BUCKET KEY [VALUE]      (put reads stdin when no VALUE)
 //   railgun kv watch BUCKET [PREFIX] [--count N]
@@ -216,8 +216,11 @@ export function registerAdminCommands(program: Command, io: AdminIo = processIo)
     .option('--replicas <n>', 'replicas per region (default 3, capped by the region\'s nodes)', positiveInteger)
     .option('--dedup-window <ms>', 'dedup window in ms (default 120000)', nonNegativeInteger)
     .option('--ack <level>', `default ack level: ${ackLevelValues.join(', ')}`, oneOf(ackLevelValues))
+    .option('--max-age <ms>', 'retention: delete events older than this (0 = no limit)', nonNegativeInteger)
+    .option('--max-bytes <n>', 'retention: keep at most this many bytes per replica (0 = no limit)', nonNegativeInteger)
+    .option('--max-events <n>', 'retention: keep at most this many events (0 = no limit)', nonNegativeInteger)
     .option('--update', 'apply differences instead of reporting a conflict')
-    .action(async (name: string, flags: CommonFlags & { namespace?: string; kind?: 'persistent' | 'ephemeral'; regions?: string[]; replicas?: number; dedupWindow?: number; ack?: 'write' | 'majority' | 'all'; update?: boolean }) =>
+    .action(async (name: string, flags: CommonFlags & { namespace?: string; kind?: 'persistent' | 'ephemeral'; regions?: string[]; replicas?: number; dedupWindow?: number; ack?: 'write' | 'majority' | 'all'; maxAge?: number; maxBytes?: number; maxEvents?: number; update?: boolean }) =>
       run(
         flags,
         (client) =>
@@ -229,6 +232,15 @@ export function registerAdminCommands(program: Command, io: AdminIo = processIo)
             ...(flags.replicas === undefined ? {} : { replicasPerRegion: flags.replicas }),
             ...(flags.dedupWindow === undefined ? {} : { dedupWindowMs: flags.dedupWindow }),
             ...(flags.ack === undefined ? {} : { ackDefault: flags.ack }),
+            ...(flags.maxAge === undefined && flags.maxBytes === undefined && flags.maxEvents === undefined
+              ? {}
+              : {
+                  retention: {
+                    ...(flags.maxAge === undefined ? {} : { maxAgeMs: flags.maxAge }),
+                    ...(flags.maxBytes === undefined ? {} : { maxBytes: flags.maxBytes }),
+                    ...(flags.maxEvents === undefined ? {} : { maxEvents: flags.maxEvents }),
+                  },
+                }),
             ...(flags.update === true ? { update: true } : {}),
           }),
         (answer: MutationResponse) => describeMutation(`stream ${flags.namespace ?? 'default'}/${name}`, answer),

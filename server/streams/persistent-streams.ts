@@ -14,7 +14,10 @@
 //    `closes` from a controller) below the designation's term in this node's applied state
 //    are dropped (a stale controller is fenced);
 //  - `publish(key, …)` is the same path for callers in the process (consumer groups: dead
-//    letters), and `isReplica(key)` says whether this node holds a replica.
+//    letters), and `isReplica(key)` says whether this node holds a replica;
+//  - a stream placed in several regions runs its replica with `dedupWindowMs: 0` and cross-region
+//    shipping (server/shipping: RegionDedup applies the window, consumer groups read its output,
+//    shippers and receivers on the `ship` channel); a client's `Rg-Source` header is stripped.
 // A set of one node keeps the single-node behaviour (the engine closes its own previous life).
 import { nuid } from '@nats-io/nuid'
 import type { Subscription } from 'rxjs'
@@ -29,6 +32,8 @@ import type { Storage } from '../../shared/storage/index.js'
 import type { Transport } from '../../shared/transport/index.js'
 import type { LocalMessage, Router } from '../router.js'
 import type { ClosePort } from './close-ledger.js'
+import { RegionShipping, intakeHeaders, isMultiRegion } from '../shipping/index.js'
+import type { ShippingLagView, StreamShippingInfo } from '../shipping/index.js'
 import type { ClaimEnvelope, ForwardRequest } from './data-envelope.js'
 import { decodeEnvelope, encodeAnswer, encodeClaim, encodeReplicaEnvelope } from './data-envelope.js'
 import { Forwarder, forwardOrder } from './forwarder.js'
@@ -126,7 +131,7 @@ export interface StreamPublish {
 
 interface Entry {
   readonly key: string
-  readonly spec: StreamSpec
+  spec: StreamSpec
   /** Replica: an engine runs here; forwarder: this node forwards its clients' publishes. */
   readonly role: 'replica' | 'forwarder'
   readonly counters: StreamCounters
@@ -157,6 +162,13 @@ export interface PersistentStreams {
   readonly counters: PersistentStreamCounters
   /** Per stream with a role on this node: its counters (live objects, read-only for callers). */
   streamCounters(): ReadonlyMap<string, Readonly<StreamCounters>>
+  /**
+   * Replication lag of every cross-region link this node knows (its own shippers' now, the others'
+   * as their holders last reported): `{stream, from, to, events, ms, holder, term, ageMs, stale}`.
+   */
+  shippingLag(stream?: string): ShippingLagView[]
+  /** Stream info's per-node `shipping` section of a multi-region stream (lag, digest, roles); undefined otherwise. */
+  shippingInfo(key: string): StreamShippingInfo | undefined
   readonly store: EventStore
   /** Stops every engine and controller and closes the event store (before the storage closes). */
   close(): Promise<void>
@@ -179,6 +191,20 @@ function roles(state: ClusterState, nodeId: string, region: string): Map<string,
     else if (record.spec.namespace === defaultNamespace) result.set(key, { spec: record.spec, role: 'forwarder', replicas: placed.replicas })
   }
   return result
+}
+
+/** The event store's retention policy of a stream definition. */
+function retentionOf(spec: StreamSpec): { maxAgeMs: number; maxBytes: number; maxCount: number } {
+  return { maxAgeMs: spec.retention.maxAgeMs, maxBytes: spec.retention.maxBytes, maxCount: spec.retention.maxEvents }
+}
+
+function sameRetention(a: StreamSpec['retention'], b: StreamSpec['retention']): boolean {
+  return a.maxAgeMs === b.maxAgeMs && a.maxBytes === b.maxBytes && a.maxEvents === b.maxEvents
+}
+
+/** The replica's own window: 0 for a multi-region stream (RegionDedup applies the stream's, in source time). */
+function replicaDedupWindowMs(spec: StreamSpec): number {
+  return isMultiRegion(spec) ? 0 : spec.dedupWindowMs
 }
 
 function refusal(code: ErrorCode, message: string): PublishAck {
@@ -247,6 +273,8 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
           ...(options.deadOriginGraceMs === undefined ? {} : { deadOriginGraceMs: options.deadOriginGraceMs }),
           ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
         })
+
+  const shipping = new RegionShipping({ nodeId, region: options.region, state: options.state, logger, ...(transport === undefined ? {} : { transport }), ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }) })
 
   let malformedLogged = 0
   const malformed = (from: string, why: string): void => {
@@ -358,13 +386,17 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     if (entry === undefined && (record === undefined || record.spec.kind !== 'persistent' || options.state().placements.get(key)?.get(options.region) === undefined)) {
       return refusal('RG_ERR_NOT_FOUND', `stream ${key}: no persistent stream placed in region ${options.region}`)
     }
+    // Rg-Source is the provenance of shipped copies: never taken from a caller (server/shipping/intake.ts).
+    const intake = intakeHeaders(key, request.headers, (record?.spec ?? entry?.spec)?.regions.length ?? 1)
+    if (!intake.ok) return refusal(intake.code, intake.message)
+    const headers = intake.headers
     // One id for every attempt: a retry on another replica is a duplicate, not a second event.
     const id = request.id ?? nuid.next()
     const engine = entry?.engine
     if (engine !== undefined && engine.writable) {
       counters.published += 1
       if (entry !== undefined) entry.counters.published += 1
-      const ack = await engine.publish({ id, headers: request.headers, payload: request.payload, ackLevel: request.ackLevel })
+      const ack = await engine.publish({ id, headers, payload: request.payload, ackLevel: request.ackLevel })
       // Closed while waiting (its slot was taken): the event may still be delivered; retry elsewhere with the same id.
       if (ack.ok || ack.error.code !== 'RG_ERR_INVALID_STATE' || engine.replicas.length < 2) return ack
     } else if (entry?.role === 'replica' && engine === undefined && !entry.forwardOnly) {
@@ -373,7 +405,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     if (transport === undefined) return refusal('RG_ERR_NOT_READY', `stream ${key}: no peer transport to reach a replica`)
     counters.forwarded += 1
     if (entry !== undefined) entry.counters.forwarded += 1
-    return forwarder.forward(targetsOf(key), { stream: key, id, ackLevel: request.ackLevel, headers: request.headers, payload: request.payload })
+    return forwarder.forward(targetsOf(key), { stream: key, id, ackLevel: request.ackLevel, headers, payload: request.payload })
   }
 
   const reply = (replyTo: string | undefined, body: Record<string, unknown> | Uint8Array): void => {
@@ -423,8 +455,8 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         node: nodeId,
         replicas,
         send: sendReplica,
-        dedupWindowMs: entry.spec.dedupWindowMs,
-        retention: { maxAgeMs: entry.spec.retention.maxAgeMs, maxBytes: entry.spec.retention.maxBytes, maxCount: entry.spec.retention.maxEvents },
+        dedupWindowMs: replicaDedupWindowMs(entry.spec),
+        retention: retentionOf(entry.spec),
         ...(options.nowMs === undefined ? {} : { nowMs: options.nowMs }),
         ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
         ...(options.timing === undefined ? {} : { timing: options.timing }),
@@ -435,6 +467,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
         return
       }
       entry.engine = engine
+      if (isMultiRegion(entry.spec)) shipping.open(entry.key, entry.spec, engine)
       subscribe(entry)
       controllers?.reconcile()
       logger.info({ stream: entry.key, incarnation: engine.incarnation, replicas: engine.replicas }, 'persistent stream open on this node')
@@ -447,6 +480,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   const stopEntry = (entry: Entry): void => {
     entry.removed = true
     entry.unsubscribe?.()
+    shipping.close(entry.key)
     entry.engine?.stop()
     entries.delete(entry.key)
   }
@@ -469,6 +503,17 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     }
   }
 
+  /** A STREAM.ENSURE update of the retention reaches the store of an open stream (the next maintenance pass applies it). */
+  const updateRetention = (entry: Entry, spec: StreamSpec): void => {
+    const before = entry.spec.retention
+    entry.spec = spec
+    if (entry.engine === undefined || sameRetention(before, spec.retention)) return
+    store
+      .ensureStream(entry.key, { dedupWindowMs: replicaDedupWindowMs(spec), retention: retentionOf(spec) })
+      .then(() => logger.info({ stream: entry.key, retention: spec.retention }, 'persistent stream: retention updated'))
+      .catch((error: unknown) => logger.error({ stream: entry.key, err: (error as Error).message }, 'persistent stream: retention update failed'))
+  }
+
   const reconcile = (): void => {
     if (closed) return
     const want = roles(options.state(), nodeId, options.region)
@@ -480,7 +525,11 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
       }
     }
     for (const [key, wanted] of want) {
-      if (entries.has(key)) continue
+      const existing = entries.get(key)
+      if (existing !== undefined) {
+        updateRetention(existing, wanted.spec)
+        continue
+      }
       if (entries.size >= persistentStreamsPerNodeMax) {
         logger.warn({ stream: key, limit: persistentStreamsPerNodeMax }, 'persistent stream not opened: persistentStreamsPerNodeMax reached')
         continue
@@ -491,6 +540,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
       else subscribe(entry)
     }
     controllers?.reconcile()
+    shipping.reconcile()
   }
 
   const unsubscribeChanges = options.onChange?.(reconcile)
@@ -508,6 +558,8 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
     controlled: () => controllers?.controlled() ?? [],
     counters,
     streamCounters: () => new Map([...entries].map(([key, entry]) => [key, entry.counters])),
+    shippingLag: (stream) => shipping.shippingLag(stream),
+    shippingInfo: (key) => shipping.info(key),
     store,
     close: async () => {
       if (closed) return
@@ -518,6 +570,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
       for (const subscription of subscriptions) subscription.unsubscribe()
       controllers?.close()
       forwarder.close()
+      shipping.stop()
       for (const entry of [...entries.values()]) stopEntry(entry)
       await store.close()
     },
