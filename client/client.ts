@@ -28,6 +28,9 @@ import type { StreamMessage } from './stream-message.js'
 import { RolesApi, TokensApi, UsersApi } from './access-api.js'
 import { ConnectionClosedError, InvalidArgumentError, InvalidSubjectError, PayloadTooLargeError, PermissionDeniedError } from './errors.js'
 import { KvBucket } from './kv.js'
+import { CrdtKvBucket } from './kv-crdt.js'
+import type { CrdtKvWriteOptions } from './kv-crdt.js'
+import { CrdtBucketsApi, WireCrdtKvTransport } from './kv-crdt-transport.js'
 import { publishToStream } from './stream-publish.js'
 import type { AckedPublishOptions, Delay, StreamPublishOptions } from './stream-publish.js'
 import type { StreamPublishAck } from '../shared/api/index.js'
@@ -76,6 +79,10 @@ export class RailgunClient {
   readonly users: UsersApi = new UsersApi(this)
   readonly tokens: TokensApi = new TokensApi(this)
   readonly roles: RolesApi = new RolesApi(this)
+  /** CRDT KV bucket definitions (`$RG.KVC.<bucket>.ENSURE | INFO | REMOVE`). */
+  readonly crdtBuckets: CrdtBucketsApi = new CrdtBucketsApi(this)
+  /** One transport for every CRDT bucket of this client (it remembers which replica answered). */
+  private crdtKvTransport: WireCrdtKvTransport | undefined
 
   /** @internal Use `connect()`. */
   constructor(servers: readonly ServerAddress[], options: ResolvedOptions, dialer: Dialer) {
@@ -200,6 +207,15 @@ export class RailgunClient {
   /** A linearizable KV bucket (control API `$RG.API.KV.*`): get, put, cas, delete, list, watch. */
   kv(bucket: string): KvBucket {
     return new KvBucket(this, bucket)
+  }
+
+  /**
+   * A CRDT KV bucket (`mode: crdt`, `$RG.KVC.<bucket>.*`): put, delete, merge, increment, get,
+   * list, watch, answered by a replica of the bucket in the connected node's region.
+   */
+  kvCrdt(bucket: string, defaults: CrdtKvWriteOptions = {}): CrdtKvBucket {
+    this.crdtKvTransport ??= new WireCrdtKvTransport(this)
+    return new CrdtKvBucket(this.crdtKvTransport, bucket, defaults)
   }
 
   /** Resolves when the server has processed everything sent before (a PING/PONG round trip). */

@@ -5,12 +5,12 @@
 // (a PN-counter) — plus `get`, `list` and `watch` (a cold Observable of the current values, then
 // every change).
 //
-// The bucket talks to a `CrdtKvTransport`, not to the connection: the server side of CRDT buckets
-// is not wired yet, so the transport is an interface that the tests (and examples/flow-state.ts)
-// implement over an in-process replicated harness (test/kv-crdt/harness.ts), and that the client
-// will implement over `$RG.API.KVC.*` requests once the server lands. The client checks what it
-// can before sending (argument types, non-empty keys); the replica that takes the write checks
-// the rest (key rules, sizes, value types) and refuses with the server's code.
+// The bucket talks to a `CrdtKvTransport`, not to the connection: `client.kvCrdt(bucket)` gives it
+// the wire transport (kv-crdt-transport.ts: `$RG.KVC.<bucket>.<VERB>` requests to a node, which
+// serves them from its replica of the bucket or forwards them to one); the tests and
+// examples/flow-state.ts also run it over an in-process replicated harness (test/kv-crdt/harness.ts).
+// The client checks what it can before sending (argument types, non-empty keys); the replica that
+// takes the write checks the rest (key rules, sizes, value types) and refuses with the server's code.
 import { map } from 'rxjs'
 import type { Observable } from 'rxjs'
 import { InvalidArgumentError } from './errors.js'
