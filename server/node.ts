@@ -307,7 +307,7 @@ export async function startNode(options: StartNodeOptions): Promise<RunningNode>
             streamData: () =>
               streams === undefined
                 ? undefined
-                : { fetch: (key, from, max) => streams?.engine(key)?.fetch(from, max), deliveredCount: (key) => streams?.engine(key)?.deliveredCount },
+                : { fetch: (key, from, max) => streams?.engine(key)?.fetch(from, max), deliveredCount: (key) => streams?.engine(key)?.deliveredCount, shipping: (key) => streams?.shippingInfo(key) },
           })
           if (persistentStreamKeySpaces.every((keySpace) => opened.keySpaces.includes(keySpace))) {
             const cluster = runtime

@@ -35,6 +35,12 @@ export interface StreamDataPort {
   fetch(key: string, from: number, max: number): Promise<readonly StoredEventView[]> | undefined
   /** Events delivered so far, or undefined if the stream has no engine here. */
   deliveredCount(key: string): number | undefined
+  /**
+   * STREAM.INFO's `shipping` section of a stream placed in several regions, as this node knows it
+   * (replication lag per link, this replica's event-set digest; server/shipping `info`); undefined
+   * for a single-region stream.
+   */
+  shipping?(key: string): object | undefined
 }
 
 export type VerbHandler<V extends ApiVerb> = (context: HandlerContext, request: ParsedApiRequest<V>) => Promise<ApiReply>

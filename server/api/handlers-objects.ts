@@ -91,7 +91,10 @@ export const objectHandlers: ObjectVerbs = {
     return readState(context, request.stale, (state) => {
       const key = streamKey(namespace, request.name)
       const record = state.streams.get(key)
-      return record === undefined ? notFound(`stream ${key}`) : { ok: true, stream: streamView(state, key, record) }
+      if (record === undefined) return notFound(`stream ${key}`)
+      // A stream in several regions: this node's view of the links' lag and its replica's digest.
+      const shipping = context.streamData?.()?.shipping?.(key)
+      return { ok: true, stream: { ...streamView(state, key, record), ...(shipping === undefined ? {} : { shipping }) } }
     })
   },
   'STREAM.DELETE': (context, request) => mutate(context, { type: 'removeStream', namespace: request.namespace ?? apiDefaults.namespace, name: request.name }),

@@ -169,6 +169,18 @@ function describeStreams(streams: readonly StreamView[]): string {
   return table(rows)
 }
 
+/**
+ * `stream info`: the definition as JSON, then for a stream in several regions the replication lag
+ * of every link (per region, to every other region) and the answering replica's event-set digest.
+ */
+export function describeStreamInfo(view: StreamView): string {
+  const shipping = view.shipping as { node?: string; region?: string; digest?: { events: number; hash: string } | null; lag?: Array<{ from: string; to: string; events: number; ms: number; holder: string; ageMs: number; stale: boolean }> } | undefined
+  if (shipping?.lag === undefined) return `${JSON.stringify(view, null, 2)}\n`
+  const rows = [['FROM', 'TO', 'LAG EVENTS', 'LAG MS', 'MEASURED BY', 'AGE MS'], ...shipping.lag.map((l) => [l.from, l.to, String(l.events), String(l.ms), l.holder, `${l.ageMs}${l.stale ? ' (stale)' : ''}`])]
+  const digest = shipping.digest === null || shipping.digest === undefined ? 'no replica on this node' : `${shipping.digest.events} events, ${shipping.digest.hash}`
+  return `${JSON.stringify(view, null, 2)}\nreplication lag as ${shipping.node ?? '?'} (${shipping.region ?? '?'}) knows it:\n${shipping.lag.length === 0 ? 'no link measured yet\n' : table(rows)}event-set digest on ${shipping.node ?? '?'}: ${digest}\n`
+}
+
 function describeChange(change: KvChange): string {
   if (change.type === 'delete') return `DEL ${change.key} (rev ${change.revision})\n`
   return `PUT ${change.key}=${Buffer.from(change.value ?? new Uint8Array(0)).toString('utf8')} (rev ${change.revision})\n`
@@ -253,10 +265,10 @@ export function registerAdminCommands(program: Command, io: AdminIo = processIo)
       run(flags, (client) => client.streams.list(flags.namespace === undefined ? {} : { namespace: flags.namespace }), describeStreams),
     )
   common(stream.command('info <name>'))
-    .description('one stream: definition and placement')
+    .description('one stream: definition and placement; across regions, the replication lag of every link and this node\'s digest')
     .option('--namespace <ns>', 'namespace (default "default")', 'default')
     .action(async (name: string, flags: CommonFlags & { namespace: string }) =>
-      run(flags, (client) => client.streams.info(flags.namespace, name), (view: StreamView) => `${JSON.stringify(view, null, 2)}\n`),
+      run(flags, (client) => client.streams.info(flags.namespace, name), describeStreamInfo),
     )
   common(stream.command('rm <name>'))
     .description('remove a stream')

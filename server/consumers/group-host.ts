@@ -39,6 +39,7 @@ import {
 import type { GroupAddress } from '../../shared/api/consumer-wire.js'
 import type { Logger } from '../../shared/log.js'
 import type { LocalMessage, Router } from '../router.js'
+import { groupSequenceOf } from '../shipping/index.js'
 import type { ConsumerFrame } from './peer-frames.js'
 import { eventReadBatchMax, gatherTimeoutMsDefault, housekeepingMsDefault, interestGraceMsDefault, replicateIntervalMsDefault } from './limits.js'
 import { deliveryHeaderBlock, failureBody, jsonBytes, statusHeaderBlock } from './wire-out.js'
@@ -55,6 +56,8 @@ export interface ConsumerEnginePort {
   cached?(from: number, max: number): ReadonlyArray<{ readonly index: number; readonly event: StreamEvent }> | undefined
   readonly deliveredCount: number
   onDelivered?(listener: (deliveredCount: number) => void): () => void
+  /** A view that renumbers the deliveries (a multi-region stream's group sequence) maps a delivery index (a start by time) to its first position at or after it. */
+  positionAtOrAfterDelivery?(deliveryIndex: number): number
 }
 
 export interface GroupHostTiming {
@@ -139,7 +142,8 @@ export class GroupHost {
   #replicateEveryMs: number
 
   constructor(deps: GroupHostDeps, address: GroupAddress, progressKey: string, term: number, settings: GroupSettings, start: ConsumerStart) {
-    this.#deps = deps
+    // A multi-region stream's groups read its group sequence (RegionDedup's output, server/shipping), not the delivery log.
+    this.#deps = { ...deps, engine: () => groupView(deps.engine()) }
     this.address = address
     this.key = `${address.namespace}/${address.stream}/${address.group}`
     this.progressKey = progressKey
@@ -283,8 +287,10 @@ export class GroupHost {
         return engine.deliveredCount
       case 'index':
         return this.#start.index
-      case 'time':
-        return this.#deps.indexAtTime(this.#start.timeMs)
+      case 'time': {
+        const index = await this.#deps.indexAtTime(this.#start.timeMs)
+        return engine.positionAtOrAfterDelivery?.(index) ?? index
+      }
     }
   }
 
@@ -590,6 +596,11 @@ export class GroupHost {
     this.#controller?.deadLettered(order.index, moved, this.#deps.nowMs())
     this.#drive()
   }
+}
+
+/** The engine's group sequence when its stream is placed in several regions, else the engine itself. */
+function groupView(engine: ConsumerEnginePort | undefined): ConsumerEnginePort | undefined {
+  return engine === undefined ? undefined : (groupSequenceOf(engine) ?? engine)
 }
 
 /** The message indexes of `sends` as runs [from, to] of consecutive indexes, each at most eventReadBatchMax long. */
