@@ -36,6 +36,8 @@ export interface ClusterReportsOptions {
   readonly router: Router
   readonly nowMs: () => number
   readonly logger: Logger
+  /** How often the idle check runs (default a third of `reportsIdleStopMs`; tests shorten it). */
+  readonly idleCheckMs?: number
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -99,7 +101,7 @@ export class ClusterReports {
     }
     this.#timer = setInterval(() => {
       if (this.#options.nowMs() - this.#lastWantedMs > reportsIdleStopMs) this.#stop()
-    }, reportsIdleStopMs / 3)
+    }, this.#options.idleCheckMs ?? reportsIdleStopMs / 3)
     this.#timer.unref()
   }
 

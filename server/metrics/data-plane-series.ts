@@ -37,6 +37,11 @@ export function applyDataPlaneSeries(metrics: MetricSet, mirror: CounterMirror, 
     metrics.groupOutstanding.set(labels, group.outstanding)
     metrics.groupLag.set(labels, group.lag)
     metrics.groupMembers.set(labels, group.members)
+  }
+  // Totals of every group counted here, also after its controller moved away (nothing is lost
+  // between the last scrape and the move).
+  for (const group of figures.groupTotals ?? []) {
+    const labels = { stream: group.stream, group: group.group }
     mirror.mirror(metrics.groupDelivered, labels, group.delivered)
     mirror.mirror(metrics.groupAcked, labels, group.acked)
     mirror.mirror(metrics.groupRedelivered, labels, group.redelivered)

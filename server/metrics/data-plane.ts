@@ -111,10 +111,19 @@ export interface RoutingFigures {
   readonly perPeer: RouteStats['peers']
 }
 
+/** A group's totals on this node (its controller may have moved away since). */
+export interface GroupTotalFigures extends GroupCounts {
+  readonly stream: string
+  readonly group: string
+}
+
 export interface DataPlaneFigures {
   /** Null when the node runs no persistent streams (no control plane, or storage without their key spaces). */
   readonly streams: readonly StreamFigures[] | null
+  /** Groups controlled here now. */
   readonly groups: readonly GroupFigures[] | null
+  /** Every group with counts on this node (controlled here now or before; bounded by `groupTotalsMax`). */
+  readonly groupTotals: readonly GroupTotalFigures[] | null
   readonly replicationLag: readonly ReplicationLagReport[] | null
   readonly routing: RoutingFigures | null
 }
@@ -177,6 +186,7 @@ export function readDataPlane(sources: DataPlaneSources, totals: GroupTotals): D
     }
   }
   const byStream = totals.streamTotals()
+  const groupTotals: GroupTotalFigures[] | null = groupsSource === undefined ? null : [...totals.tracked()].map(({ group, stream, total }) => ({ stream, group: splitGroupKey(group).group, ...total }))
 
   const streamsSource = sources.streams()
   let streams: StreamFigures[] | null = null
@@ -210,7 +220,7 @@ export function readDataPlane(sources: DataPlaneSources, totals: GroupTotals): D
     }
   }
   const routes = sources.routes()
-  return { streams, groups, replicationLag, routing: routes === undefined ? null : routingOf(routes.stats()) }
+  return { streams, groups, groupTotals, replicationLag, routing: routes === undefined ? null : routingOf(routes.stats()) }
 }
 
 /** Sums per-stream figures into this node's totals (the key metrics). */

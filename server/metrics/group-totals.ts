@@ -80,6 +80,11 @@ export class GroupTotals {
     return tracked === undefined ? undefined : add(tracked.base, tracked.last)
   }
 
+  /** Every tracked group (`namespace/stream/group`) with its stream and total, least recently seen first. */
+  *tracked(): IterableIterator<{ readonly group: string; readonly stream: string; readonly total: GroupCounts }> {
+    for (const [group, tracked] of this.#groups) yield { group, stream: tracked.stream, total: add(tracked.base, tracked.last) }
+  }
+
   /** Per stream: the totals of its groups on this node, evicted ones included. */
   streamTotals(): Map<string, GroupCounts> {
     const totals = new Map<string, GroupCounts>(this.#retired)

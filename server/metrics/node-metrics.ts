@@ -76,7 +76,7 @@ export interface NodeMetricsOptions {
   readonly sampleIntervalMs?: number
 }
 
-const noFigures: DataPlaneFigures = { streams: null, groups: null, replicationLag: null, routing: null }
+const noFigures: DataPlaneFigures = { streams: null, groups: null, groupTotals: null, replicationLag: null, routing: null }
 
 export class NodeMetrics {
   readonly registry = new Registry()
