@@ -240,12 +240,22 @@ export class DedupWindow {
   restore(survivors: readonly WindowSurvivor[]): void {
     if (this.dedupWindowMs === 0) return
     for (const s of survivors) {
-      const last = this.#count === 0 ? -1 : (this.#head + this.#count - 1) % this.#capacity
-      // Invariant: the ring is in delivery order (expiry walks it from the head).
-      if (last >= 0 && compareHlc(s.position.hlc, this.#hlcAt(last)) < 0) throw new RangeError('dedup window: survivors restored out of delivery order')
+      if (this.#count > 0) {
+        const last = (this.#head + this.#count - 1) % this.#capacity
+        const wallMs = this.#wallMs[last] as number
+        // Invariant: the ring is in delivery order (expiry walks it from the head).
+        if (s.position.hlc.wallMs < wallMs || (s.position.hlc.wallMs === wallMs && s.position.hlc.logical < (this.#logical[last] as number))) throw new RangeError('dedup window: survivors restored out of delivery order')
+      }
       this.#fingerprint(s.id)
       this.#keep(s.position)
     }
+  }
+
+  /** Makes room for `survivors` more without growing step by step (a restore knows how many it reads, at most). */
+  reserve(survivors: number): void {
+    if (this.dedupWindowMs === 0 || this.#count + survivors <= this.#capacity) return
+    this.#resize(this.#count + survivors)
+    if ((this.#live + survivors) > (this.#tableMask + 1) * tableLoadMax) this.#rehash((this.#live + survivors) / tableLoadMax + 1)
   }
 
   // ---- internals ----

@@ -236,7 +236,8 @@ export class StoreReader {
     if (to <= from) return []
     const out: Array<{ index: number; id: string; position: EventPosition }> = []
     let index = from
-    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to) })) {
+    // With its limit the range is fetched in a few large trips to the binding, not 256 entries at a time.
+    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to), limit: to - from })) {
       const storageKey = storageKeyOfIndexValue(value)
       let id = idOfIndexValue(value)
       if (id === undefined) {

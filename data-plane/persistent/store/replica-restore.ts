@@ -66,7 +66,9 @@ export async function readReplicaRestore(store: EventStore, stream: string, opti
   const window = new DedupWindow(options.dedupWindowMs)
   if (options.dedupWindowMs > 0) {
     const windowStartMs = Math.max(0, resume.lastDelivered.hlc.wallMs - options.dedupWindowMs + 1)
-    for (let index = await store.indexAtOrAfter(stream, { wallMs: windowStartMs, logical: 0 }); index < resume.deliveredCount; ) {
+    const firstIndex = await store.indexAtOrAfter(stream, { wallMs: windowStartMs, logical: 0 })
+    window.reserve(resume.deliveredCount - firstIndex)
+    for (let index = firstIndex; index < resume.deliveredCount; ) {
       const chunk = await store.reader.deliveredIds(stream, index, resume.deliveredCount, readEntriesMax)
       if (chunk.length === 0) break
       window.restore(chunk)
