@@ -62,7 +62,7 @@ export function defineMetrics(registry: Registry) {
     // Persistent streams and consumer groups (server/streams, server/consumers), read at scrape time.
     // Publishes are counted on the node they entered (its clients, in-process callers); `written` on
     // the node whose engine wrote them; group figures on the node running the group's controller.
-    streamWritten: counter('railgun_stream_written_total', 'Persistent-stream publishes written by this node\'s engine as their origin (entered here or forwarded to it)', ['stream']),
+    streamWritten: counter('railgun_stream_written_total', 'Persistent-stream publishes taken by this node\'s engine as their origin (entered here or forwarded to it; a duplicate id is taken and acked, not stored again)', ['stream']),
     streamAcked: counter('railgun_stream_acked_total', 'Persistent-stream publishes that entered this node and were acknowledged, by ack level (duplicates included)', ['stream', 'level']),
     streamPublishFailed: counter('railgun_stream_publish_failed_total', 'Persistent-stream publishes that entered this node and were refused or failed (error answer)', ['stream']),
     streamForwarded: counter('railgun_stream_forwarded_total', 'Persistent-stream publishes that entered this node and were forwarded to a replica', ['stream']),
