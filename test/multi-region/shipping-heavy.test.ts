@@ -37,7 +37,7 @@ t.test('shipper restart and a 30 s cut under load: nothing acked lost, digests e
   await until('open on every replica', async () => (await Promise.all(r.nodeIds.map((id) => shippingInfo(r.nc(id), stream)))).every((info) => info?.replica?.caughtUp === true), 90_000)
   t.comment(`ready after ${Date.now() - started} ms`)
   const log = newLog()
-  let running = [...producers(eu, 'eu', log), ...producers(us, 'us', log)]
+  const running = [...producers(eu, 'eu', log), ...producers(us, 'us', log)]
   await until('writes flowing in both regions', () => ackedIn(log, 'eu') >= 50 && ackedIn(log, 'us') >= 50, 60_000)
 
   // 1. The eu → us shipper's node dies and comes back.
@@ -71,7 +71,6 @@ t.test('shipper restart and a 30 s cut under load: nothing acked lost, digests e
   await new Promise((resolve) => setTimeout(resolve, 5_000))
   for (const producer of running) producer.stop()
   await Promise.all(running.map((producer) => producer.done))
-  running = []
   t.comment(`writes stopped after ${Date.now() - started} ms: ${log.acked.size} acked, ${log.unacked.size} given up, ${log.retries} retried attempts`)
   await checkConverged(t, r, stream, { acked: log.acked, maybe: log.unacked }, 240_000)
   for (const id of r.nodeIds) {
