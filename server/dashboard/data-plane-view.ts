@@ -8,7 +8,9 @@
 //    deliveries, redeliveries, dead letters, rates) sum the fresh reports — publishes are counted
 //    on the node they entered, so the sum counts each once — and say how many nodes reported;
 //  - a group's figures per region come from the holder of its `scc/…` designation;
-//  - replication lag per (source → destination) from the node shipping the link.
+//  - replication lag per (source → destination) as measured by the node shipping the link: every
+//    node knows every link (server/shipping relays each holder's measure every second), so this
+//    node's own list usually answers; the freshest measure among the views is taken.
 import type { ClusterState, StreamSpec } from '../../control-plane/cluster/index.js'
 import { groupControllerName } from '../../control-plane/cluster/index.js'
 import type { GroupFigures, KeyMetrics, PersistentStreamKeyMetrics, ReplicationLagReport } from '../metrics/index.js'
@@ -147,14 +149,15 @@ export function shippingReported(views: Views): boolean {
 }
 
 export function lagViews(key: string, spec: StreamSpec, views: Views): LagView[] {
-  const reported = new Map<string, { lag: ReplicationLagReport; view: NodeView }>()
+  const reported = new Map<string, { lag: ReplicationLagReport; ageMs: number }>()
   for (const view of views.values()) {
     if (!view.fresh) continue
     for (const lag of view.metrics.persistent?.replicationLag ?? []) {
-      if (lag.stream !== key) continue
+      if (lag.stream !== key || lag.stale) continue
       const pair = `${lag.source}\u0000${lag.destination}`
+      const ageMs = view.ageMs + lag.ageMs
       const before = reported.get(pair)
-      if (before === undefined || view.ageMs < before.view.ageMs) reported.set(pair, { lag, view })
+      if (before === undefined || ageMs < before.ageMs) reported.set(pair, { lag, ageMs })
     }
   }
   const shipping = shippingReported(views)
@@ -164,9 +167,9 @@ export function lagViews(key: string, spec: StreamSpec, views: Views): LagView[]
       if (source === destination || out.length >= lagPairsPerStreamMax) continue
       const found = reported.get(`${source}\u0000${destination}`)
       if (found !== undefined) {
-        out.push({ source, destination, events: found.lag.events, seconds: found.lag.ms / 1000, node: found.view.nodeId, ageMs: Math.round(found.view.ageMs), reason: null })
+        out.push({ source, destination, events: found.lag.events, seconds: found.lag.ms / 1000, node: found.lag.holder, ageMs: Math.round(found.ageMs), reason: null })
       } else {
-        const reason = shipping ? 'no node reports shipping this link (its shipper is unreachable or starting)' : 'cross-region shipping does not run yet (issue #6)'
+        const reason = shipping ? 'no fresh measure of this link (its shipper is unreachable, starting, or its designation vacant)' : 'no node reports cross-region shipping (nodes of an older version)'
         out.push({ source, destination, events: null, seconds: null, node: null, ageMs: null, reason })
       }
     }

@@ -30,7 +30,7 @@ export function sourcesNote(publishIntervalMs: number, staleAfterMs: number): st
 }
 
 /** Said while no node reports cross-region shipping and a persistent stream spans several regions. */
-export const shippingNote = 'Cross-region replication lag: — until cross-region shipping runs on the nodes (issue #6); each region\'s copy is shown from one of its replicas.'
+export const shippingNote = 'Cross-region replication lag: — because no node reports cross-region shipping (nodes of a version without it); each region\'s copy is still shown from one of its replicas.'
 
 export interface StreamRates {
   readonly published: number

@@ -3,7 +3,8 @@
 // (CounterMirror); gauges are rebuilt at every scrape, so a group whose controller moved away or a
 // link no longer shipped from here leaves the exposition. Label sets are bounded by their sources:
 // streams with a role here (`persistentStreamsPerNodeMax`), groups controlled here and those
-// tracked for their totals (`groupTotalsMax`), links shipped from here (`replicationLinksMax`),
+// tracked for their totals (`groupTotalsMax`), links shipped from here (`replicationLinksMax`;
+// every node knows every link's lag, but only its holder exports it, so sums do not double),
 // peers (`countedPeersMax`).
 import type { CounterMirror } from './counter-mirror.js'
 import { splitGroupKey } from './data-plane.js'
@@ -12,7 +13,8 @@ import { ackLevelLabels } from './definitions.js'
 import type { MetricSet } from './definitions.js'
 import type { EvictedGroup } from './group-totals.js'
 
-export function applyDataPlaneSeries(metrics: MetricSet, mirror: CounterMirror, figures: DataPlaneFigures, evicted: readonly EvictedGroup[]): void {
+/** `selfId`: this node's id; lag series are exported only for the links it measures (no duplicates across nodes). */
+export function applyDataPlaneSeries(metrics: MetricSet, mirror: CounterMirror, figures: DataPlaneFigures, evicted: readonly EvictedGroup[], selfId: string): void {
   for (const stream of figures.streams ?? []) {
     const labels = { stream: stream.stream }
     mirror.mirror(metrics.streamWritten, labels, stream.published)
@@ -51,6 +53,7 @@ export function applyDataPlaneSeries(metrics: MetricSet, mirror: CounterMirror, 
   metrics.streamReplicationLagEvents.reset()
   metrics.streamReplicationLag.reset()
   for (const link of figures.replicationLag ?? []) {
+    if (link.holder !== selfId) continue
     const labels = { stream: link.stream, source: link.source, destination: link.destination }
     metrics.streamReplicationLagEvents.set(labels, link.events)
     metrics.streamReplicationLag.set(labels, link.ms / 1000)

@@ -16,9 +16,9 @@ type AckCounts = StreamCounters['acked']
 
 /**
  * Cross-region replication lag of one (stream, source region → destination region) link, as the
- * shipper (data-plane/persistent/shipping `replicationLag`) reports it on the node holding the
- * link's `ship/…` designation: events of the source region the destination has not acknowledged,
- * and how long the oldest of them has waited.
+ * shipper measures it on the node holding the link's `ship/…` designation (server/shipping: each
+ * holder reports its links to every node every second): events of the source region the
+ * destination has not acknowledged, and how long the oldest of them has waited.
  */
 export interface ReplicationLagReport {
   readonly stream: string
@@ -26,6 +26,24 @@ export interface ReplicationLagReport {
   readonly destination: string
   readonly events: number
   readonly ms: number
+  /** The node that measured it (the shipper designation's holder). */
+  readonly holder: string
+  /** Age of the measure on the reporting node (0: measured there now). */
+  readonly ageMs: number
+  /** The holder's report is older than shipping's staleness bound. */
+  readonly stale: boolean
+}
+
+/** One link as server/shipping's `shippingLag()` gives it (`PersistentStreams.shippingLag`). */
+export interface ShippingLagSourceView {
+  readonly stream: string
+  readonly from: string
+  readonly to: string
+  readonly events: number
+  readonly ms: number
+  readonly holder: string
+  readonly ageMs: number
+  readonly stale: boolean
 }
 
 /** The persistent streams of this node (server/streams `PersistentStreams` fits it). */
@@ -33,8 +51,8 @@ export interface StreamsMetricsSource {
   streamCounters(): ReadonlyMap<string, Readonly<StreamCounters>>
   isReplica(key: string): boolean
   engine(key: string): { readonly deliveredCount: number; readonly writable: boolean } | undefined
-  /** Cross-region shipping (issue #6): the links shipped from this node; absent until shipping runs. */
-  replicationLags?(): Iterable<ReplicationLagReport>
+  /** Cross-region shipping (issue #6): every link this node knows (its own shippers' now, the others' as reported). */
+  shippingLag?(): readonly ShippingLagSourceView[]
 }
 
 /** The consumer-group controllers running on this node (server/consumers `ConsumerGroups` fits it). */
@@ -128,7 +146,7 @@ export interface DataPlaneFigures {
   readonly routing: RoutingFigures | null
 }
 
-/** Named limit: lag links read per scrape (streams × other regions shipped from this node). */
+/** Named limit: lag links read per scrape (streams × ordered pairs of their regions). */
 export const replicationLinksMax = 4_096
 
 /** `namespace/stream/group` → its stream key and the group's name. */
@@ -210,12 +228,12 @@ export function readDataPlane(sources: DataPlaneSources, totals: GroupTotals): D
       })
     }
     streams.sort((a, b) => (a.stream < b.stream ? -1 : a.stream > b.stream ? 1 : 0))
-    const lags = streamsSource.replicationLags?.()
+    const lags = streamsSource.shippingLag?.()
     if (lags !== undefined) {
       replicationLag = []
       for (const lag of lags) {
         if (replicationLag.length >= replicationLinksMax) break
-        replicationLag.push({ stream: lag.stream, source: lag.source, destination: lag.destination, events: lag.events, ms: lag.ms })
+        replicationLag.push({ stream: lag.stream, source: lag.from, destination: lag.to, events: lag.events, ms: lag.ms, holder: lag.holder, ageMs: lag.ageMs, stale: lag.stale })
       }
     }
   }

@@ -41,7 +41,7 @@ export interface PersistentKeyMetrics {
   readonly streams: readonly PersistentStreamKeyMetrics[]
   /** Groups controlled here. */
   readonly groups: readonly GroupFigures[]
-  /** Cross-region links shipped from here; null until cross-region shipping runs on the node. */
+  /** Cross-region links this node knows (its shippers' and the others' reported to it); null without cross-region shipping. */
   readonly replicationLag: readonly ReplicationLagReport[] | null
   /** True when more streams, groups or links exist than listed. */
   readonly truncated: boolean

@@ -281,7 +281,7 @@ export class NodeMetrics {
 
     if (runtime !== undefined) this.#refreshCluster(runtime)
     this.#refreshEventStore()
-    applyDataPlaneSeries(metrics, this.#mirror, this.dataPlaneFigures(), this.#groupTotals.takeEvicted())
+    applyDataPlaneSeries(metrics, this.#mirror, this.dataPlaneFigures(), this.#groupTotals.takeEvicted(), runtime?.nodeId ?? '')
 
     const memory = process.memoryUsage()
     metrics.residentMemory.set(memory.rss)

@@ -152,19 +152,21 @@ t.test('replication lag per link, or why it is missing', async (t) => {
   t.same(
     lagViews(key, spec, none).map((lag) => [lag.source, lag.destination, lag.events, lag.reason]),
     [
-      ['eu', 'us', null, 'cross-region shipping does not run yet (issue #6)'],
-      ['us', 'eu', null, 'cross-region shipping does not run yet (issue #6)'],
+      ['eu', 'us', null, 'no node reports cross-region shipping (nodes of an older version)'],
+      ['us', 'eu', null, 'no node reports cross-region shipping (nodes of an older version)'],
     ],
   )
+  const link = (source: string, destination: string, events: number, ms: number, holder: string, ageMs: number, stale = false): ReplicationLagReport => ({ stream: key, source, destination, events, ms, holder, ageMs, stale })
   const shipping: Views = new Map([
-    ['e1', view('e1', 'eu', 2_000, true, [], [], [{ stream: key, source: 'eu', destination: 'us', events: 40, ms: 2_500 }])],
-    ['e2', view('e2', 'eu', 100, true, [], [], [{ stream: key, source: 'eu', destination: 'us', events: 12, ms: 500 }])],
-    ['u1', view('u1', 'us', 100, false, [], [], [{ stream: key, source: 'us', destination: 'eu', events: 1, ms: 1 }])],
+    // e1 holds the eu→us shipper (measured at its report, 2 s ago); e2 relays e1's last measure, 300 ms old, in a report 100 ms old.
+    ['e1', view('e1', 'eu', 2_000, true, [], [], [link('eu', 'us', 40, 2_500, 'e1', 0)])],
+    ['e2', view('e2', 'eu', 100, true, [], [], [link('eu', 'us', 12, 500, 'e1', 300), link('us', 'eu', 9, 9, 'u1', 20_000, true)])],
+    ['u1', view('u1', 'us', 100, false, [], [], [link('us', 'eu', 1, 1, 'u1', 0)])],
   ])
   t.ok(shippingReported(shipping))
   const lags = lagViews(key, spec, shipping)
-  t.match(lags[0], { source: 'eu', destination: 'us', events: 12, seconds: 0.5, node: 'e2' }, 'the freshest report of the link')
-  t.match(lags[1], { source: 'us', destination: 'eu', events: null, reason: /no node reports shipping this link/ }, 'a stale shipper is not used')
+  t.match(lags[0], { source: 'eu', destination: 'us', events: 12, seconds: 0.5, node: 'e1', ageMs: 400 }, 'the freshest measure of the link, named by its holder')
+  t.match(lags[1], { source: 'us', destination: 'eu', events: null, reason: /no fresh measure of this link/ }, 'a stale report and a stale relayed measure are not used')
 })
 
 t.test('routing rows: this node first, staleness shown', async (t) => {

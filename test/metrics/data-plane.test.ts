@@ -13,7 +13,7 @@ import type { ConsumerGroupView } from '../../server/consumers/index.js'
 import type { PeerRouteStats, RouteStats } from '../../server/routes/index.js'
 import type { StreamCounters } from '../../server/streams/index.js'
 import { GroupTotals, NodeMetrics, readDataPlane, replicationLinksMax, splitGroupKey, streamTotals } from '../../server/metrics/index.js'
-import type { DataPlaneSources, ReplicationLagReport, StreamsMetricsSource } from '../../server/metrics/index.js'
+import type { DataPlaneSources, ShippingLagSourceView, StreamsMetricsSource } from '../../server/metrics/index.js'
 import { metric, parseExposition } from './helpers.js'
 
 const counts = (delivered: number, redelivered = 0, acked = 0, deadLettered = 0) => ({ delivered, redelivered, acked, deadLettered })
@@ -89,7 +89,7 @@ class Fakes implements DataPlaneSources {
   counters = new Map<string, StreamCounters>()
   replicas = new Set<string>()
   views: ConsumerGroupView[] = []
-  lags: ReplicationLagReport[] | undefined = undefined
+  lags: ShippingLagSourceView[] | undefined = undefined
   route: RouteStats | undefined = undefined
   streams(): StreamsMetricsSource {
     const lags = this.lags
@@ -97,7 +97,7 @@ class Fakes implements DataPlaneSources {
       streamCounters: () => this.counters,
       isReplica: (key) => this.replicas.has(key),
       engine: (key) => (this.replicas.has(key) ? { deliveredCount: 0, writable: true } : undefined),
-      ...(lags === undefined ? {} : { replicationLags: () => lags }),
+      ...(lags === undefined ? {} : { shippingLag: () => lags }),
     }
   }
   groups() {
@@ -131,7 +131,9 @@ t.test('readDataPlane: figures from the sources', async (t) => {
   t.match(figures.routing, { peers: 2, peersUp: 1, peersSynced: 1, localInterest: 5, remoteInterest: 6, msgsOut: 8, msgsIn: 5, bytesOut: 80, bytesIn: 50, dropped: 2 })
   t.same(streamTotals(figures.streams ?? []), { published: 10, acked: { write: 1, majority: 7, all: 2 }, duplicates: 2, failed: 1, forwarded: 4, delivered: 6, redelivered: 1, deadLettered: 1 })
 
-  fakes.lags = Array.from({ length: replicationLinksMax + 5 }, (_, index) => ({ stream: `default/s${index}`, source: 'eu', destination: 'us', events: index, ms: 10 }))
+  fakes.lags = [{ stream: 'default/a', from: 'eu', to: 'us', events: 3, ms: 40, holder: 'n2', ageMs: 10, stale: false }]
+  t.same(readDataPlane(fakes, new GroupTotals()).replicationLag, [{ stream: 'default/a', source: 'eu', destination: 'us', events: 3, ms: 40, holder: 'n2', ageMs: 10, stale: false }], 'shipping\'s from/to read as source/destination')
+  fakes.lags = Array.from({ length: replicationLinksMax + 5 }, (_, index) => ({ stream: `default/s${index}`, from: 'eu', to: 'us', events: index, ms: 10, holder: 'n2', ageMs: 0, stale: false }))
   t.equal(readDataPlane(fakes, new GroupTotals()).replicationLag?.length, replicationLinksMax, 'lag links bounded')
   t.same(readDataPlane({ streams: () => undefined, groups: () => undefined, routes: () => undefined }, new GroupTotals()), { streams: null, groups: null, groupTotals: null, replicationLag: null, routing: null })
 })
@@ -150,7 +152,11 @@ t.test('NodeMetrics: /metrics and key metrics from the data-plane sources', asyn
   fakes.counters.set('default/a', streamCounters(10, 1, 7, 2, { duplicates: 2, failed: 1, forwarded: 3 }))
   fakes.replicas.add('default/a')
   fakes.views = [groupView('default/a/g1', 3, 6, 10, 2, 2, counts(6, 1, 4, 1))]
-  fakes.lags = [{ stream: 'default/a', source: 'eu-west', destination: 'us-east', events: 12, ms: 1_500 }]
+  // Every node knows every link; only the links this node measures are exported (no control plane here: its id is '').
+  fakes.lags = [
+    { stream: 'default/a', from: 'eu-west', to: 'us-east', events: 12, ms: 1_500, holder: '', ageMs: 0, stale: false },
+    { stream: 'default/a', from: 'us-east', to: 'eu-west', events: 5, ms: 100, holder: 'n9', ageMs: 200, stale: false },
+  ]
   fakes.route = { localInterest: 5, remoteInterest: 6, peers: [peer('n2', true, 7, 3)] }
   let scrape = parseExposition(await metrics.render())
   const a = { stream: 'default/a' }
@@ -173,6 +179,7 @@ t.test('NodeMetrics: /metrics and key metrics from the data-plane sources', asyn
   t.equal(metric(scrape, 'railgun_group_acked_total', g1), 4)
   t.equal(metric(scrape, 'railgun_stream_replication_lag_events', { stream: 'default/a', source: 'eu-west', destination: 'us-east' }), 12)
   t.equal(metric(scrape, 'railgun_stream_replication_lag_seconds', { stream: 'default/a', source: 'eu-west', destination: 'us-east' }), 1.5)
+  t.equal(metric(scrape, 'railgun_stream_replication_lag_events', { stream: 'default/a', source: 'us-east', destination: 'eu-west' }), undefined, 'a link measured by another node is not exported here')
   t.equal(metric(scrape, 'railgun_route_peers', { state: 'known' }), 1)
   t.equal(metric(scrape, 'railgun_route_interest_entries', { side: 'remote' }), 6)
   t.equal(metric(scrape, 'railgun_route_messages_total', { peer: 'n2', direction: 'out' }), 7)
