@@ -67,8 +67,10 @@ const deadOrigin = 0xffff
 /** What `learnId(position, null)` records: the store no longer holds that survivor. */
 const unreadable = Symbol('unreadable')
 
-// murmur3-32 mixing over UTF-16 code units, two lanes with different seeds (the ids never leave
-// the process as fingerprints: a restart recomputes them, so the function may change freely).
+// murmur3-32 over the id's UTF-8 bytes (as the event codec and the store's delivery index hold
+// it, so a restart fingerprints the stored bytes without decoding them), two lanes with
+// different seeds. Fingerprints never leave the process (a restart recomputes them), so the
+// function may change freely.
 const c1 = 0xcc9e2d51
 const c2 = 0x1b873593
 function mix(h: number, word: number): number {
@@ -91,23 +93,77 @@ function finish(h: number, length: number): number {
 /** The last fingerprint computed (two lanes), so a lookup allocates nothing. */
 let fingerprintHigh = 0
 let fingerprintLow = 0
+// The hash under way: lanes, the partial little-endian word, its bit count, the byte count.
+let laneHigh = 0
+let laneLow = 0
+let word = 0
+let wordBits = 0
+let byteCount = 0
+function hashStart(): void {
+  laneHigh = 0x9747b28c
+  laneLow = 0x2545f491
+  word = 0
+  wordBits = 0
+  byteCount = 0
+}
+function hashByte(byte: number): void {
+  word |= byte << wordBits
+  wordBits += 8
+  byteCount++
+  if (wordBits === 32) {
+    laneHigh = mix(laneHigh, word)
+    laneLow = mix(laneLow, word ^ 0x5bd1e995)
+    word = 0
+    wordBits = 0
+  }
+}
+function hashEnd(): void {
+  if (wordBits > 0) {
+    laneHigh = mix(laneHigh, word)
+    laneLow = mix(laneLow, word ^ 0x5bd1e995)
+  }
+  fingerprintHigh = finish(laneHigh, byteCount)
+  fingerprintLow = finish(laneLow, byteCount)
+}
+/** Of a string, over its UTF-8 encoding as `TextEncoder` makes it (a lone surrogate is U+FFFD), without encoding it. */
 function fingerprint(id: string): void {
-  let h1 = 0x9747b28c
-  let h2 = 0x2545f491
+  hashStart()
   const n = id.length
-  let i = 0
-  for (; i + 1 < n; i += 2) {
-    const word = id.charCodeAt(i) | (id.charCodeAt(i + 1) << 16)
-    h1 = mix(h1, word)
-    h2 = mix(h2, word ^ 0x5bd1e995)
+  for (let i = 0; i < n; i++) {
+    let c = id.charCodeAt(i)
+    if (c < 0x80) {
+      hashByte(c)
+      continue
+    }
+    if (c < 0x800) {
+      hashByte(0xc0 | (c >> 6))
+      hashByte(0x80 | (c & 0x3f))
+      continue
+    }
+    if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
+      const next = id.charCodeAt(i + 1)
+      if (next >= 0xdc00 && next <= 0xdfff) {
+        const point = 0x10000 + ((c - 0xd800) << 10) + (next - 0xdc00)
+        hashByte(0xf0 | (point >> 18))
+        hashByte(0x80 | ((point >> 12) & 0x3f))
+        hashByte(0x80 | ((point >> 6) & 0x3f))
+        hashByte(0x80 | (point & 0x3f))
+        i++
+        continue
+      }
+    }
+    if (c >= 0xd800 && c <= 0xdfff) c = 0xfffd
+    hashByte(0xe0 | (c >> 12))
+    hashByte(0x80 | ((c >> 6) & 0x3f))
+    hashByte(0x80 | (c & 0x3f))
   }
-  if (i < n) {
-    const word = id.charCodeAt(i)
-    h1 = mix(h1, word)
-    h2 = mix(h2, word ^ 0x5bd1e995)
-  }
-  fingerprintHigh = finish(h1, n)
-  fingerprintLow = finish(h2, n)
+  hashEnd()
+}
+/** Of UTF-8 bytes (an id as stored). */
+function fingerprintBytes(bytes: Uint8Array): void {
+  hashStart()
+  for (let i = 0; i < bytes.length; i++) hashByte(bytes[i] as number)
+  hashEnd()
 }
 
 /** The 64-bit fingerprint the window keeps for `id`, as 16 hex digits (tests, diagnostics). */
@@ -145,8 +201,10 @@ export class DedupWindow {
   #known = new Map<number, string | typeof unreadable>()
   readonly #origins: Array<{ readonly origin: string; readonly incarnation: number }> = []
   readonly #originIndex = new Map<string, Map<number, number>>()
-  /** Candidates of the lookup under way (reused). */
+  /** Candidates of the lookup under way (reused), and the fingerprint it looked for. */
   readonly #candidates: number[] = []
+  #foundHigh = 0
+  #foundLow = 0
 
   constructor(dedupWindowMs: number, options: DedupWindowOptions = {}) {
     if (!(Number.isInteger(dedupWindowMs) && dedupWindowMs >= 0)) throw new RangeError(`dedup window: dedupWindowMs must be an integer >= 0, got ${dedupWindowMs}`)
@@ -173,6 +231,9 @@ export class DedupWindow {
     if (this.dedupWindowMs === 0) return null
     const found = this.#find(copy.id, lookup)
     if (typeof found !== 'number') return found
+    // The copy's fingerprint, as `#find` computed it (the lookup may have hashed something else since).
+    const high = this.#foundHigh
+    const low = this.#foundLow
     if (found >= 0) {
       if (copy.hlc.wallMs - (this.#wallMs[found] as number) < this.dedupWindowMs) {
         if (!this.#known.has(found)) this.#known.set(found, copy.id) // a third copy needs no read
@@ -180,7 +241,8 @@ export class DedupWindow {
       }
       this.#drop(found)
     }
-    this.#fingerprint(copy.id)
+    fingerprintHigh = high
+    fingerprintLow = low
     this.#keep(copy)
     return null
   }
@@ -251,6 +313,23 @@ export class DedupWindow {
     }
   }
 
+  /**
+   * `restore` of one survivor given as its UTF-8 id bytes and its position's fields (a restart
+   * reading the store's delivery index: no string or object per survivor).
+   */
+  restoreEncoded(idUtf8: Uint8Array, wallMs: number, logical: number, origin: string, incarnation: number, originSeq: number): void {
+    if (this.dedupWindowMs === 0) return
+    if (this.#count > 0) {
+      const last = (this.#head + this.#count - 1) % this.#capacity
+      const lastWallMs = this.#wallMs[last] as number
+      // Invariant: the ring is in delivery order (expiry walks it from the head).
+      if (wallMs < lastWallMs || (wallMs === lastWallMs && logical < (this.#logical[last] as number))) throw new RangeError('dedup window: survivors restored out of delivery order')
+    }
+    if (this.#fingerprintOf === undefined) fingerprintBytes(idUtf8)
+    else this.#fingerprint(new TextDecoder().decode(idUtf8))
+    this.#append(wallMs, logical, originSeq, this.#originIndexOf(origin, incarnation))
+  }
+
   /** Makes room for `survivors` more without growing step by step (a restore knows how many it reads, at most). */
   reserve(survivors: number): void {
     if (this.dedupWindowMs === 0 || this.#count + survivors <= this.#capacity) return
@@ -265,6 +344,8 @@ export class DedupWindow {
     this.#fingerprint(id)
     const high = fingerprintHigh
     const low = fingerprintLow
+    this.#foundHigh = high
+    this.#foundLow = low
     const candidates = this.#candidates
     candidates.length = 0
     for (let at = low & this.#tableMask; ; at = (at + 1) & this.#tableMask) {
@@ -307,6 +388,10 @@ export class DedupWindow {
 
   /** Appends a survivor with the fingerprint last computed. */
   #keep(position: EventPosition): void {
+    this.#append(position.hlc.wallMs, position.hlc.logical, position.originSeq, this.#originIndexOf(position.origin, position.incarnation))
+  }
+
+  #append(wallMs: number, logical: number, originSeq: number, origin: number): void {
     if (this.#count === this.#capacity) {
       const dead = this.#count - this.#live
       this.#resize(dead >= this.#capacity / 4 ? this.#capacity : Math.ceil(this.#capacity * ringGrowthFactor))
@@ -315,10 +400,10 @@ export class DedupWindow {
     const slot = (this.#head + this.#count) % this.#capacity
     this.#fpHigh[slot] = fingerprintHigh
     this.#fpLow[slot] = fingerprintLow
-    this.#wallMs[slot] = position.hlc.wallMs
-    this.#logical[slot] = position.hlc.logical
-    this.#seq[slot] = position.originSeq
-    this.#origin[slot] = this.#originIndexOf(position.origin, position.incarnation)
+    this.#wallMs[slot] = wallMs
+    this.#logical[slot] = logical
+    this.#seq[slot] = originSeq
+    this.#origin[slot] = origin
     this.#count++
     this.#live++
     this.#insert(slot)

@@ -68,6 +68,8 @@ declare module '@nxtedition/rocksdb' {
       readonly lte?: Buffer
       readonly reverse?: boolean
       readonly limit?: number
+      /** false: rows carry no key (`nextv` yields undefined in its place). */
+      readonly keys?: boolean
       /** Bytes one `nextv` returns at most (at least one entry). */
       readonly highWaterMarkBytes?: number
       readonly keyEncoding: 'buffer'

@@ -42,6 +42,8 @@ const rangeChunkEntriesMax = 256
  * in 16 chunks next to one-at-a-time appends).
  */
 const limitedRangeChunkEntriesMax = 4096
+/** The key of entries read with `keys: false` (the binding leaves it out). */
+const noKey = new Uint8Array(0)
 /** Bytes (keys + values) fetched per iterator step at most (at least one entry). */
 const rangeChunkBytesMax = 4 * 1024 * 1024
 
@@ -181,6 +183,7 @@ class RocksStorage implements Storage {
       ...(options.lte === undefined ? {} : { lte: asBuffer(options.lte) }),
       ...(options.reverse === undefined ? {} : { reverse: options.reverse }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.keys === false ? { keys: false } : {}),
     }
     const iterator = this.#db.iterator({ ...bounds, highWaterMarkBytes: rangeChunkBytesMax })
     const chunkEntries = options.limit === undefined ? rangeChunkEntriesMax : Math.max(1, Math.min(options.limit, limitedRangeChunkEntriesMax))
@@ -193,7 +196,8 @@ class RocksStorage implements Storage {
           throw ioError('range', error)
         }
         if (chunk.length === 0) return
-        for (const entry of chunk) yield entry
+        if (options.keys === false) for (const [, value] of chunk) yield [noKey, value]
+        else for (const entry of chunk) yield entry
       }
     } finally {
       await iterator.close().catch(() => undefined)

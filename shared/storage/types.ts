@@ -19,6 +19,12 @@ export interface RangeOptions {
   readonly reverse?: boolean
   /** At most this many entries. */
   readonly limit?: number
+  /**
+   * false: the caller reads values only, and an implementation may yield empty keys (the RocksDB
+   * adapter then skips copying each key out of the engine: a scan of a million small entries
+   * makes a million Buffers instead of two million).
+   */
+  readonly keys?: boolean
 }
 
 /** A half-open key range `[gte, lt)`. */

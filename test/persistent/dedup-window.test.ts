@@ -246,3 +246,18 @@ t.test('property: the orderer pauses at a copy until the survivors it names are 
     { numRuns: 1000 },
   )
 })
+
+t.test('property: an id fingerprinted as a string and as its stored UTF-8 bytes is the same (any Unicode, lone surrogates as TextEncoder writes them)', async () => {
+  const encoder = new TextEncoder()
+  const lone = fc.constantFrom('\ud800', '\udfff', '\udbff\u0041', 'a\udc00b')
+  fc.assert(
+    fc.property(fc.oneof(fc.string({ minLength: 1 }), fc.string({ unit: 'binary', minLength: 1 }), fc.string({ unit: 'grapheme', minLength: 1 }), lone), (id) => {
+      const window = new DedupWindow(10)
+      window.restoreEncoded(encoder.encode(id), 1000, 0, 'a', 1, 1)
+      if (window.entries()[0]?.fingerprint !== idFingerprint(id)) throw new Error(`${JSON.stringify(id)}: ${window.entries()[0]?.fingerprint} ≠ ${idFingerprint(id)}`)
+      const found = window.survivorOf(id, () => id)
+      if (found === null || isUnresolved(found)) throw new Error(`${JSON.stringify(id)} not found by its string`)
+    }),
+    { numRuns: 2000 },
+  )
+})

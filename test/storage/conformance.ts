@@ -109,6 +109,9 @@ export function runStorageConformance(t: Test, factory: StorageHarnessFactory): 
       const got = (await collect(storage.range('ordered', options))).map(([key]) => Buffer.from(key).toString('hex'))
       const expected = referenceRange(all, options).map((key) => Buffer.from(key).toString('hex'))
       t.same(got, expected, `range ${JSON.stringify(Object.keys(options))}`)
+      // Values only: the same values in the same order (keys may come back empty).
+      const values = (await collect(storage.range('ordered', { ...options, keys: false }))).map(([, value]) => Buffer.from(value).toString('hex'))
+      t.same(values, expected, `range ${JSON.stringify(Object.keys(options))}, keys: false`)
     }
     const entries = await collect(storage.range('ordered'))
     t.ok(entries.every(([key, value]) => compareBytes(key, value) === 0), 'values belong to their keys')

@@ -3,9 +3,9 @@
 // Every read goes to the storage; bounds come from the durable metadata, so a read never
 // returns an event whose batch is not synced yet, nor one below the retention head.
 import type { Storage } from '../../../shared/storage/index.js'
-import { compareBytes, decodeEvent, decodeStorageKey, encodeStorageKey } from '../event.js'
+import { compareBytes, decodeEvent, decodeStorageKey, encodeStorageKey, isValidIncarnation, isValidOrigin, isValidOriginSeq } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
-import { compareHlc, encodeHlc } from '../hlc.js'
+import { compareHlc, encodeHlc, hlcBytes } from '../hlc.js'
 import type { Hlc } from '../hlc.js'
 import {
   concatBytes,
@@ -31,9 +31,17 @@ import {
   storageKeyOfIdKey,
   streamEnd,
   streamPrefix,
+  fromUtf8,
+  utf8,
 } from './keys.js'
 import { readEntriesMax } from './limits.js'
 import type { StreamState } from './stream-meta.js'
+
+/** One delivery of `visitDeliveredIds`: its id (UTF-8; a view valid during the call) and position. */
+export type DeliveredIdVisitor = (idUtf8: Uint8Array, wallMs: number, logical: number, origin: string, incarnation: number, originSeq: number) => void
+
+/** The big-endian unsigned 32-bit number at `offset`. */
+const u32At = (bytes: Uint8Array, offset: number): number => (((bytes[offset] as number) << 24) | ((bytes[offset + 1] as number) << 16) | ((bytes[offset + 2] as number) << 8) | (bytes[offset + 3] as number)) >>> 0
 
 function decodeStored(bytes: Uint8Array): StreamEvent {
   const decoded = decodeEvent(bytes)
@@ -236,8 +244,9 @@ export class StoreReader {
     if (to <= from) return []
     const out: Array<{ index: number; id: string; position: EventPosition }> = []
     let index = from
-    // With its limit the range is fetched in a few large trips to the binding, not 256 entries at a time.
-    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to), limit: to - from })) {
+    // With its limit the range is fetched in a few large trips to the binding, not 256 entries at
+    // a time; values only (the index is implied by the order): half the Buffers.
+    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to), limit: to - from, keys: false })) {
       const storageKey = storageKeyOfIndexValue(value)
       let id = idOfIndexValue(value)
       if (id === undefined) {
@@ -252,6 +261,50 @@ export class StoreReader {
       out.push({ index: index++, id, position: this.positionOf(storageKey) })
     }
     return out
+  }
+
+  /**
+   * `deliveredIds` for a restart's dedup window, without a string or an object per delivery:
+   * calls `visit` with each delivery's id (UTF-8, as stored; a view valid during the call) and
+   * position fields, in delivery order, from `fromIndex` (raised to the first still stored) up to
+   * `toIndex` (exclusive), at most `limit`. Returns the index after the last one read (`fromIndex`
+   * raised: nothing left).
+   */
+  async visitDeliveredIds(stream: string, fromIndex: number, toIndex: number, limit: number, visit: DeliveredIdVisitor): Promise<number> {
+    const state = this.#state(stream)
+    const count = checkLimit(limit)
+    const from = Math.max(fromIndex, state.head.firstIndex)
+    const to = Math.min(toIndex, from + count, state.deliveredCount)
+    if (to <= from) return from
+    let originBytes: Uint8Array = new Uint8Array(0)
+    let origin = ''
+    let index = from
+    for await (const [, value] of this.#storage.range(indexKeySpace, { gte: indexKey(state.streamNo, from), lt: indexKey(state.streamNo, to), limit: to - from, keys: false })) {
+      index++
+      // hlc 8 · origin · 0x00 · incarnation u32 · originSeq u64 (a storage key), then the id.
+      const terminator = value.indexOf(0, hlcBytes)
+      const keyEnd = terminator + 13
+      if (terminator < 0 || keyEnd > value.length) throw new Error('event store: corrupt delivery-index value')
+      const wallMs = u32At(value, 0) * 2 ** 16 + (u32At(value, 4) >>> 16)
+      const logical = u32At(value, 4) & 0xffff
+      if (terminator - hlcBytes !== originBytes.length || compareBytes(value.subarray(hlcBytes, terminator), originBytes) !== 0) {
+        originBytes = value.slice(hlcBytes, terminator)
+        origin = fromUtf8(originBytes)
+        if (!isValidOrigin(origin)) throw new Error('event store: corrupt delivery-index value (origin)')
+      }
+      const incarnation = u32At(value, terminator + 1)
+      const originSeq = u32At(value, terminator + 5) * 2 ** 32 + u32At(value, terminator + 9)
+      if (!isValidIncarnation(incarnation) || !isValidOriginSeq(originSeq)) throw new Error('event store: corrupt delivery-index value (position)')
+      let id = value.subarray(keyEnd)
+      if (id.length === 0) {
+        // Written before ids were kept: read the event (retention may have removed it meanwhile: below the head then, out of any window).
+        const stored = await this.#storage.get(eventsKeySpace, eventKey(state.streamNo, value.subarray(0, keyEnd)))
+        if (stored === undefined) continue
+        id = utf8(decodeStored(stored).id)
+      }
+      visit(id, wallMs, logical, origin, incarnation, originSeq)
+    }
+    return index
   }
 
   async records(stream: string, fromSeq: number, limit: number): Promise<Array<{ readonly seq: number; readonly record: Uint8Array }>> {

@@ -20,6 +20,7 @@ import type { CloseDecision } from '../order.js'
 import type { RestoredReplicaState } from '../replica/types.js'
 import type { EventStore } from './event-store.js'
 import { readEntriesMax } from './limits.js'
+import type { DeliveredIdVisitor } from './reads.js'
 
 export interface ReplicaRestoreOptions {
   /** The decisions the replica will reapply (their close points cap what is loaded). */
@@ -62,17 +63,18 @@ export async function readReplicaRestore(store: EventStore, stream: string, opti
     }
   }
   if (resume === null) return { held, settled, events, resume: null }
-  // Built chunk by chunk: the window's ids (up to a million) never exist as objects all at once.
+  // Built as the delivery index is read: no string or object per id (up to a million), the
+  // stored id bytes are fingerprinted as they are (dedup-window.ts).
   const window = new DedupWindow(options.dedupWindowMs)
   if (options.dedupWindowMs > 0) {
     const windowStartMs = Math.max(0, resume.lastDelivered.hlc.wallMs - options.dedupWindowMs + 1)
     const firstIndex = await store.indexAtOrAfter(stream, { wallMs: windowStartMs, logical: 0 })
     window.reserve(resume.deliveredCount - firstIndex)
+    const restoreOne: DeliveredIdVisitor = (id, wallMs, logical, origin, incarnation, originSeq) => window.restoreEncoded(id, wallMs, logical, origin, incarnation, originSeq)
     for (let index = firstIndex; index < resume.deliveredCount; ) {
-      const chunk = await store.reader.deliveredIds(stream, index, resume.deliveredCount, readEntriesMax)
-      if (chunk.length === 0) break
-      window.restore(chunk)
-      index = (chunk.at(-1) as { index: number }).index + 1
+      const next = await store.reader.visitDeliveredIds(stream, index, resume.deliveredCount, readEntriesMax, restoreOne)
+      if (next <= index) break
+      index = next
     }
   }
   return { held, settled, events, resume: { ...resume, window } }
