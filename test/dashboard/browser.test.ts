@@ -1,7 +1,9 @@
 // The dashboard in a real browser: headless Chromium (Debian's `chromium`, `npm run
 // setup:chromium`) driven by playwright-core against a 3-node cluster in this process. The page
 // loads, shows three nodes and the leader, shows a stream created during the test and its publish
-// rate moving while a client publishes to it; a screenshot goes to .tap/dashboard/. A second
+// rate moving while a client publishes to it, then a persistent stream with a consumer group: its
+// row in the groups table (from its controller, on whichever node) and a nonzero acked count for
+// the stream after durable publishes; a screenshot goes to .tap/dashboard/. A second
 // test checks the token flow: a 401 shows the token form, and the token then travels as
 // `Authorization: Bearer` on the stream request. Skips (with the reason printed) only when no
 // Chromium executable is found.
@@ -110,6 +112,55 @@ if (executablePath === undefined) {
     t.ok(Number(await row.locator('[data-field=deliverPerSec]').innerText()) > 0, 'deliveries counted too')
     await page.locator('[data-chart="Publishes per second by stream"] canvas').waitFor({ timeout: pageTimeoutMs })
     t.pass('the per-stream rate chart is drawn (uPlot)')
+    clearInterval(timer)
+
+    // A persistent stream with a consumer group: durable publishes through the viewed node.
+    const persistent = await fetch(`${viewed.adminUrl}/api/v1/streams`, { method: 'POST', body: JSON.stringify({ name: 'payments', kind: 'persistent', regions: ['eu-west'], ackDefault: 'majority' }) })
+    t.equal(persistent.status, 200)
+    const group = await fetch(`${viewed.adminUrl}/api/v1/groups`, { method: 'POST', body: JSON.stringify({ stream: 'payments', name: 'billing' }) })
+    t.equal(group.status, 200)
+    const acker = await connectedRawClient(t, viewed.clientPort)
+    acker.write('SUB _acks 7\r\nPING\r\n')
+    await acker.waitFor('PONG\r\n')
+    const durable = 4
+    const answers = (): number => (acker.text().match(/MSG _acks 7 /g) ?? []).length
+    const okAnswers = (): number => (acker.text().match(/"ok":true/g) ?? []).length
+    let sent = 0
+    const ackDeadline = Date.now() + 60_000
+    // Until the replicas are open a publish may be refused (not ready): publish again until acked,
+    // one at a time (each answered before the next), so the count below is final.
+    while (okAnswers() < durable && Date.now() < ackDeadline) {
+      acker.write('PUB payments _acks 3\r\npay\r\n')
+      sent += 1
+      await acker.waitFor(new RegExp(`(MSG _acks 7 [^]*){${sent}}`), 15_000)
+      if (okAnswers() < durable) await page.waitForTimeout(100)
+    }
+    const acked = okAnswers()
+    t.equal(answers(), sent, 'every publish answered')
+    t.equal(acked, durable, `${acked} durable publishes acked`)
+    const paymentsRow = page.locator('[data-testid=streams] tr[data-stream="default/payments"]')
+    await paymentsRow.waitFor({ timeout: pageTimeoutMs })
+    const ackedCell = paymentsRow.locator('[data-field=acked]')
+    let ackedShown = 0
+    const ackedDeadline = Date.now() + pageTimeoutMs
+    while (Date.now() < ackedDeadline && ackedShown < acked) {
+      ackedShown = Number(await ackedCell.innerText())
+      if (ackedShown < acked) await page.waitForTimeout(250)
+    }
+    t.equal(ackedShown, acked, `the stream's acked count on the page (${ackedShown})`)
+    // The group's row: live once its controller's figures arrive (its node's $RG.metrics report, every 5 s, when it is not this node).
+    const groupRow = page.locator('[data-testid=groups] tr[data-group="default/payments/billing"][data-region="eu-west"]')
+    await groupRow.waitFor({ timeout: pageTimeoutMs })
+    await page.locator('[data-testid=groups] tr[data-group="default/payments/billing"][data-status="live"]').waitFor({ timeout: 30_000 })
+    let lagShown = -1
+    const lagDeadline = Date.now() + 30_000
+    while (Date.now() < lagDeadline && lagShown !== acked) {
+      lagShown = Number(await groupRow.locator('[data-field=lag]').innerText())
+      if (lagShown !== acked) await page.waitForTimeout(250)
+    }
+    t.equal(lagShown, acked, 'the group row: every acked event waits for it (no member yet)')
+    t.equal(await groupRow.locator('[data-field=head]').innerText(), '0', 'head 0')
+    t.equal(await groupRow.locator('[data-field=outstanding]').innerText(), '0')
 
     mkdirSync(outputDirectory, { recursive: true })
     const screenshot = join(outputDirectory, 'dashboard.png')

@@ -290,7 +290,7 @@ function App() {
       ${banner ? html`<div class="banner ${connection === 'disconnected' || !snapshot.self.ready ? 'bad' : 'warn'}" data-testid="banner" role="alert">${banner}</div>` : null}
       <${Nodes} nodes=${snapshot.nodes} />
       <${Regions} regions=${snapshot.regions} designations=${snapshot.designations} />
-      <section><h2>This node</h2><table><tbody>
+      <section><h2>This node</h2><table class="wrap"><tbody>
         <tr><td>client connections</td><td class="num">${snapshot.clients.connections}</td></tr>
         <tr><td>subscriptions</td><td class="num">${snapshot.clients.subscriptions}</td></tr>
         <tr><td>messages in / out per second</td><td class="num">${rate(snapshot.clients.inMsgsPerSec)} / ${rate(snapshot.clients.outMsgsPerSec)}</td></tr>
