@@ -379,8 +379,10 @@ export class BucketReplica {
     if (input === undefined) return
     if (this.#lastGc !== undefined && compareHlc(input.stableHlc, this.#lastGc.stableHlc) <= 0 && compareHlc(input.clockCeiling, this.#lastGc.clockCeiling) <= 0) return
     this.#lastGc = input
-    const { purged } = this.#state.collectGarbage(input)
-    this.#collected += purged
+    const first = this.#state.collectGarbage(input)
+    // Tombstones marked now with a ceiling the same input already covers go in a second call (the rule's step 2).
+    const second = first.marked > 0 ? this.#state.collectGarbage(input) : { purged: 0 }
+    this.#collected += first.purged + second.purged
   }
 
   #clock(): Hlc {
@@ -392,11 +394,21 @@ export class BucketReplica {
     if (!this.#reportedThisLife) this.#publishReport()
   }
 
-  #maybeReport(): void {
-    if (!this.ready || this.#writesOff !== undefined || !this.#engine.writable) return
+  /**
+   * Publishes a stability report now if this replica can (ready, writable) and its clock or what
+   * it has applied changed since its last one (what the timer does every `reportIntervalMs`).
+   * Returns whether it published.
+   */
+  reportNow(): boolean {
+    if (this.#stopped || !this.ready || this.#writesOff !== undefined || !this.#engine.writable) return false
     const through = this.#book.appliedThrough(this.#options.allReplicas()) ?? null
-    if (this.#lastReport !== undefined && sameHlc(this.#lastReport.clock, this.#clock()) && sameHlc(this.#lastReport.through, through)) return
+    if (this.#lastReport !== undefined && sameHlc(this.#lastReport.clock, this.#clock()) && sameHlc(this.#lastReport.through, through)) return false
     this.#publishReport()
+    return true
+  }
+
+  #maybeReport(): void {
+    this.reportNow()
   }
 
   #publishReport(): void {
