@@ -229,8 +229,11 @@ export class NodeMetrics {
       yield [`publish:${traffic.stream}`, traffic.published]
       yield [`deliver:${traffic.stream}`, traffic.delivered]
     }
-    // Persistent streams: deliveries (first and again) by the group controllers here.
-    for (const stream of this.dataPlaneFigures().streams ?? []) yield [`groupDeliver:${stream.stream}`, stream.delivered + stream.redelivered]
+    // Persistent streams: deliveries (first and again) by the group controllers here (routing is
+    // not read for this: its stats walk every interest entry).
+    const sources = this.#sources.dataPlane
+    const figures = sources === undefined ? noFigures : readDataPlane({ streams: () => sources.streams(), groups: () => sources.groups(), routes: () => undefined }, this.#groupTotals)
+    for (const stream of figures.streams ?? []) yield [`groupDeliver:${stream.stream}`, stream.delivered + stream.redelivered]
   }
 
   /**
