@@ -44,22 +44,42 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value)
 }
 
-function isArrayOfRecords(value: unknown, key: string): boolean {
-  return Array.isArray(value) && value.every((item) => isRecord(item) && typeof item[key] === 'string')
+/** `value` is a record whose `strings` fields are strings and `numbers` fields finite numbers. */
+function hasFields(value: unknown, strings: readonly string[], numbers: readonly string[]): value is Record<string, unknown> {
+  return isRecord(value) && strings.every((key) => typeof value[key] === 'string') && numbers.every((key) => Number.isFinite(value[key]))
 }
 
+function isArrayOf(value: unknown, check: (item: unknown) => boolean): boolean {
+  return Array.isArray(value) && value.every(check)
+}
+
+const streamNumbers = ['published', 'duplicates', 'failed', 'forwarded', 'delivered', 'redelivered', 'deadLettered', 'publishPerSec', 'deliverPerSec']
+const isStreamFigures = (item: unknown): boolean =>
+  hasFields(item, ['stream', 'role'], streamNumbers) && hasFields(item['acked'], [], ['write', 'majority', 'all']) && (item['stored'] === null || hasFields(item['stored'], [], ['events', 'bytes', 'delivered']))
+const isGroupFigures = (item: unknown): boolean => hasFields(item, ['stream', 'group'], ['term', 'head', 'available', 'outstanding', 'lag', 'members', 'delivered', 'redelivered', 'acked', 'deadLettered'])
+const isLagFigures = (item: unknown): boolean => hasFields(item, ['stream', 'source', 'destination', 'holder'], ['events', 'ms', 'ageMs']) && typeof item['stale'] === 'boolean'
+const routingNumbers = ['peers', 'peersUp', 'peersSynced', 'localInterest', 'remoteInterest', 'msgsOut', 'msgsIn', 'bytesOut', 'bytesIn', 'dropped']
+
 /**
- * A report as the dashboard reads it, or undefined when it is not one: the identity fields and
- * the persistent section's shape are checked (a node of an older version has no `persistent` or
- * `routing`: they read as null).
+ * A report as the dashboard reads it, or undefined when it is not one: the identity fields are
+ * checked, and the `persistent` and `routing` sections field by field — one that does not fit
+ * (a node of an older or newer version) reads as null rather than breaking the snapshot.
  */
 export function asReport(value: unknown): KeyMetrics | undefined {
   if (!isRecord(value) || typeof value['nodeId'] !== 'string' || value['nodeId'] === '' || typeof value['region'] !== 'string' || typeof value['timeMs'] !== 'number') return undefined
   const persistent = value['persistent']
   const validPersistent =
-    isRecord(persistent) && isRecord(persistent['totals']) && isArrayOfRecords(persistent['streams'], 'stream') && isArrayOfRecords(persistent['groups'], 'group') && (persistent['replicationLag'] === null || isArrayOfRecords(persistent['replicationLag'], 'stream'))
+    isRecord(persistent) &&
+    isRecord(persistent['totals']) &&
+    isArrayOf(persistent['streams'], isStreamFigures) &&
+    isArrayOf(persistent['groups'], isGroupFigures) &&
+    (persistent['replicationLag'] === null || isArrayOf(persistent['replicationLag'], isLagFigures))
   const routing = value['routing']
-  return { ...(value as unknown as KeyMetrics), persistent: validPersistent ? (persistent as unknown as KeyMetrics['persistent']) : null, routing: isRecord(routing) ? (routing as unknown as KeyMetrics['routing']) : null }
+  return {
+    ...(value as unknown as KeyMetrics),
+    persistent: validPersistent ? (persistent as unknown as KeyMetrics['persistent']) : null,
+    routing: hasFields(routing, [], routingNumbers) ? (routing as unknown as KeyMetrics['routing']) : null,
+  }
 }
 
 export class ClusterReports {
