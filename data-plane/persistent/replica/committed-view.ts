@@ -35,7 +35,12 @@ export class CommittedView implements OrderSource {
     const end = this.#ends.get(key)
     // Invariant: copies are fed per origin in sequence order.
     if ((end?.seq ?? 0) + 1 !== event.originSeq) throw new Error(`committed view: ${key}:${event.originSeq} fed after ${end?.seq ?? 0}`)
-    this.#ends.set(key, { seq: event.originSeq, hlc: event.hlc })
+    // In place: one object per origin, not one per committed copy.
+    if (end === undefined) this.#ends.set(key, { seq: event.originSeq, hlc: event.hlc })
+    else {
+      end.seq = event.originSeq
+      end.hlc = event.hlc
+    }
   }
 
   contiguous(origin: string, incarnation: number): number {

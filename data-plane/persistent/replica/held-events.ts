@@ -124,11 +124,21 @@ export class HeldEvents {
       }
       this.#remember(key, event)
       const end = this.#memory.get(key)?.get(contiguous)
-      if (end !== undefined) this.#edge.set(key, { seq: contiguous, hlc: end.hlc })
+      if (end !== undefined) this.#setEdge(key, contiguous, end.hlc)
       else if ((this.#edge.get(key)?.seq ?? 0) !== contiguous) this.#edge.delete(key)
       added.push(event)
     }
     return { added, alreadyHeld, refused }
+  }
+
+  /** Moves an origin's edge (in place: one object per origin, not one per copy). */
+  #setEdge(key: string, seq: number, hlc: Hlc): void {
+    const edge = this.#edge.get(key)
+    if (edge === undefined) this.#edge.set(key, { seq, hlc })
+    else {
+      edge.seq = seq
+      edge.hlc = hlc
+    }
   }
 
   #remember(key: string, event: StreamEvent): void {
