@@ -401,7 +401,7 @@ export class BucketReplica {
    */
   reportNow(): boolean {
     if (this.#stopped || !this.ready || this.#writesOff !== undefined || !this.#engine.writable) return false
-    const through = this.#book.appliedThrough(this.#options.allReplicas()) ?? null
+    const through = this.#appliedThrough()
     if (this.#lastReport !== undefined && sameHlc(this.#lastReport.clock, this.#clock()) && sameHlc(this.#lastReport.through, through)) return false
     this.#publishReport()
     return true
@@ -411,12 +411,18 @@ export class BucketReplica {
     this.reportNow()
   }
 
+  #appliedThrough(): Hlc | null {
+    const vector = this.#state.appliedVector()
+    return this.#book.appliedThrough(this.#options.allReplicas(), (writer) => vector.get(writer) ?? 0) ?? null
+  }
+
   #publishReport(): void {
     const clock = this.#clock()
-    const through = this.#book.appliedThrough(this.#options.allReplicas()) ?? null
+    const through = this.#appliedThrough()
     this.#reportedThisLife = true
     this.#lastReport = { clock, through }
-    const payload = encodeReport({ node: this.#options.nodeId, writer: this.replicaId, clock, appliedThrough: through })
+    const madeThrough = this.#state.appliedVector().get(this.replicaId) ?? 0
+    const payload = encodeReport({ node: this.#options.nodeId, writer: this.replicaId, madeThrough, clock, appliedThrough: through })
     void this.#engine.publish({ id: `kvcr:${this.replicaId}:${clock.wallMs}.${clock.logical}:${through === null ? '-' : `${through.wallMs}.${through.logical}`}`, headers: noHeaders, payload, ackLevel: 'write' }).then((ack) => {
       if (!ack.ok) this.#options.logger.debug({ bucket: this.bucket, err: ack.error.message }, 'crdt kv: a stability report was not written')
     })

@@ -106,24 +106,39 @@ const valueOf = (replica: BucketReplica, key: string): string | undefined => {
 
 const ready = (replicas: readonly BucketReplica[]) => until('replicas ready', () => replicas.every((replica) => replica.ready))
 
-t.test('reports: codec round trip, JSON starts with {, garbage refused; the book', async (t) => {
-  const report = { node: 'n1', writer: 'n1#1000', clock: { wallMs: 5, logical: 2 }, appliedThrough: null }
+t.test('reports: codec round trip, JSON starts with {, garbage refused; the book vouches only for what is applied here', async (t) => {
+  const report = { node: 'n1', writer: 'n1#1000', madeThrough: 4, clock: { wallMs: 5, logical: 2 }, appliedThrough: null }
   const bytes = encodeReport(report)
   t.ok(isReportPayload(bytes))
   t.same(decodeReport(bytes), report)
   t.same(decodeReport(encodeReport({ ...report, appliedThrough: { wallMs: 3, logical: 0 } })), { ...report, appliedThrough: { wallMs: 3, logical: 0 } })
-  for (const bad of ['{', '{"kvcReport":2,"node":"n","writer":"w","clock":{"wallMs":1,"logical":0},"appliedThrough":null}', '{"kvcReport":1,"node":"","writer":"w","clock":{"wallMs":1,"logical":0},"appliedThrough":null}', '{"kvcReport":1,"node":"n","writer":"w","clock":{"wallMs":-1,"logical":0},"appliedThrough":null}', `{${' '.repeat(2_000)}}`]) {
-    t.type(decodeReport(encoder.encode(bad)), 'string', `refused: ${bad.slice(0, 40)}`)
+  const good = { kvcReport: 1, node: 'n', writer: 'w', madeThrough: 0, clock: { wallMs: 1, logical: 0 }, appliedThrough: null }
+  t.equal(typeof decodeReport(encoder.encode(JSON.stringify(good))), 'object')
+  for (const bad of ['{', JSON.stringify({ ...good, kvcReport: 2 }), JSON.stringify({ ...good, node: '' }), JSON.stringify({ ...good, clock: { wallMs: -1, logical: 0 } }), JSON.stringify({ ...good, madeThrough: -1 }), JSON.stringify({ ...good, madeThrough: undefined }), `{${' '.repeat(2_000)}}`]) {
+    t.type(decodeReport(encoder.encode(bad)), 'string', `refused: ${bad.slice(0, 60)}`)
   }
   const book = new ReportBook()
-  t.equal(book.appliedThrough(['a', 'b']), undefined, 'nothing until every replica reported')
-  book.record({ node: 'a', writer: 'a#1', clock: { wallMs: 10, logical: 0 }, appliedThrough: { wallMs: 4, logical: 0 } })
+  const applied = new Map<string, number>()
+  const appliedOf = (writer: string): number => applied.get(writer) ?? 0
+  t.equal(book.appliedThrough(['a', 'b'], appliedOf), undefined, 'nothing until every replica reported')
+  book.record({ node: 'a', writer: 'a#1', madeThrough: 0, clock: { wallMs: 10, logical: 0 }, appliedThrough: { wallMs: 4, logical: 0 } })
   t.equal(book.gcInput(['a', 'b']), undefined)
-  book.record({ node: 'b', writer: 'b#1', clock: { wallMs: 7, logical: 0 }, appliedThrough: null })
-  t.same(book.appliedThrough(['a', 'b']), { wallMs: 7, logical: 0 }, 'min of the clocks')
+  book.record({ node: 'b', writer: 'b#1', madeThrough: 3, clock: { wallMs: 7, logical: 0 }, appliedThrough: null })
+  t.equal(book.appliedThrough(['a', 'b'], appliedOf), undefined, "b's 3 operations are not applied here yet: its report is not vouched for")
+  applied.set('b#1', 3)
+  t.same(book.appliedThrough(['a', 'b'], appliedOf), { wallMs: 7, logical: 0 }, 'min of the vouched clocks')
   t.equal(book.gcInput(['a', 'b']), undefined, 'b has not reported what it applied')
-  book.record({ node: 'b', writer: 'b#1', clock: { wallMs: 12, logical: 0 }, appliedThrough: { wallMs: 9, logical: 0 } })
+  // b's next life reports; its older writer's report stays vouched until the new one is.
+  book.record({ node: 'b', writer: 'b#2', madeThrough: 2, clock: { wallMs: 12, logical: 0 }, appliedThrough: { wallMs: 9, logical: 0 } })
+  t.same(book.appliedThrough(['a', 'b'], appliedOf), { wallMs: 7, logical: 0 }, 'b#2 not vouched for: b#1 still counts')
+  applied.set('b#2', 2)
+  t.same(book.appliedThrough(['a', 'b'], appliedOf), { wallMs: 10, logical: 0 }, 'b#2 vouched for')
   t.same(book.gcInput(['a', 'b']), { stableHlc: { wallMs: 4, logical: 0 }, clockCeiling: { wallMs: 12, logical: 0 } }, 'min of applied-through, max of clocks')
+  // A report that can never be vouched for (its writer's operation was lost) does not block a later one.
+  book.record({ node: 'a', writer: 'a#1', madeThrough: 5, clock: { wallMs: 20, logical: 0 }, appliedThrough: null })
+  book.record({ node: 'a', writer: 'a#2', madeThrough: 1, clock: { wallMs: 30, logical: 0 }, appliedThrough: null })
+  applied.set('a#2', 1)
+  t.same(book.appliedThrough(['a', 'b'], appliedOf), { wallMs: 12, logical: 0 }, "a#2's report vouched for past a#1's stuck one")
 })
 
 t.test('two replicas on one log: writes converge; own writes come back as duplicates; malformed events are skipped', async (t) => {
