@@ -6,7 +6,7 @@
 // delivered to the local group of its region, and seen (visible) in any region. Each first
 // sighting is kept; repeats are counted. An observation more than `eventTimeoutMs` after the
 // publish does not count as seen (it is "late"): the timeout is per event, so a region that
-// never receives events (cross-region shipping not wired) reads as missing, not as slow.
+// never receives events (shipping stalled, a region cut off) reads as missing, not as slow.
 import { summarizeLatencies, type LatencySummary } from './stats.js'
 
 export interface GeoEventRecord {

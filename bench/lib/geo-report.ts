@@ -34,7 +34,7 @@ const ms = (value: number): string => (Number.isNaN(value) ? '-' : value === Num
 /** Why a convergence column is empty: nothing crossed, or no other region. */
 export function convergenceNote(region: RegionFigures, eventTimeoutMs: number): string | null {
   if (region.convergenceExpected === 0) return 'no other region'
-  if (region.convergenceExpected - region.convergenceMissing === 0) return `not measured: none of ${region.convergenceExpected} events from other regions became visible within ${eventTimeoutMs / 1000} s (cross-region shipping not wired?)`
+  if (region.convergenceExpected - region.convergenceMissing === 0) return `not measured: none of ${region.convergenceExpected} events from other regions became visible within ${eventTimeoutMs / 1000} s (cross-region shipping not wired, stalled, or a region cut off?)`
   return null
 }
 
@@ -111,7 +111,7 @@ export function checkTargets(systems: readonly SystemFigures[], matrix: LatencyM
   if (railgun === undefined || railgun.convergenceByPair.length === 0) checks.push({ target: convergenceTarget, verdict: 'not measured', measured: railgun === undefined ? 'railgun not run' : 'one region only' })
   else if (railgun.convergenceByPair.every((pair) => pair.latenciesMs.length === 0)) {
     const expected = railgun.convergenceByPair.reduce((sum, pair) => sum + pair.missing, 0)
-    checks.push({ target: convergenceTarget, verdict: 'not measured', measured: `cross-region shipping not wired: none of ${expected} (event, other region) pairs became visible within ${eventTimeoutMs / 1000} s` })
+    checks.push({ target: convergenceTarget, verdict: 'not measured', measured: `no event crossed regions (cross-region shipping not wired, stalled, or a region cut off): none of ${expected} (event, other region) pairs became visible within ${eventTimeoutMs / 1000} s` })
   } else {
     let met = true
     const parts = railgun.convergenceByPair.map((pair) => {
