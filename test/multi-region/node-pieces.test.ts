@@ -4,7 +4,7 @@
 // #7 (sender region = source region, stream placed in both), the `ship` channel envelope (round
 // trips; garbage, truncation and bad lag reports refused without a throw), the refusal log's rate
 // limit, and the event-set digest (order-independent, a resend not counted twice, the same for a
-// copy shipped to another region).
+// copy shipped to another region), and `railgun stream info`'s lag table.
 import fc from 'fast-check'
 import t from 'tap'
 import { apply, emptyState } from '../../control-plane/cluster/index.js'
@@ -13,6 +13,7 @@ import { persistentLimits, shippedHeaders, sourceHeader } from '../../data-plane
 import type { StreamEvent } from '../../data-plane/persistent/index.js'
 import { EventSetDigest, OncePer, SubsequenceIndex, decodeShipEnvelope, encodeLagReport, encodeShipEnvelope, intakeHeaders, judgeShipment, multiRegionHeadersMax } from '../../server/shipping/index.js'
 import type { LagReport } from '../../server/shipping/index.js'
+import { describeStreamInfo } from '../../server/commands/admin-verbs.js'
 
 t.test('SubsequenceIndex agrees with a plain array of log indexes', async (t) => {
   fc.assert(
@@ -147,4 +148,39 @@ t.test('event-set digest: order-independent, equal for a copy shipped to another
   for (const e of [local[0], local[1]] as StreamEvent[]) other.add(e)
   other.add({ ...(local[2] as StreamEvent), payload: new TextEncoder().encode('changed') })
   t.not(other.view().hash, east.view().hash, 'a different payload changes the digest')
+})
+
+t.test('railgun stream info prints every link’s lag and the node’s digest under the definition', async (t) => {
+  const view = {
+    namespace: 'default',
+    name: 'orders',
+    kind: 'persistent' as const,
+    regions: ['eu', 'us'],
+    replicasPerRegion: 2,
+    dedupWindowMs: 60_000,
+    retention: { maxAgeMs: 0, maxBytes: 0, maxEvents: 0 },
+    ackDefault: 'majority' as const,
+    deadLetter: { maxDeliveries: 0, maxLag: 0 },
+    placement: {},
+    createdIndex: 5,
+    updatedIndex: 5,
+    shipping: {
+      node: 'us-1',
+      region: 'us',
+      digest: { events: 71, hash: '6267f59dfceb2cb8890e94463d24a86a' },
+      lag: [
+        { from: 'eu', to: 'us', events: 12, ms: 340, holder: 'eu-2', term: 6, ageMs: 15_000, stale: true },
+        { from: 'us', to: 'eu', events: 0, ms: 0, holder: 'us-2', term: 6, ageMs: 200, stale: false },
+      ],
+    },
+  }
+  const text = describeStreamInfo(view)
+  t.match(text, /"name": "orders"/, 'the definition as JSON first')
+  t.match(text, /replication lag as us-1 \(us\) knows it:/)
+  t.match(text, /FROM\s+TO\s+LAG EVENTS\s+LAG MS\s+MEASURED BY\s+AGE MS/)
+  t.match(text, /eu\s+us\s+12\s+340\s+eu-2\s+15000 \(stale\)/)
+  t.match(text, /us\s+eu\s+0\s+0\s+us-2\s+200/)
+  t.match(text, /event-set digest on us-1: 71 events, 6267f59dfceb2cb8890e94463d24a86a/)
+  const { shipping: _shipping, ...single } = view
+  t.notMatch(describeStreamInfo(single), /replication lag/, 'a single-region stream prints its definition only')
 })
