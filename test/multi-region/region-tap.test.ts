@@ -3,14 +3,15 @@
 // (the rest is read asynchronously, as from the store):
 //  - its verdicts, group sequence, shipping source and deliveredThrough equal RegionDedup fed the
 //    same deliveries directly (the wiring of data-plane/persistent/shipping README), whether the
-//    deliveries arrive one by one or are all there at open (a restart rebuilds the same state);
+//    deliveries arrive one by one or are all there at open (a restart rebuilds the same state),
+//    and the digest counts each logical event once (a receiver's resend is not counted again);
 //  - the group sequence reads (fetch and cached) return exactly the deliveries let through, with
 //    group positions; a start by time maps a delivery index to the next group position;
 //  - the ship window answers the shipper synchronously, reads what the cache lacks from the
 //    store, never shows a head past what it holds, and stays within its bound.
 import fc from 'fast-check'
 import t from 'tap'
-import { RegionDedup, shippedHeaders } from '../../data-plane/persistent/index.js'
+import { RegionDedup, globalKeyOf, shippedHeaders } from '../../data-plane/persistent/index.js'
 import type { StreamEvent } from '../../data-plane/persistent/index.js'
 import { GroupSequence, RegionTap, ShipWindow } from '../../server/shipping/index.js'
 import type { TapEngine } from '../../server/shipping/index.js'
@@ -141,6 +142,14 @@ t.test('the tap equals RegionDedup fed directly, delivered one chunk at a time o
       }
       if (remoteThrough !== expected.deliveredThrough) throw new Error(`reported deliveredThrough ${remoteThrough}, expected ${expected.deliveredThrough}`)
       if (JSON.stringify(live.digest.view()) !== JSON.stringify(restarted.digest.view())) throw new Error('digests differ after a rebuild')
+      // The digest counts each logical event once: a copy written twice (a resend) is not added again.
+      const names = new Set(
+        log.map((event) => {
+          const key = globalKeyOf(event, 'us')
+          return key.ok ? key.value : ''
+        }),
+      )
+      if (live.digest.view().events !== names.size) throw new Error(`digest counted ${live.digest.view().events} events, ${names.size} logical ones`)
       live.stop()
       restarted.stop()
     }),
