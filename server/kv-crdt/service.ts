@@ -141,11 +141,15 @@ export function attachCrdtKv(options: CrdtKvServiceOptions): CrdtKvService {
   let inFlight = 0
   let closed = false
 
-  /** Every replica of the bucket's stream, all regions (whose reports garbage collection waits for). */
+  /**
+   * Every node that may write the bucket, all regions — its replicas and its pending members (a
+   * pending member holding the stream's history runs a replica): garbage collection waits for
+   * each one's reports.
+   */
   const allReplicasOf = (bucket: string) => (): readonly string[] => {
     const placement = options.state().placements.get(bucketStreamKey(bucket))
     if (placement === undefined) return []
-    return [...placement.values()].flatMap((placed) => placed.replicas)
+    return [...new Set([...placement.values()].flatMap((placed) => [...placed.replicas, ...placed.pending]))].sort()
   }
 
   const reconcile = (): void => {
