@@ -21,7 +21,7 @@ async function whenReady<T>(what: string, write: () => Promise<T>, timeoutMs = 6
     try {
       return await write()
     } catch (error) {
-      if ((error as { code?: string }).code !== 'RG_ERR_NOT_READY' || Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`)
+      if ((error as { code?: string }).code !== 'RG_ERR_NOT_READY' || Date.now() > deadline) throw new Error(`${what}: ${(error as Error).message}`, { cause: error })
       await new Promise((resolve) => setTimeout(resolve, 200))
     }
   }
