@@ -45,6 +45,12 @@ export interface LocalMessage {
   readonly replyTo: string | undefined
   readonly headerBlock: Uint8Array | undefined
   readonly payload: Uint8Array
+  /**
+   * The peer that forwarded it; absent when it was published on this node. Cluster routing
+   * forwards a publish from the node its publisher is connected to (one hop), so this is the
+   * publisher's node (consumer groups of a multi-region stream serve a member by its region).
+   */
+  readonly fromNode?: string | undefined
 }
 
 export type LocalHandler = (message: LocalMessage) => void
@@ -348,12 +354,12 @@ export class Router {
     return this.#routed ? delivered + this.#forwardedCopies : delivered
   }
 
-  /** `fromPeer`: only cluster-wide subscribers receive what a peer forwarded. */
-  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, fromPeer: boolean): number {
+  /** `fromPeer`: only cluster-wide subscribers receive what a peer forwarded; `fromNode` names that peer. */
+  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, fromPeer: boolean, fromNode?: string): number {
     let delivered = 0
     for (const subscriber of this.#local) {
       if ((fromPeer && !subscriber.cluster) || !subject.startsWith(subscriber.literalPrefix) || !matchSubject(subscriber.pattern, subject)) continue
-      subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice() })
+      subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice(), fromNode })
       delivered += 1
     }
     return delivered
@@ -542,13 +548,13 @@ export class Router {
    * A message a peer forwarded (it was authorized on the publisher's node; subscribe permission
    * was checked at SUB time). Delivered here only, never forwarded again (full mesh, one hop): to
    * every matching plain subscription, to one member of each queue group the peer named, and to
-   * cluster-wide in-process subscribers. A response ends the requester's RS here. Returns the
-   * deliveries made.
+   * cluster-wide in-process subscribers (with `fromNode`, the peer). A response ends the
+   * requester's RS here. Returns the deliveries made.
    */
-  deliverFromPeer(message: RouteMessage): number {
+  deliverFromPeer(message: RouteMessage, fromNode?: string): number {
     const { subject: subjectText, replyTo: replyText, headerBlock, payload, queues } = message
     const isResponse = this.responses.size > 0 && this.responses.respond(subjectText) !== undefined
-    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, true)
+    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, true, fromNode)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     if (match.plain.length > 0 || (queues.length > 0 && match.groups.size > 0)) {
       const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)

@@ -341,7 +341,7 @@ class Routes implements RouterRoutes, ClusterRoutes {
       const counters = this.#counters.of(peer)
       counters.msgsIn += messages.length
       counters.bytesIn += frame.payload.length
-      for (const message of messages) this.#router.deliverFromPeer(message)
+      for (const message of messages) this.#router.deliverFromPeer(message, peer)
       return
     }
     const receipt = this.#sync.receive(peer, routeFrame)
