@@ -18,6 +18,9 @@
 //            delivered count, members whose deliver subject lost all interest (gone), replication
 //   stop     unsubscribe, timers off; fenced when a newer term exists (nothing more is sent or
 //            written); a node closing saves first.
+// Regions (issue #6): every region's controller of a group receives the group's requests; a
+// request another region's controller serves (serving-region.ts: the region of the node the
+// member is connected to) is dropped here unanswered, before anything else — every verb alike.
 import { nuid } from '@nats-io/nuid'
 import type { ConsumerStart } from '../../control-plane/cluster/index.js'
 import { GroupController, ProgressState } from '../../data-plane/persistent/consumer/index.js'
@@ -42,6 +45,7 @@ import type { LocalMessage, Router } from '../router.js'
 import { groupSequenceOf } from '../shipping/index.js'
 import type { ConsumerFrame } from './peer-frames.js'
 import { eventReadBatchMax, gatherTimeoutMsDefault, housekeepingMsDefault, interestGraceMsDefault, replicateIntervalMsDefault } from './limits.js'
+import { servesRequest } from './serving-region.js'
 import { deliveryHeaderBlock, failureBody, jsonBytes, statusHeaderBlock } from './wire-out.js'
 
 /** Requests held while the controller starts (beyond it: RG_ERR_NOT_READY). */
@@ -94,6 +98,12 @@ export interface GroupHostDeps {
   readonly broadcastFrame: (to: readonly string[], frame: ConsumerFrame) => number
   /** Publishes a dead letter to `<stream>-dlq`; true once it is stored. */
   readonly moveDeadLetter: (order: DeadLetterOrder, event: StreamEvent) => Promise<boolean>
+  /** The region this controller serves (its designation's; this node's region). */
+  readonly region: string
+  /** The regions of the stream's definition, as applied here (empty once it is gone). */
+  readonly streamRegions: () => readonly string[]
+  /** A node's region in the applied cluster state; undefined when the state does not know it. */
+  readonly regionOfNode: (nodeId: string) => string | undefined
 }
 
 type HostState = 'starting' | 'running' | 'stopped'
@@ -309,8 +319,23 @@ export class GroupHost {
     }
   }
 
+  /**
+   * Whether this region's controller serves `message`: one from this node's own clients and
+   * services always (this node is in the region); one a peer forwarded by the region of that
+   * peer — the node its publisher is connected to (serving-region.ts).
+   */
+  #serves(message: LocalMessage): boolean {
+    const from = message.fromNode
+    if (from === undefined) return true
+    const streamRegions = this.#deps.streamRegions()
+    if (streamRegions.length <= 1) return true
+    return servesRequest({ streamRegions, controllerRegion: this.#deps.region, senderRegion: this.#deps.regionOfNode(from) })
+  }
+
   #onMessage(message: LocalMessage): void {
     if (this.#state === 'stopped') return
+    // Another region's controller answers it (a multi-region stream): not held, not answered.
+    if (!this.#serves(message)) return
     if (this.#state === 'starting') {
       if (this.#held.length < startingRequestsMax) this.#held.push(message)
       else this.#reply(message.replyTo, failureBody('RG_ERR_NOT_READY', 'consumer group: the controller is starting; retry'))
