@@ -46,6 +46,12 @@ export interface LocalMessage {
   readonly headerBlock: Uint8Array | undefined
   readonly payload: Uint8Array
   /**
+   * The header block already decoded, when the publisher was a client (the parser decodes it):
+   * a handler reads it instead of decoding `headerBlock` again. Absent for the node's own
+   * publications and peers' forwards.
+   */
+  readonly headers?: MsgHeaders | undefined
+  /**
    * The peer that forwarded it; absent when it was published on this node. Cluster routing
    * forwards a publish from the node its publisher is connected to (one hop), so this is the
    * publisher's node (consumer groups of a multi-region stream serve a member by its region).
@@ -348,18 +354,18 @@ export class Router {
   publishLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array): number {
     // `inMsgs`/`inBytes` count what clients sent; the node's own publications are not input.
     const isResponse = this.responses.size > 0 && this.responses.respond(subject) !== undefined
-    const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse)
+    const delivered = this.#fanOut(undefined, subject, replyTo, headerBlock, payload, isResponse, undefined)
     this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
     // Deliveries made outside a client's input chunk are flushed at the end of the turn.
     return this.#routed ? delivered + this.#forwardedCopies : delivered
   }
 
   /** `fromPeer`: only cluster-wide subscribers receive what a peer forwarded; `fromNode` names that peer. */
-  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, fromPeer: boolean, fromNode?: string): number {
+  #deliverLocal(subject: string, replyTo: string | undefined, headerBlock: Uint8Array | undefined, payload: Uint8Array, fromPeer: boolean, headers: MsgHeaders | undefined, fromNode?: string): number {
     let delivered = 0
     for (const subscriber of this.#local) {
       if ((fromPeer && !subscriber.cluster) || !subject.startsWith(subscriber.literalPrefix) || !matchSubject(subscriber.pattern, subject)) continue
-      subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice(), fromNode })
+      subscriber.handler({ subject, replyTo, headerBlock: headerBlock === undefined ? undefined : headerBlock.slice(), payload: payload.slice(), headers, fromNode })
       delivered += 1
     }
     return delivered
@@ -407,7 +413,7 @@ export class Router {
       if (verdict === 'refused') return
       opened = verdict === 'opened'
     }
-    const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload, isResponse)
+    const delivered = this.#fanOut(from, subject, replyTo, headerBlock, payload, isResponse, headers)
     this.#countStream(subject, isResponse, payload.length + (headerBlock === undefined ? 0 : headerBlock.length), delivered)
     if (delivered === 0 && replyTo !== undefined) this.#noLocalResponder(from, replyTo, opened)
   }
@@ -476,9 +482,10 @@ export class Router {
     headerBlock: Uint8Array | undefined,
     payload: Uint8Array,
     isResponse: boolean,
+    headers: MsgHeaders | undefined,
   ): number {
-    if (this.#routed) return this.#fanOutRouted(this.#routes as RouterRoutes, from, subjectText, replyText, headerBlock, payload, isResponse)
-    const local = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false)
+    if (this.#routed) return this.#fanOutRouted(this.#routes as RouterRoutes, from, subjectText, replyText, headerBlock, payload, isResponse, headers)
+    const local = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false, headers)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     if (match.plain.length === 0 && match.groups.size === 0) return local
     // A response goes to a one-off inbox subject: caching its bytes would only churn the cache.
@@ -518,9 +525,10 @@ export class Router {
     headerBlock: Uint8Array | undefined,
     payload: Uint8Array,
     isResponse: boolean,
+    headers: MsgHeaders | undefined,
   ): number {
     const targets = routes.targets(subjectText, !isResponse)
-    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false)
+    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, false, headers)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     const served: string[] = []
     if (match.plain.length > 0 || match.groups.size > 0) {
@@ -554,7 +562,7 @@ export class Router {
   deliverFromPeer(message: RouteMessage, fromNode?: string): number {
     const { subject: subjectText, replyTo: replyText, headerBlock, payload, queues } = message
     const isResponse = this.responses.size > 0 && this.responses.respond(subjectText) !== undefined
-    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, true, fromNode)
+    let delivered = this.#local.length === 0 ? 0 : this.#deliverLocal(subjectText, replyText, headerBlock, payload, true, undefined, fromNode)
     const match = isResponse ? this.index.match(subjectText, uncached) : this.index.match(subjectText)
     if (match.plain.length > 0 || (queues.length > 0 && match.groups.size > 0)) {
       const subject = isResponse ? Buffer.from(subjectText, 'utf8') : this.#bytesOf(subjectText)

@@ -106,8 +106,8 @@ async function joinGroup(nc: NatsConnection, group: GroupAddress, body: unknown)
   }
 }
 
-/** Consume+ack through the consumer-group wire protocol with one member. */
-async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTargetOptions['groupMode'], options: ConsumeOptions): Promise<ConsumeFigures> {
+/** Consume+ack through the consumer-group wire protocol with one member (exported for ad-hoc drivers). */
+export async function consumeGroup(nc: NatsConnection, stream: string, mode: RailgunTargetOptions['groupMode'], options: ConsumeOptions): Promise<ConsumeFigures> {
   await api(nc, 'GROUP.ENSURE', { stream, name: groupName, mode, maxInFlight: options.window, start: { from: 'beginning' } })
   const group: GroupAddress = { namespace, stream, group: groupName }
   const member = nuid.next()

@@ -89,8 +89,18 @@ export function utf8Bytes(s: string): number {
   return bytes
 }
 
+/**
+ * The bytes of each event object encoded or decoded here, so an event is encoded once for the
+ * store, the replication push and the segment digest (issue #5: re-encoding per use was ~6 % of
+ * a node's CPU). Events are immutable (every field readonly), and so are these bytes: never
+ * modify what `encodeEvent` returns. Weak: an entry lives as long as its event.
+ */
+const encodedEvents = new WeakMap<StreamEvent, Uint8Array>()
+
 /** Why an event cannot be stored, or null when it is valid. */
 export function eventProblem(e: StreamEvent): string | null {
+  // An event encoded or decoded here was checked then, and events are immutable.
+  if (encodedEvents.has(e)) return null
   if (typeof e.stream !== 'string' || e.stream.length === 0 || utf8Bytes(e.stream) > streamBytesMax) return `stream must be 1..${streamBytesMax} UTF-8 bytes`
   if (typeof e.id !== 'string' || e.id.length === 0 || utf8Bytes(e.id) > eventIdBytesMax) return `id must be 1..${eventIdBytesMax} UTF-8 bytes`
   if (!isValidHlc(e.hlc)) return 'hlc out of range'
@@ -158,13 +168,6 @@ function writeU64(out: Uint8Array, at: number, v: number): number {
   return writeU32(out, writeU32(out, at, Math.floor(v / 2 ** 32)), v % 2 ** 32)
 }
 
-/**
- * The bytes of each event object encoded or decoded here, so an event is encoded once for the
- * store, the replication push and the segment digest (issue #5: re-encoding per use was ~6 % of
- * a node's CPU). Events are immutable (every field readonly), and so are these bytes: never
- * modify what `encodeEvent` returns. Weak: an entry lives as long as its event.
- */
-const encodedEvents = new WeakMap<StreamEvent, Uint8Array>()
 
 /**
  * Encodes a valid event (once per event object: later calls return the same bytes, which the

@@ -34,8 +34,8 @@ export function deliveryHeaderBlock(address: GroupAddress, term: number, index: 
     if (!ownDeliveryHeaders.has(key.toLowerCase())) tail += checkedLine(key, value)
   }
   const head = `${checkedLine(consumerHeaders.msgId, event.id)}${subject === undefined ? '' : checkedLine(consumerHeaders.subject, subject)}${consumerHeaders.time}: ${event.hlc.wallMs}\r\n`
-  // Index, deliveries, time and term are integers: nothing to check.
-  return encoder.encode(`${headerVersionLine}\r\n${group}${consumerHeaders.index}: ${index}\r\n${consumerHeaders.deliveries}: ${deliveries}\r\n${head}${consumerHeaders.term}: ${term}\r\n${tail}\r\n`)
+  // Index, deliveries, time and term are integers: nothing to check. Buffer.from: pooled, cheaper than TextEncoder per message.
+  return Buffer.from(`${headerVersionLine}\r\n${group}${consumerHeaders.index}: ${index}\r\n${consumerHeaders.deliveries}: ${deliveries}\r\n${head}${consumerHeaders.term}: ${term}\r\n${tail}\r\n`, 'utf8')
 }
 
 /** The entries `deliveryHeaderBlock` encodes, in order (the reference its bytes are tested against). */

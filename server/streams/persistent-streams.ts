@@ -414,7 +414,7 @@ export async function attachPersistentStreams(options: PersistentStreamsOptions)
   }
 
   const onPublish = (entry: Entry, message: LocalMessage): void => {
-    const parsed = parsePublish(message.subject, message.headerBlock, entry.spec.ackDefault)
+    const parsed = parsePublish(message.subject, message.headerBlock, entry.spec.ackDefault, message.headers)
     if (!parsed.ok) {
       counters.failed += 1
       entry.counters.failed += 1

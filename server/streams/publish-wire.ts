@@ -7,6 +7,7 @@ import type { EventHeader } from '../../data-plane/persistent/event.js'
 import { storageKeyHex } from '../../data-plane/persistent/event.js'
 import type { ErrorCode } from '../../shared/errors.js'
 import { decodeHeaders } from '../../shared/protocol/index.js'
+import type { MsgHeaders } from '../../shared/protocol/index.js'
 import { streamAckHeader, streamMsgIdHeader, streamSubjectHeader } from '../../shared/api/index.js'
 import { requestTimeoutHeader } from '../../data-plane/response/index.js'
 
@@ -28,16 +29,24 @@ export type ParseOutcome = { readonly ok: true; readonly value: ParsedPublish } 
 
 /**
  * Reads a publish's headers. The subject is stored first as `Rg-Subject` (a client cannot set
- * it, nor `Rg-Timeout-Ms`, which belongs to the request).
+ * it, nor `Rg-Timeout-Ms`, which belongs to the request). `decodedHeaders`: the block already
+ * decoded (the router passes the parser's), so it is not decoded twice.
  */
-export function parsePublish(subject: string, headerBlock: Uint8Array | undefined, ackDefault: AckLevel): ParseOutcome {
+export function parsePublish(subject: string, headerBlock: Uint8Array | undefined, ackDefault: AckLevel, decodedHeaders?: MsgHeaders): ParseOutcome {
   if (headerBlock === undefined) return { ok: true, value: { id: undefined, ackLevel: ackDefault, headers: [[streamSubjectHeader, subject]] } }
-  const decoded = decodeHeaders(headerBlock)
-  if (!decoded.ok) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `headers: ${decoded.reason}` }
+  let entries: MsgHeaders['entries']
+  if (decodedHeaders !== undefined) {
+    // The router's client publishes come with the parser's decoding of this very block.
+    entries = decodedHeaders.entries
+  } else {
+    const decoded = decodeHeaders(headerBlock)
+    if (!decoded.ok) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `headers: ${decoded.reason}` }
+    entries = decoded.headers.entries
+  }
   let id: string | undefined
   let ackLevel = ackDefault
   const headers: EventHeader[] = [[streamSubjectHeader, subject]]
-  for (const [key, value] of decoded.headers.entries) {
+  for (const [key, value] of entries) {
     const lower = key.toLowerCase()
     if (lower === msgIdHeader.toLowerCase()) {
       if (value.length === 0) return { ok: false, code: 'RG_ERR_INVALID_ARGUMENT', message: `${msgIdHeader}: empty` }

@@ -142,24 +142,28 @@ for (const makeLocation of storeLocations()) {
 }
 
 t.test('the append path builds the same key bytes as the general key builders (property)', async (t) => {
-  const { appendIdKey, appendKeys, eventKey, idKey, originSeqKey, hlcValue } = await import('../../data-plane/persistent/store/keys.js')
+  const { appendIdKey, appendIndexKey, appendIndexValue, appendKeys, eventKey, idKey, indexKey, indexValue, originSeqKey, hlcValue, storageKeyBytes, storageKeyOfEventKey } = await import('../../data-plane/persistent/store/keys.js')
   const { encodeStorageKey } = await import('../../data-plane/persistent/index.js')
   const fc = (await import('fast-check')).default
   const { eventArb } = await import('./helpers.js')
   fc.assert(
-    fc.property(eventArb, fc.integer({ min: 0, max: 2 ** 32 - 2 }), (event, streamNo) => {
+    fc.property(eventArb, fc.integer({ min: 0, max: 2 ** 32 - 2 }), fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), fc.boolean(), (event, streamNo, index, withId) => {
       const keys = appendKeys(streamNo, event)
       const storageKey = encodeStorageKey(event)
       const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex')
       return (
         hex(keys.eventKey) === hex(eventKey(streamNo, storageKey)) &&
-        hex(keys.storageKey) === hex(storageKey) &&
+        hex(storageKeyOfEventKey(keys.eventKey)) === hex(storageKey) &&
         hex(keys.originSeqKey) === hex(originSeqKey(streamNo, event.origin, event.incarnation, event.originSeq)) &&
         hex(keys.hlc) === hex(hlcValue(event.hlc)) &&
-        hex(appendIdKey(streamNo, event.id, keys.storageKey)) === hex(idKey(streamNo, event.id, storageKey))
+        hex(appendIdKey(streamNo, event.id, keys.eventKey)) === hex(idKey(streamNo, event.id, storageKey)) &&
+        hex(appendIndexKey(streamNo, index)) === hex(indexKey(streamNo, index)) &&
+        hex(appendIndexValue(event, withId ? event.id : undefined)) === hex(indexValue(storageKey, withId ? event.id : undefined)) &&
+        storageKeyBytes(event) === storageKey.length
       )
     }),
     { numRuns: 500 },
   )
-  t.pass('eventKey, storageKey, originSeqKey, hlc and id key agree on 500 generated events')
+  t.pass('eventKey, storageKey, originSeqKey, hlc, id key and delivery-index key and value agree on 500 generated events')
+  t.throws(() => appendIndexValue({ hlc: { wallMs: 1, logical: 0 }, origin: 'n.1', incarnation: 1, originSeq: 1 }, 'x'), /invalid position/, 'an invalid position is refused')
 })

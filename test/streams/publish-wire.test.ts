@@ -5,7 +5,8 @@ import fc from 'fast-check'
 import t from 'tap'
 import { PersistentRejection } from '../../data-plane/persistent/errors.js'
 import type { EngineAck } from '../../data-plane/persistent/engine/index.js'
-import { ackBytes, ackJson } from '../../server/streams/publish-wire.js'
+import { ackBytes, ackJson, parsePublish } from '../../server/streams/publish-wire.js'
+import { decodeHeaders, encodeHeaders } from '../../shared/protocol/index.js'
 import { hlcArb, originArb } from '../persistent/helpers.js'
 
 const positionArb = fc.record({
@@ -45,4 +46,23 @@ t.test('an ack parses back to the fields a client reads', async (t) => {
   const parsed = JSON.parse(Buffer.from(ackBytes('default/orders', ack)).toString('utf8')) as Record<string, unknown>
   t.same(parsed, { ok: true, stream: 'default/orders', position: parsed.position, origin: 'n1', incarnation: 2, seq: 42, hlc: { wallMs: 1_700_000_000_123, logical: 7 }, duplicate: false, level: 'majority' })
   t.match(parsed.position, /^[0-9a-f]+$/)
+})
+
+t.test('property: parsePublish with the decoded headers (as the router passes them) = parsePublish decoding the block', async () => {
+  const headerArb = fc.array(
+    fc.tuple(
+      fc.oneof(fc.constantFrom('Rg-Msg-Id', 'rg-ack', 'Rg-Timeout-Ms', 'Rg-Subject', 'X-Other'), fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,8}$/)),
+      fc.oneof(fc.constantFrom('', 'write', 'MAJORITY', 'all', 'bogus'), fc.stringMatching(/^[ -~]{0,12}$/)),
+    ),
+    { maxLength: 5 },
+  )
+  fc.assert(
+    fc.property(headerArb, (entries) => {
+      const block = encodeHeaders({ entries })
+      const decoded = decodeHeaders(block)
+      if (!decoded.ok) return false
+      return JSON.stringify(parsePublish('orders.eu', block, 'majority', decoded.headers)) === JSON.stringify(parsePublish('orders.eu', block, 'majority'))
+    }),
+    { numRuns: 2000 },
+  )
 })

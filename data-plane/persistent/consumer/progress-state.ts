@@ -76,6 +76,8 @@ export class ProgressState {
   #metaDirty = false
   readonly #dirty = new Set<number>()
   #version = 0
+  /** The last writer name built (`node@term`): a dispatch per message must not build and hash a new string each time. */
+  #lastWriter: { readonly node: string; readonly term: number; readonly writer: string } | undefined
 
   constructor(term: number) {
     if (!isCount(term)) throw new RangeError(`progress: term must be an integer >= 0, got ${term}`)
@@ -161,7 +163,9 @@ export class ProgressState {
     const fenced = this.#fence(op.term, 'dispatch')
     if (fenced !== null) return failure(fenced)
     if (!isCount(op.index)) return failure(new PersistentRejection('RG_ERR_INVALID_ARGUMENT', `group progress: index must be an integer >= 0, got ${op.index}`))
-    const writer = writerOf(op.node, op.term)
+    let last = this.#lastWriter
+    if (last === undefined || last.node !== op.node || last.term !== op.term) this.#lastWriter = last = { node: op.node, term: op.term, writer: writerOf(op.node, op.term) }
+    const writer = last.writer
     if (!this.#outstanding.has(op.index) && this.#outstanding.size >= outstandingIdsMax) {
       return failure(new PersistentRejection('RG_ERR_LIMIT_EXCEEDED', `group progress: outstandingIdsMax (${outstandingIdsMax}) reached`, { limit: 'outstandingIdsMax' }))
     }
@@ -301,6 +305,10 @@ export class ProgressState {
   entry(index: number): ProgressEntry | undefined {
     const dots = this.#outstanding.get(index)
     if (dots === undefined) return undefined
+    if (dots.size === 1) {
+      // The common case (one dispatch by one controller): no sort.
+      for (const d of dots.values()) return [[d.writer, d.counter, d.attempt] as const]
+    }
     return byKey(dots).map(([, d]) => [d.writer, d.counter, d.attempt] as const)
   }
 

@@ -26,7 +26,7 @@
 //    a fingerprint (a match is confirmed against the survivor's id, read through `ready().reads`
 //    when it is no longer in memory: delivery or the publish waits for it); a restart reads
 //    metadata and the few unsettled copies back, never the whole history.
-import { compareEventOrder, copyKeyOf, eventProblem, originKey, originKeyOf } from '../event.js'
+import { compareEventOrder, copyKeyOf, encodeEvent, eventProblem, originKey, originKeyOf } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
 import { PersistentRejection } from '../errors.js'
 import { compareHlc, hlcZero } from '../hlc.js'
@@ -523,6 +523,8 @@ export class StreamReplica {
       if (hlc === null) return // waits for a durable ceiling
       const { request } = this.#queued.shift() as Queued
       const event: StreamEvent = { stream: this.stream, id: request.id, hlc, origin: this.node, incarnation: this.incarnation, originSeq: ++this.#ownSeq, headers: request.headers, payload: request.payload }
+      // Encoded once here (checked once): the set's check, the store and the pushes reuse it (event.ts).
+      encodeEvent(event)
       const result = this.#held.insert([event])
       // Invariant: a fresh sequence of this incarnation with a rising hlc is always new here.
       if (result.added.length !== 1) throw new Error(`stream replica: own event ${this.#ownKey}:${event.originSeq} refused (${result.refused[0]?.reason ?? 'already held'})`)

@@ -11,7 +11,7 @@
 import { StorageClosedError, StorageKeySpaceError } from '../../../shared/errors.js'
 import type { BatchOperation, Storage } from '../../../shared/storage/index.js'
 import { PersistentRejection } from '../errors.js'
-import { encodeEvent, encodeStorageKey, eventProblem, isValidOrigin, originKeyOf } from '../event.js'
+import { encodeEvent, eventProblem, isValidOrigin, originKeyOf } from '../event.js'
 import type { EventPosition, StreamEvent } from '../event.js'
 import { MalformedEventError } from '../errors.js'
 import type { Hlc } from '../hlc.js'
@@ -22,6 +22,8 @@ import type { AppendedToStream, EventStoreObserver, MaintenanceCallReport, Maint
 import type { AppendKeys } from './keys.js'
 import {
   appendIdKey,
+  appendIndexKey,
+  appendIndexValue,
   appendKeys,
   encodeStreamNo,
   eventStoreKeySpaces,
@@ -29,9 +31,7 @@ import {
   groupKey,
   groupsKeySpace,
   idsKeySpace,
-  indexKey,
   indexKeySpace,
-  indexValue,
   metaKeySpace,
   originSeqKey,
   originSeqsKeySpace,
@@ -40,6 +40,8 @@ import {
   seqOfOriginSeqKey,
   streamMetaKey,
   streamMetaKeyPrefix,
+  storageKeyBytes,
+  storageKeyOfEventKey,
   streamNameKey,
   utf8,
 } from './keys.js'
@@ -301,13 +303,12 @@ export class EventStore {
         const streamNo = state.streamNo
         const withIds = state.config.dedupWindowMs > 0
         for (const { event, keys, value } of prepared) {
-          const { storageKey } = keys
           const key = originKeyOf(event)
           if (state.holds(key, event.originSeq)) {
             alreadyHeld++
             continue
           }
-          if (state.belowHead(storageKey)) {
+          if (state.head.throughKey !== null && state.belowHead(storageKeyOfEventKey(keys.eventKey))) {
             belowHead++
             continue
           }
@@ -320,7 +321,7 @@ export class EventStore {
           }
           operations.push({ type: 'put', keySpace: eventsKeySpace, key: keys.eventKey, value })
           operations.push({ type: 'put', keySpace: originSeqsKeySpace, key: keys.originSeqKey, value: keys.hlc })
-          if (withIds) operations.push({ type: 'put', keySpace: idsKeySpace, key: appendIdKey(streamNo, event.id, storageKey), value: emptyValue })
+          if (withIds) operations.push({ type: 'put', keySpace: idsKeySpace, key: appendIdKey(streamNo, event.id, keys.eventKey), value: emptyValue })
           state.count++
           state.bytes += keys.eventKey.length + value.length
           appendedBytes += keys.eventKey.length + value.length
@@ -358,25 +359,40 @@ export class EventStore {
     } catch (error) {
       return Promise.reject(error)
     }
-    const keys = deliveries.map((d) => encodeStorageKey(d.position))
+    // Each value is the event's storage key then its id, built in one allocation (the key is its prefix).
+    let values: Buffer[]
+    try {
+      values = deliveries.map((d) => appendIndexValue(d.position, d.id))
+    } catch (error) {
+      return Promise.reject(error)
+    }
     return this.#committer.submit({
-      bytes: keys.length * 48,
+      bytes: deliveries.length * 48,
       sync: options.sync !== false,
       build: () => {
         // Check everything before changing anything: a bad call rejects whole.
         let expected = state.deliveredCount
-        let last = state.lastDeliveredKey
-        deliveries.forEach((d, i) => {
-          const key = keys[i] as Uint8Array
+        const last = state.lastDeliveredKey
+        let lastValue: Buffer | null = null
+        let lastKeyBytes = 0
+        for (let i = 0; i < deliveries.length; i++) {
+          const d = deliveries[i] as RecordedDelivery
+          const value = values[i] as Buffer
+          const keyBytes = storageKeyBytes(d.position)
           if (d.index !== expected) throw new PersistentRejection('RG_ERR_INVALID_STATE', `event store: delivery index ${d.index}, expected ${expected}`, { stream })
-          if (last !== null && compareKeys(key, last) <= 0) throw new PersistentRejection('RG_ERR_INVALID_STATE', `event store: delivery ${d.index} is not after the previous one in storage order`, { stream })
+          // value[0, keyBytes) is this delivery's storage key; it must sort after the previous one.
+          const afterLast = lastValue !== null ? value.compare(lastValue, 0, lastKeyBytes, 0, keyBytes) > 0 : last === null || value.compare(last, 0, last.length, 0, keyBytes) > 0
+          if (!afterLast) throw new PersistentRejection('RG_ERR_INVALID_STATE', `event store: delivery ${d.index} is not after the previous one in storage order`, { stream })
           if (!state.holds(originKeyOf(d.position), d.position.originSeq)) throw new PersistentRejection('RG_ERR_INVALID_STATE', `event store: delivery ${d.index} names an event the store does not hold`, { stream })
           expected++
-          last = key
-        })
-        const operations: BatchOperation[] = deliveries.map((d, i) => ({ type: 'put', keySpace: indexKeySpace, key: indexKey(state.streamNo, d.index), value: indexValue(keys[i] as Uint8Array, d.id) }))
+          lastValue = value
+          lastKeyBytes = keyBytes
+        }
+        const streamNo = state.streamNo
+        const operations: BatchOperation[] = new Array<BatchOperation>(deliveries.length)
+        for (let i = 0; i < deliveries.length; i++) operations[i] = { type: 'put', keySpace: indexKeySpace, key: appendIndexKey(streamNo, (deliveries[i] as RecordedDelivery).index), value: values[i] as Buffer }
         state.deliveredCount = expected
-        state.lastDeliveredKey = last
+        if (lastValue !== null) state.lastDeliveredKey = lastValue.subarray(0, lastKeyBytes)
         if (deliveries.length > 0) this.#dirty.add(stream)
         return { operations, result: undefined }
       },
@@ -601,11 +617,3 @@ export class EventStore {
   }
 }
 
-function compareKeys(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length)
-  for (let i = 0; i < n; i++) {
-    const d = (a[i] as number) - (b[i] as number)
-    if (d !== 0) return d
-  }
-  return a.length - b.length
-}

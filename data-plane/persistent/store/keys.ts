@@ -11,9 +11,10 @@
 //   ps-meta         'n' name → streamNo · 's' streamNo → stream metadata (JSON)
 //
 // storageKey = hlc | origin 0x00 | incarnation | originSeq (event.ts): byte order = delivery order.
-import { decodeHlc, encodeHlc, hlcBytes } from '../hlc.js'
+import { decodeHlc, encodeHlc, hlcBytes, isValidHlc } from '../hlc.js'
 import type { Hlc } from '../hlc.js'
-import { encodeStorageKey } from '../event.js'
+import { encodeStorageKey, isValidIncarnation, isValidOrigin, isValidOriginSeq } from '../event.js'
+import { MalformedEventError } from '../errors.js'
 import type { EventPosition } from '../event.js'
 
 export const eventsKeySpace = 'ps-events'
@@ -107,10 +108,8 @@ function originBytesOf(origin: string): Buffer {
 }
 
 export interface AppendKeys {
-  /** `ps-events` key: streamNo | storageKey. */
+  /** `ps-events` key: streamNo | storageKey (the storage key is `storageKeyOfEventKey(eventKey)`, a view built only when needed). */
   readonly eventKey: Buffer
-  /** The storage key (a view into eventKey). */
-  readonly storageKey: Buffer
   /** `ps-origin-seqs` key. */
   readonly originSeqKey: Buffer
   /** Its value: the hlc (a view into eventKey). */
@@ -133,17 +132,17 @@ export function appendKeys(streamNo: number, position: EventPosition): AppendKey
   const originSeqKey = Buffer.allocUnsafe(streamNoBytes + n + 1 + 12)
   eventKey.copy(originSeqKey, 0, 0, streamNoBytes)
   eventKey.copy(originSeqKey, streamNoBytes, 12)
-  return { eventKey, storageKey: eventKey.subarray(streamNoBytes), originSeqKey, hlc: eventKey.subarray(streamNoBytes, streamNoBytes + hlcBytes) }
+  return { eventKey, originSeqKey, hlc: eventKey.subarray(streamNoBytes, streamNoBytes + hlcBytes) }
 }
 
-/** `ps-ids` key for an event whose storage key is given. */
-export function appendIdKey(streamNo: number, id: string, storageKey: Buffer): Buffer {
+/** `ps-ids` key of an event whose `ps-events` key is given (its storage key copied from it). */
+export function appendIdKey(streamNo: number, id: string, eventKey: Buffer): Buffer {
   const idLength = Buffer.byteLength(id, 'utf8')
-  const key = Buffer.allocUnsafe(streamNoBytes + 2 + idLength + storageKey.length)
+  const key = Buffer.allocUnsafe(streamNoBytes + 2 + idLength + eventKey.length - streamNoBytes)
   key.writeUInt32BE(streamNo, 0)
   key.writeUInt16BE(idLength, 4)
   key.write(id, 6, 'utf8')
-  storageKey.copy(key, 6 + idLength)
+  eventKey.copy(key, 6 + idLength, streamNoBytes)
   return key
 }
 
@@ -188,6 +187,42 @@ export const fromUtf8 = (bytes: Uint8Array): string => decoder.decode(bytes)
  */
 export function indexValue(storageKey: Uint8Array, id: string | undefined): Uint8Array {
   return id === undefined ? storageKey : concatBytes(storageKey, encoder.encode(id))
+}
+
+/** `ps-index` key of delivery `index` (same bytes as indexKey), one pooled allocation. */
+export function appendIndexKey(streamNo: number, index: number): Buffer {
+  const key = Buffer.allocUnsafe(streamNoBytes + 8)
+  key.writeUInt32BE(streamNo, 0)
+  key.writeUInt32BE(Math.floor(index / 2 ** 32), 4)
+  key.writeUInt32BE(index % 2 ** 32, 8)
+  return key
+}
+
+/** Bytes of the storage key of `position` (hlc · origin · 0x00 · incarnation · originSeq); origins are ASCII. */
+export const storageKeyBytes = (position: EventPosition): number => hlcBytes + position.origin.length + 1 + 12
+
+/**
+ * The delivery-index value of `position` (same bytes as `indexValue(encodeStorageKey(position),
+ * id)`), built in one pooled allocation without the intermediate key. An invalid position is
+ * refused as encodeStorageKey refuses it (MalformedEventError).
+ */
+export function appendIndexValue(position: EventPosition, id: string | undefined): Buffer {
+  if (!isValidHlc(position.hlc) || !isValidOrigin(position.origin) || !isValidIncarnation(position.incarnation) || !isValidOriginSeq(position.originSeq)) {
+    throw new MalformedEventError('cannot encode storage key: invalid position')
+  }
+  const origin = originBytesOf(position.origin)
+  const n = origin.length
+  const idLength = id === undefined ? 0 : Buffer.byteLength(id, 'utf8')
+  const value = Buffer.allocUnsafe(hlcBytes + n + 1 + 12 + idLength)
+  value.writeUIntBE(position.hlc.wallMs, 0, 6)
+  value.writeUInt16BE(position.hlc.logical, 6)
+  origin.copy(value, hlcBytes)
+  value[hlcBytes + n] = 0
+  value.writeUInt32BE(position.incarnation, hlcBytes + n + 1)
+  value.writeUInt32BE(Math.floor(position.originSeq / 2 ** 32), hlcBytes + n + 5)
+  value.writeUInt32BE(position.originSeq % 2 ** 32, hlcBytes + n + 9)
+  if (id !== undefined) value.write(id, hlcBytes + n + 13, 'utf8')
+  return value
 }
 
 /** The length of the storage key at the front of `bytes`. */
