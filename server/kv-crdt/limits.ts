@@ -24,8 +24,12 @@ export const watchesPerNodeMax = 10_000
 /** A watch whose deliver subject has had no subscriber anywhere for this long is stopped. */
 export const watchInterestCheckMsDefault = 1_000
 
-/** One forwarded request (node → replica) waits this long for the replica's answer, beyond the client's write timeout. */
-export const forwardAnswerGraceMs = 2_000
+/**
+ * A forwarded write waits this long beyond its `timeoutMs` for the replica's answer (which comes
+ * by `timeoutMs` at the latest): less than the client's own grace (client/kv-crdt-transport.ts
+ * `crdtKvAnswerGraceMs`, 2 s), so the client hears the server's answer first.
+ */
+export const forwardAnswerGraceMs = 1_000
 
 /** A forwarded read or a refused forward moves on to the next replica; reads wait this long per attempt. */
 export const forwardReadAttemptMs = 5_000
