@@ -101,20 +101,51 @@ const encodedEvents = new WeakMap<StreamEvent, Uint8Array>()
 export function eventProblem(e: StreamEvent): string | null {
   // An event encoded or decoded here was checked then, and events are immutable.
   if (encodedEvents.has(e)) return null
-  if (typeof e.stream !== 'string' || e.stream.length === 0 || utf8Bytes(e.stream) > streamBytesMax) return `stream must be 1..${streamBytesMax} UTF-8 bytes`
-  if (typeof e.id !== 'string' || e.id.length === 0 || utf8Bytes(e.id) > eventIdBytesMax) return `id must be 1..${eventIdBytesMax} UTF-8 bytes`
+  return checkEvent(e, null)
+}
+
+/**
+ * The checks of `eventProblem`; with `lengths`, the UTF-8 lengths it counted are left there
+ * (stream, id, then key and value of each header) so the encoder does not count them again.
+ */
+function checkEvent(e: StreamEvent, lengths: number[] | null): string | null {
+  if (typeof e.stream !== 'string' || e.stream.length === 0) return `stream must be 1..${streamBytesMax} UTF-8 bytes`
+  const streamLength = utf8Bytes(e.stream)
+  if (streamLength > streamBytesMax) return `stream must be 1..${streamBytesMax} UTF-8 bytes`
+  if (typeof e.id !== 'string' || e.id.length === 0) return `id must be 1..${eventIdBytesMax} UTF-8 bytes`
+  const idLength = utf8Bytes(e.id)
+  if (idLength > eventIdBytesMax) return `id must be 1..${eventIdBytesMax} UTF-8 bytes`
   if (!isValidHlc(e.hlc)) return 'hlc out of range'
   if (!isValidOrigin(e.origin)) return `origin must match ${originPattern.source}`
   if (!isValidIncarnation(e.incarnation)) return `incarnation must be an integer in 1..${incarnationMax}`
   if (!isValidOriginSeq(e.originSeq)) return 'originSeq must be a safe integer >= 1'
   if (e.headers.length > eventHeadersMax) return `more than ${eventHeadersMax} headers`
+  if (lengths !== null) {
+    lengths.length = 0
+    lengths.push(streamLength, idLength)
+  }
   for (const [key, value] of e.headers) {
-    if (key.length === 0 || utf8Bytes(key) > headerKeyBytesMax) return `header key must be 1..${headerKeyBytesMax} UTF-8 bytes`
-    if (utf8Bytes(value) > headerValueBytesMax) return `header value over ${headerValueBytesMax} UTF-8 bytes`
+    if (key.length === 0) return `header key must be 1..${headerKeyBytesMax} UTF-8 bytes`
+    const keyLength = utf8Bytes(key)
+    if (keyLength > headerKeyBytesMax) return `header key must be 1..${headerKeyBytesMax} UTF-8 bytes`
+    const valueLength = utf8Bytes(value)
+    if (valueLength > headerValueBytesMax) return `header value over ${headerValueBytesMax} UTF-8 bytes`
+    if (lengths !== null) lengths.push(keyLength, valueLength)
   }
   if (e.payload.length > eventPayloadBytesMax) return `payload over ${eventPayloadBytesMax} bytes`
   return null
 }
+
+/** Scratch for checkEvent's lengths (encodeEvent is synchronous: one user at a time). */
+const fieldLengths: number[] = []
+
+/**
+ * Uninitialized bytes from Node's pooled allocator when there is one (an event's bytes are
+ * small; a `new Uint8Array` each is a zero-filled off-heap buffer the GC must track), else a
+ * plain array. The encoder writes every byte (checked).
+ */
+const allocBytes: (size: number) => Uint8Array =
+  typeof (globalThis as { Buffer?: unknown }).Buffer === 'function' ? (size) => (globalThis as unknown as { Buffer: { allocUnsafe(size: number): Uint8Array } }).Buffer.allocUnsafe(size) : (size) => new Uint8Array(size)
 
 /**
  * Writes `s` as UTF-8 at `at` exactly as TextEncoder would (a lone surrogate becomes U+FFFD);
@@ -176,20 +207,17 @@ function writeU64(out: Uint8Array, at: number, v: number): number {
 export function encodeEvent(e: StreamEvent): Uint8Array {
   const cached = encodedEvents.get(e)
   if (cached !== undefined) return cached
-  const problem = eventProblem(e)
+  const problem = checkEvent(e, fieldLengths)
   if (problem !== null) throw new MalformedEventError(`cannot encode: ${problem}`)
   // Origins are ASCII (isValidOrigin): their length is their byte count.
-  const streamLength = utf8Bytes(e.stream)
-  const idLength = utf8Bytes(e.id)
+  const streamLength = fieldLengths[0] as number
+  const idLength = fieldLengths[1] as number
   const headers = e.headers
   let headerBytes = 0
-  for (let i = 0; i < headers.length; i += 1) {
-    const [k, v] = headers[i] as EventHeader
-    headerBytes += 2 + utf8Bytes(k) + 4 + utf8Bytes(v)
-  }
+  for (let i = 0; i < headers.length; i += 1) headerBytes += 2 + (fieldLengths[2 + 2 * i] as number) + 4 + (fieldLengths[3 + 2 * i] as number)
   const payload = e.payload
   const size = 1 + hlcBytes + 4 + 8 + 1 + e.origin.length + 2 + streamLength + 2 + idLength + 2 + headerBytes + 4 + payload.length
-  const out = new Uint8Array(size)
+  const out = allocBytes(size)
   out[0] = codecVersion
   encodeHlc(e.hlc, out, 1)
   let at = writeU32(out, 1 + hlcBytes, e.incarnation)
@@ -295,7 +323,8 @@ export function decodeEvent(bytes: Uint8Array): Outcome<StreamEvent, MalformedEv
     const payloadAt = r.offset
     r.offset += payloadBytes
     if (r.offset !== bytes.length) return failure(new MalformedEventError(`${bytes.length - r.offset} trailing bytes`))
-    const own = bytes.slice()
+    const own = allocBytes(bytes.length)
+    own.set(bytes)
     const event: StreamEvent = { stream, id, hlc: hlc.value, origin, incarnation, originSeq, headers, payload: own.subarray(payloadAt, payloadAt + payloadBytes) }
     const problem = eventProblem(event)
     if (problem !== null) return failure(new MalformedEventError(problem))
