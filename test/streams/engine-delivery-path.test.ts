@@ -6,11 +6,15 @@
 //    last synced write) loses nothing that matters: the restarted engine records the same
 //    indexes for the same events again;
 //  - the bounded delivery cache answers `fetch` and `cached` exactly as the store does, across
-//    the cache's lower edge, at its event and byte bounds, and below a retention head.
+//    the cache's lower edge, at its event and byte bounds, and below a retention head;
+//  - below the cache, sequential readers are served by read-ahead windows: one store read per
+//    `readAheadEventsMax` events instead of one per fetch, the same answers as the store,
+//    bounded windows for interleaved and random readers, a retention head respected.
 import t from 'tap'
 import { EventStore, eventStoreKeySpaces } from '../../data-plane/persistent/index.js'
 import { eventsKeySpace, indexKeySpace, metaKeySpace } from '../../data-plane/persistent/store/keys.js'
 import { engineKeySpace, StreamEngine } from '../../data-plane/persistent/engine/index.js'
+import { readAheadEventsMax } from '../../data-plane/persistent/engine/stream-engine.js'
 import type { EnginePublish, StreamEngineOptions } from '../../data-plane/persistent/engine/index.js'
 import { createMemoryLocation, openMemoryStorage } from '../../shared/storage/index.js'
 import type { BatchOperation, KeyRange, MemoryLocation, RangeOptions, Storage, StorageEntry, WriteOptions } from '../../shared/storage/index.js'
@@ -172,6 +176,9 @@ t.test('the delivery cache answers as the store does (edges, bounds, retention h
     if (!ack.ok) throw ack.error
   }
   await until('30 deliveries recorded', () => engine.deliveredCount === 30)
+  // Before any store read (no read-ahead window yet): below the cache nothing is in memory.
+  t.equal(engine.cached(22, 3), undefined, 'below the cache: not in memory')
+  t.same(ids(engine.cached(23, 10) ?? []).length, 7, 'the cache holds the last 7')
   let hits = 0
   let misses = 0
   const compare = async (label: string): Promise<void> => {
@@ -190,8 +197,6 @@ t.test('the delivery cache answers as the store does (edges, bounds, retention h
   }
   await compare('7-event cache')
   t.ok(hits > 0 && misses > 0, `both paths taken (${hits} hits, ${misses} misses)`)
-  t.equal(engine.cached(22, 3), undefined, 'below the cache: not in memory')
-  t.same(ids(engine.cached(23, 10) ?? []).length, 7, 'the cache holds the last 7')
   // Retention removes the head (maxCount 25 keeps the last 25): cached answers skip what is gone.
   const maintained = await store.maintain(stream, Date.now())
   t.ok(maintained.deletedEvents > 0, `retention deleted ${maintained.deletedEvents} events`)
@@ -217,4 +222,63 @@ t.test('a byte bound smaller than one event keeps nothing in memory; fetch still
   t.equal(engine.cached(0, 5), undefined, 'nothing cached')
   t.equal(engine.cached(4, 1), undefined, 'not even the last one')
   t.same(ids(await engine.fetch(0, 5)), ids(await store.readByIndex(stream, 0, 5)), 'fetch answers from the store')
+})
+
+t.test('read-ahead below the delivery cache: sequential readers cost one store read per window, answers equal the store\'s', { timeout: 120_000 }, async (t) => {
+  const storage = await openMemoryStorage(createMemoryLocation(), { keySpaces })
+  const { engine, store } = await openEngine(storage, { deliveryCache: { eventsMax: 16 }, retention: { maxCount: 1_000 } })
+  t.teardown(async () => {
+    engine.stop()
+    await store.close()
+    await storage.close()
+  })
+  const total = 2 * readAheadEventsMax + 100
+  for (let start = 0; start < total; start += 100) {
+    const acks = await Promise.all(Array.from({ length: Math.min(100, total - start) }, (_, i) => engine.publish(publishOf(`e${start + i}`))))
+    for (const ack of acks) if (!ack.ok) throw ack.error
+  }
+  await until(`${total} deliveries recorded`, () => engine.deliveredCount === total)
+  const reference = ids(await store.readByIndex(stream, 0, total))
+  t.equal(reference.length, total)
+  // Count the engine's store reads from here on (the reference above is the test's own).
+  let storeReads = 0
+  const readByIndex = store.readByIndex.bind(store)
+  store.readByIndex = (name, from, limit) => {
+    storeReads += 1
+    return readByIndex(name, from, limit)
+  }
+  // Two interleaved readers, each sequential: each continues its own window.
+  const a: string[] = []
+  const b: string[] = []
+  for (let step = 0; step < 300; step++) {
+    a.push(...ids(await engine.fetch(step, 1)))
+    b.push(...ids(await engine.fetch(readAheadEventsMax + 50 + step, 1)))
+  }
+  t.same(a, reference.slice(0, 300), 'first reader')
+  t.same(b, reference.slice(readAheadEventsMax + 50, readAheadEventsMax + 350), 'second reader')
+  t.ok(storeReads <= 6, `${storeReads} store reads for two interleaved readers of 300 each`)
+  const below = total - 16
+  // One reader, one message at a time (a group dispatching one message per ack).
+  storeReads = 0
+  const got: string[] = []
+  for (let index = 0; index < below; index++) {
+    const hit = engine.cached(index, 1)
+    got.push(...ids(hit ?? (await engine.fetch(index, 1))))
+  }
+  t.same(got, reference.slice(0, below), 'every event, in order, as the store has it')
+  t.ok(storeReads <= Math.ceil(below / readAheadEventsMax) + 2, `${storeReads} store reads for ${below} one-event fetches`)
+  // Random single reads: right answers; a cached answer is always the store's.
+  for (const index of [700, 3, 1_000, 250, 999, 0, total - 17, total - 1]) {
+    const want = reference.slice(index, index + 1)
+    t.same(ids(await engine.fetch(index, 1)), want, `fetch(${index}, 1)`)
+    const hit = engine.cached(index, 1)
+    if (hit !== undefined) t.same(ids(hit), want, `cached(${index}, 1)`)
+  }
+  // Retention (maxCount 1,000) removes the head: nothing below it is answered, from memory or not.
+  const maintained = await store.maintain(stream, Date.now())
+  t.ok(maintained.deletedEvents > 0, `retention deleted ${maintained.deletedEvents} events`)
+  const head = store.info(stream).firstIndex
+  t.ok(head > 0, `the head moved to ${head}`)
+  t.same(ids(engine.cached(0, 5) ?? []), ids(await store.readByIndex(stream, 0, 5)), 'cached below the head: what the store reads (from the head)')
+  t.same(ids(await engine.fetch(0, 5)), ids(await store.readByIndex(stream, 0, 5)), 'fetch below the head: what the store reads (from the head)')
 })

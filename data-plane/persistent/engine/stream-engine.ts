@@ -77,6 +77,17 @@ export const deliveryCacheBytesMax = 8 * 1024 * 1024
 export const recordDeliveriesBatchMax = 4_096
 /** Fixed per-event overhead counted against deliveryCacheBytesMax besides payload and headers. */
 const cachedEventOverheadBytes = 128
+/**
+ * Below the delivery cache, a fetch that continues where an earlier store read ended (a
+ * sequential reader, e.g. a consumer group catching up from the beginning) reads this many
+ * events ahead and keeps them: a group dispatching one message per ack otherwise paid two store
+ * iterators per message (issue #5 consume+ack).
+ */
+export const readAheadEventsMax = 512
+/** Bytes (as the delivery cache counts them) of one read-ahead window at most. */
+export const readAheadBytesMax = 1024 * 1024
+/** Read-ahead windows per engine (one per sequential reader), the least recently used dropped. */
+export const readAheadWindowsMax = 4
 
 export interface EnginePublish {
   /** Producer id (`Rg-Msg-Id`): the dedup identity; a nuid when absent. */
@@ -144,6 +155,8 @@ export class StreamEngine {
   #cacheBytes = 0
   readonly #cacheEventsMax: number
   readonly #cacheBytesMax: number
+  /** Read-ahead windows below the delivery cache: events of indexes [first, first + events.length), most recently used last. */
+  #readAhead: Array<{ readonly first: number; readonly events: readonly StreamEvent[] }> = []
   #publishCounter = 0
   #persistedUpTo = 0
   readonly #deliveredListeners = new Set<(deliveredCount: number) => void>()
@@ -273,8 +286,9 @@ export class StreamEngine {
 
   /**
    * Up to `max` delivered events from delivery index `from` (each with its index): recorded
-   * ones only (below `deliveredCount`), from the delivery cache when it holds them, else from
-   * the store (then the cached rest of the range).
+   * ones only (below `deliveredCount`), from the delivery cache or a read-ahead window when they
+   * hold them, else from the store (then the cached rest of the range). A store read that
+   * continues an earlier one reads up to `readAheadEventsMax` ahead and keeps them.
    */
   async fetch(from: number, max: number): Promise<Array<{ readonly index: number; readonly event: StreamEvent }>> {
     const { start, end } = this.#fetchRange(from, max)
@@ -282,11 +296,33 @@ export class StreamEngine {
     const cached = this.cached(start, end - start)
     if (cached !== undefined) return cached
     const cacheFirst = this.#cacheFirst
-    const stored = await this.#options.store.readByIndex(this.stream, start, Math.min(end, cacheFirst) - start)
+    const storeEnd = Math.min(end, cacheFirst)
+    const continues = this.#readAhead.some((w) => w.first <= start && start <= w.first + w.events.length)
+    const readEnd = continues ? Math.max(storeEnd, Math.min(start + readAheadEventsMax, cacheFirst, this.#writtenUpTo)) : storeEnd
+    const read = await this.#options.store.readByIndex(this.stream, start, readEnd - start)
+    if (this.#stopped === null) this.#keepReadAhead(start, read)
+    const stored = read.length > storeEnd - start ? read.filter((row) => row.index < storeEnd) : read
     if (end <= cacheFirst) return stored
     // The rest of the range from the cache, if it still holds it (it may have moved on meanwhile).
     const rest = this.cached(cacheFirst, end - cacheFirst)
     return rest === undefined ? stored : [...stored.filter((row) => row.index < cacheFirst), ...rest]
+  }
+
+  /** Keeps a store read as a read-ahead window (its contiguous prefix from `first`, within the bounds), replacing the windows it overlaps. */
+  #keepReadAhead(first: number, rows: ReadonlyArray<{ readonly index: number; readonly event: StreamEvent }>): void {
+    const events: StreamEvent[] = []
+    let bytes = 0
+    for (const row of rows) {
+      if (row.index !== first + events.length || events.length >= readAheadEventsMax) break
+      bytes += cachedBytes(row.event)
+      if (bytes > readAheadBytesMax && events.length > 0) break
+      events.push(row.event)
+    }
+    if (events.length === 0) return
+    const last = first + events.length
+    const kept = this.#readAhead.filter((w) => w.first + w.events.length <= first || w.first >= last)
+    kept.push({ first, events })
+    this.#readAhead = kept.length > readAheadWindowsMax ? kept.slice(kept.length - readAheadWindowsMax) : kept
   }
 
   /** [start, end) of a fetch: from the first index still stored (as the store reads), at most fetchEventsMax, recorded ones only. */
@@ -298,13 +334,27 @@ export class StreamEngine {
 
   /**
    * `fetch` without I/O: the events of [from, from + max) (capped at `fetchEventsMax` and at
-   * what is recorded) when the delivery cache holds all of them, else undefined.
+   * what is recorded) when the delivery cache or one read-ahead window holds all of them, else
+   * undefined.
    */
   cached(from: number, max: number): Array<{ readonly index: number; readonly event: StreamEvent }> | undefined {
     const { start, end } = this.#fetchRange(from, max)
     if (end <= start) return []
-    if (start < this.#cacheFirst) return undefined
     const out: Array<{ readonly index: number; readonly event: StreamEvent }> = []
+    if (start < this.#cacheFirst) {
+      const windows = this.#readAhead
+      for (let i = windows.length - 1; i >= 0; i--) {
+        const window = windows[i] as { readonly first: number; readonly events: readonly StreamEvent[] }
+        if (window.first > start || end > window.first + window.events.length) continue
+        if (i !== windows.length - 1) {
+          windows.splice(i, 1)
+          windows.push(window)
+        }
+        for (let index = start; index < end; index++) out.push({ index, event: window.events[index - window.first] as StreamEvent })
+        return out
+      }
+      return undefined
+    }
     for (let index = start; index < end; index++) {
       out.push({ index, event: this.#cache[this.#cacheHead + index - this.#cacheFirst] as StreamEvent })
     }
@@ -469,6 +519,7 @@ export class StreamEngine {
     for (const [publishId, pending] of this.#pending) pending.resolve({ ok: false, publishId, error: new PersistentRejection(code, `stream ${this.stream}: ${error.message}`) })
     this.#pending.clear()
     this.#unrecorded = []
+    this.#readAhead = []
     this.#cache = []
     this.#cacheHead = 0
     this.#cacheBytes = 0
