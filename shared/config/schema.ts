@@ -30,6 +30,13 @@ export const configBounds = {
   deadOriginGraceMs: { min: 500, max: 600_000 },
 } as const
 
+/**
+ * The node's key spaces written continuously (server/node.ts `nodeKeySpaces`): a persistent
+ * stream's events and their origin-sequence, id and delivery indexes and its metadata record
+ * (every batch), consumer-group progress (every ack), the Raft log (every commit).
+ */
+export const busyKeySpacesDefault = ['ps-events', 'ps-origin-seqs', 'ps-ids', 'ps-index', 'ps-meta', 'ps-consumer', 'raft-log'] as const
+
 /** Section shapes: each field's validator, without defaults (defaults live in `configDefaults`). */
 export const sectionShapes = {
   server: {
@@ -41,12 +48,18 @@ export const sectionShapes = {
   storage: {
     dataDir: nonEmptyString(),
     /**
-     * RocksDB memtable budget per column family (level compaction: write buffers of budget/4, at
-     * most 6, so a family holds at most ~1.5 × this in memtables; flushed at about 0.5 ×).
+     * RocksDB memtable budget per busy column family (level compaction: write buffers of
+     * budget/4, at most 6, so a family holds at most ~1.5 × this in memtables; flushed at about 0.5 ×).
      */
     memtableBudgetBytes: integerIn(configBounds.memtableBudgetBytes.min, configBounds.memtableBudgetBytes.max),
-    /** RocksDB block cache per column family (index and filter blocks live in it too); 0 = none. */
+    /** RocksDB block cache per busy column family (index and filter blocks live in it too); 0 = none. */
     blockCacheBytes: integerIn(configBounds.blockCacheBytes.min, configBounds.blockCacheBytes.max),
+    /**
+     * The key spaces written on every publish, ack or commit: they get the two budgets above;
+     * every other column family gets 1 MiB of memtables and at most 1 MiB of block cache
+     * (shared/storage tuning.ts: the binding has no budget shared between families).
+     */
+    busyKeySpaces: stringList(),
   },
   limits: {
     maxControlLineBytes: positiveInteger(),
@@ -179,7 +192,7 @@ export type SectionName = keyof typeof sectionShapes
 export const configDefaults: NodeConfig = {
   server: { host: '0.0.0.0', port: 4222, httpPort: 8222, name: 'railgun' },
   // 8 MiB each: a node holding 10 M events stays well under 512 MB RSS (bench/stream-node-memory.ts).
-  storage: { dataDir: './data', memtableBudgetBytes: 8 * mebibyte, blockCacheBytes: 8 * mebibyte },
+  storage: { dataDir: './data', memtableBudgetBytes: 8 * mebibyte, blockCacheBytes: 8 * mebibyte, busyKeySpaces: [...busyKeySpacesDefault] },
   limits: {
     maxControlLineBytes: 4096,
     maxPayloadBytes: 1024 * 1024,

@@ -24,7 +24,10 @@ export interface RocksStorageObserver {
  * false }` keeps ZSTD off the write path (the batch write runs on the JS thread).
  */
 export interface RocksTuning {
+  /** Every column family's options … */
   readonly columnOptions?: Readonly<Record<string, unknown>>
+  /** … but for these key spaces (by name), whose options replace them. */
+  readonly familyOptions?: Readonly<Record<string, Readonly<Record<string, unknown>>>>
   readonly dbOptions?: Readonly<Record<string, unknown>>
 }
 
@@ -222,7 +225,7 @@ export async function openRocksStorage(directory: string, options: OpenRocksStor
   }
   const columnOptions = options.tuning?.columnOptions ?? {}
   const columns: Record<string, Record<string, unknown>> = { default: { ...columnOptions }, [internalKeySpace]: { ...columnOptions } }
-  for (const name of options.keySpaces) columns[name] = { ...columnOptions }
+  for (const name of options.keySpaces) columns[name] = { ...(options.tuning?.familyOptions?.[name] ?? columnOptions) }
   let db: RocksLevel
   try {
     // Buffer encodings everywhere: the default (utf8) would mangle binary keys and values.
