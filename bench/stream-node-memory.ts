@@ -4,7 +4,8 @@
 // official client (`Rg-Ack: write`, each ack awaited, `--window` in flight); the server's RSS is
 // sampled from /proc/<pid>/status (VmRSS every `--sample-ms`, and VmHWM: the kernel's peak) during
 // the fill and after it; then SIGTERM, a restart on the same data directory, and the time until
-// /readyz is 200 and until the stream answers STREAM.FETCH with the full delivered count.
+// /readyz is 200, until the stream answers STREAM.FETCH with the full delivered count, and until
+// one new publish is acked (writable again).
 // Prints a table and writes JSON to bench/results/stream-node-memory-<time>.json.
 //
 // `--maintenance` runs a different measure, in this process (no server): retention on a stream
@@ -321,6 +322,12 @@ async function main(): Promise<void> {
   nc = await connect({ servers: server.clientUrl })
   const reopened = await untilDelivered(nc, filled.acked, readyTimeoutMs)
   const streamOpenMs = Math.round(performance.now() - startedMs)
+  // Writable again: one publish (a new id) acked after the restart.
+  const ackHeaders = natsHeaders()
+  ackHeaders.set('Rg-Ack', 'write')
+  const firstAck = (await nc.request(streamName, new Uint8Array(payloadBytes).fill(0x63), { headers: ackHeaders, timeout: 60_000 })).json<{ ok: boolean }>()
+  if (!firstAck.ok) throw new Error(`first publish after the restart: ${JSON.stringify(firstAck)}`)
+  const firstAckMs = Math.round(performance.now() - startedMs)
   reopenSampler.sample()
   const reopenPeak = processMemory(server.pid).peakBytes
   await sleep(5_000)
@@ -341,7 +348,7 @@ async function main(): Promise<void> {
     idleRssBytes: idle.rssBytes,
     fill: { ...filled, delivered, rssMaxSampledBytes: sampler.maxBytes, rssPeakBytes: fillPeak, rssAfterBytes: afterFill.rssBytes, storedEventsMetric: storedEvents ?? null, heapUsedBytes: heapUsed ?? null },
     stop: stopped,
-    reopen: { readyMs, streamOpenMs, delivered: reopened, rssMaxSampledBytes: reopenSampler.maxBytes, rssPeakBytes: reopenPeak, rssAfterBytes: afterReopen.rssBytes },
+    reopen: { readyMs, streamOpenMs, firstAckMs, delivered: reopened, rssMaxSampledBytes: reopenSampler.maxBytes, rssPeakBytes: reopenPeak, rssAfterBytes: afterReopen.rssBytes },
     targets: { rssBytes: 512 * mebibyte, reopenMs: 10_000 },
   }
   console.log('')
@@ -352,6 +359,7 @@ async function main(): Promise<void> {
   console.log(`| RSS idle / max during fill (VmHWM) / 5 s after | ${mb(idle.rssBytes)} / ${mb(Math.max(sampler.maxBytes, fillPeak))} / ${mb(afterFill.rssBytes)} MB | < 512 MB |`)
   console.log(`| restart: /readyz 200 | ${readyMs} ms | |`)
   console.log(`| restart: stream open, ${reopened.toLocaleString('en')} delivered | ${streamOpenMs} ms | < 10,000 ms |`)
+  console.log(`| restart: first publish acked | ${firstAckMs} ms | |`)
   console.log(`| RSS during reopen (VmHWM) / 5 s after | ${mb(Math.max(reopenSampler.maxBytes, reopenPeak))} / ${mb(afterReopen.rssBytes)} MB | < 512 MB |`)
   mkdirSync(join(repoRoot, 'bench/results'), { recursive: true })
   const file = join(repoRoot, `bench/results/stream-node-memory-${result.timeIso.replace(/[:.]/g, '-')}.json`)
