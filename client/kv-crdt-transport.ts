@@ -10,8 +10,9 @@
 //
 // A watch resumes by itself: when the connection comes back (`reconnected`) or the replica ends
 // the feed (`end`: its state was rebuilt, the node is stopping), it watches again from the last
-// revision it saw (at most `watchResumesMax` times in a row without an event in between; then it
-// fails with the last reason). The resumed feed is what `fromRevision` gives: the keys changed
+// revision it saw — also while the answer is RG_ERR_NOT_READY (a replica still replaying) — with
+// doubling pauses (200 ms up to 2 s), at most `watchResumesMax` times in a row without an event in
+// between; then it fails with the last reason. The resumed feed is what `fromRevision` gives: the keys changed
 // meanwhile (`initial: true`) and another `ready` — or `reset` and the full values when it
 // resumed on another replica. Messages are numbered; a gap (messages lost on the way) resumes too.
 import { nuid } from '@nats-io/nuid'
@@ -51,10 +52,11 @@ export interface CrdtKvClientPort {
 export const crdtKvAnswerGraceMs = 2_000
 /** Reads, watches and definitions wait this long for an answer. */
 export const crdtKvRequestTimeoutMsDefault = 10_000
-/** Times a watch resumes in a row (no event received in between) before it fails. */
-export const watchResumesMax = 10
-/** Pause before a watch resumes after the replica ended it. */
+/** Times a watch resumes in a row (no event received in between) before it fails (~35 s of waits: a node restarting). */
+export const watchResumesMax = 20
+/** Pause before a watch resumes, doubled at each resumption in a row up to `watchResumeDelayMsMax`. */
 export const watchResumeDelayMs = 200
+export const watchResumeDelayMsMax = 2_000
 
 const writeVerbs: Readonly<Record<CrdtKvWrite['op'], KvCrdtVerb>> = { put: 'PUT', delete: 'DELETE', merge: 'MERGE', increment: 'INCR' }
 
@@ -186,7 +188,7 @@ export class WireCrdtKvTransport implements CrdtKvTransport {
         resumes += 1
         if (resumes > watchResumesMax) return fail(why)
         clearTimeout(resumeTimer)
-        resumeTimer = setTimeout(start, watchResumeDelayMs)
+        resumeTimer = setTimeout(start, Math.min(watchResumeDelayMs * 2 ** (resumes - 1), watchResumeDelayMsMax))
       }
       const onMessage = (message: Message): void => {
         let parsed

@@ -71,7 +71,8 @@ t.test('restart keeps every acked write; the watch resumes with a reset', { time
   for (let i = 0; i < 10; i++) t.equal(describe(`p/${i}`), undefined, `p/${i} stays deleted`)
   t.equal((await kv.get('counter'))?.count(), 60n)
 
-  // The watch resumed on its own: reset, the full values, then live changes.
+  // The watch resumed on its own (once the replica serves again): reset, the full values, ready, then live changes.
+  await watch.until('the resumed feed', (lines) => lines.includes('reset') && lines.lastIndexOf('ready') > lines.indexOf('reset'))
   await kv.put('w/2', 'after')
   await watch.until('reset and the change after the restart', (lines) => lines.includes('reset') && lines.includes('w/2=after'))
   const afterReset = watch.lines().slice(watch.lines().lastIndexOf('reset'))
