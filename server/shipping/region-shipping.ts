@@ -13,7 +13,8 @@
 //    RegionDedup's `deliveredThrough` feeds what it vouches for;
 //  - a Shipper per destination region whose designation `ship/<ns>/<stream>/<here>/<dest>` this
 //    node holds, at the designation's term, over a ShipWindow (ship-window.ts) of this region's
-//    own deliveries; it sends batches (deflate-raw) to the destination's replicas;
+//    own deliveries; it sends batches (deflate-raw) to the destination's replicas as soon as the
+//    tap delivers this region's events (the tick is for timeouts, retries and lag reports);
 //  - every `lagReportIntervalMs` a shipper's lag `{events, ms}` is sent to every node, so stream
 //    info and metrics can show every link from any node (`shippingLag()`).
 // Nothing here is persisted: receivers vouch only for what is committed in their region, and the
@@ -210,6 +211,12 @@ export class RegionShipping {
         if (entry === undefined || receiver === undefined) return
         receiver.deliveredThrough(through)
         this.#queueFlush(entry)
+      },
+      // This region's own events delivered: ship them now (a shipper keeping up reads them from
+      // the engine's delivery cache), not at the next tick — the tick is for timeouts and retries.
+      onLocalDelivered: () => {
+        const entry = this.#streams.get(key)
+        if (entry !== undefined && entry.shippers.size > 0) this.#queueFlush(entry)
       },
       onCaughtUp: () => {
         logger.info({ stream: key, processed: tap.processed, groupSequence: tap.group.length, localShipSeq: tap.dedup.localShipSeq }, 'multi-region stream: region dedup rebuilt from the delivered log; shipping starts')

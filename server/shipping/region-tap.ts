@@ -38,6 +38,11 @@ export interface RegionTapOptions {
   readonly dedupWindowMs: number
   /** A copy from `source` was delivered: RegionDedup now holds its shipping sequence through `deliveredThrough`. */
   readonly onRemoteDelivered?: (source: string, deliveredThrough: number) => void
+  /**
+   * The shipping source grew (this region's own events delivered, up to `localShipSeq`): once per
+   * read step, so shippers send at once instead of at their next tick.
+   */
+  readonly onLocalDelivered?: (localShipSeq: number) => void
   /** The tap read up to the engine's count it saw at open (receivers and shippers may start). */
   readonly onCaughtUp?: () => void
   /** Problems worth a log line (a read failed, retention removed deliveries before they were read). */
@@ -156,6 +161,7 @@ export class RegionTap {
         const rows = this.#engine.cached(this.#processed, want) ?? (await this.#engine.fetch(this.#processed, want))
         if (this.#stopped) return false
         const groupBefore = this.group.length
+        const localBefore = this.local.length
         if (rows.length === 0) return true // nothing readable yet: the next onDelivered retries
         for (const { index, event } of rows) {
           if (index < this.#processed) continue
@@ -174,6 +180,7 @@ export class RegionTap {
           this.#options.onCaughtUp?.()
         }
         if (this.group.length > groupBefore) for (const listener of [...this.#groupListeners]) listener(this.group.length)
+        if (this.local.length > localBefore) this.#options.onLocalDelivered?.(this.local.length)
       }
       if (!this.#caughtUp && !this.#stopped && this.#processed >= this.#caughtUpAt) {
         this.#caughtUp = true
