@@ -142,10 +142,17 @@ const fieldLengths: number[] = []
 /**
  * Uninitialized bytes from Node's pooled allocator when there is one (an event's bytes are
  * small; a `new Uint8Array` each is a zero-filled off-heap buffer the GC must track), else a
- * plain array. The encoder writes every byte (checked).
+ * fresh array. Always a plain Uint8Array view (not a Buffer): callers and tests compare payloads
+ * as Uint8Array. The encoder writes every byte (checked).
  */
+const pooled = (globalThis as { Buffer?: { allocUnsafe(size: number): Uint8Array } }).Buffer
 const allocBytes: (size: number) => Uint8Array =
-  typeof (globalThis as { Buffer?: unknown }).Buffer === 'function' ? (size) => (globalThis as unknown as { Buffer: { allocUnsafe(size: number): Uint8Array } }).Buffer.allocUnsafe(size) : (size) => new Uint8Array(size)
+  typeof pooled?.allocUnsafe === 'function'
+    ? (size) => {
+        const bytes = pooled.allocUnsafe(size)
+        return new Uint8Array(bytes.buffer, bytes.byteOffset, size)
+      }
+    : (size) => new Uint8Array(size)
 
 /**
  * Writes `s` as UTF-8 at `at` exactly as TextEncoder would (a lone surrogate becomes U+FFFD);
