@@ -22,6 +22,9 @@
 // --quick: 20,000 events (a smoke run). --cli: run a compiled build (`dist/server/cli.js`)
 // instead of `node --import tsx server/cli.ts` (tsx adds its own memory: compare both).
 // --server-node-options='--cpu-prof --cpu-prof-dir=/tmp/p' (with '='): node options for the server process.
+// The server also runs a small preloaded probe (written to the run directory, `--import`):
+// process.memoryUsage() every second and GC pauses by kind, so the RSS splits into V8 heap,
+// external (typed arrays, Buffers) and the rest (RocksDB, malloc, code); summarized per life.
 // --rss-limit-mb: stop publishing when the server passes it (a runaway must not take the shared
 // machine down); the run then reports how far it got. STREAM.INFO carries the definition only,
 // so the count is read with STREAM.FETCH (`delivered`) and from /metrics.
@@ -29,7 +32,7 @@ import { spawn } from 'node:child_process'
 import type { ChildProcess } from 'node:child_process'
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { availableParallelism, cpus, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
@@ -131,12 +134,60 @@ interface Server {
   exited(): boolean
 }
 
-function startServer(dataDir: string, ports: { client: number; http: number }, logPath: string): Server {
+/** Preloaded into the server: one JSON line per second (memory) with the GC pauses so far. */
+const probeSource = `import { appendFileSync } from 'node:fs'
+import { PerformanceObserver } from 'node:perf_hooks'
+const file = process.env.RAILGUN_BENCH_PROBE_FILE
+const gc = { minor: 0, minorMs: 0, major: 0, majorMs: 0 }
+new PerformanceObserver((list) => {
+  for (const entry of list.getEntries()) {
+    if (entry.detail?.kind === 1) { gc.minor++; gc.minorMs += entry.duration } else { gc.major++; gc.majorMs += entry.duration }
+  }
+}).observe({ entryTypes: ['gc'] })
+setInterval(() => {
+  const m = process.memoryUsage()
+  appendFileSync(file, JSON.stringify({ rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, gc }) + '\\n')
+}, 1000).unref()
+`
+
+interface ProbeSummary {
+  readonly samples: number
+  readonly heapTotalMaxBytes: number
+  readonly heapUsedMaxBytes: number
+  readonly externalMaxBytes: number
+  /** RSS − heap total − external: RocksDB, malloc, code. */
+  readonly restMaxBytes: number
+  readonly gc: { readonly minor: number; readonly minorMs: number; readonly major: number; readonly majorMs: number }
+}
+
+function summarizeProbe(file: string): ProbeSummary | null {
+  let lines: string[]
+  try {
+    lines = readFileSync(file, 'utf8').split('\n').filter((line) => line !== '')
+  } catch {
+    return null
+  }
+  if (lines.length === 0) return null
+  const rows = lines.map((line) => JSON.parse(line) as { rss: number; heapTotal: number; heapUsed: number; external: number; gc: ProbeSummary['gc'] })
+  const max = (pick: (row: (typeof rows)[number]) => number): number => Math.max(...rows.map(pick))
+  return {
+    samples: rows.length,
+    heapTotalMaxBytes: max((r) => r.heapTotal),
+    heapUsedMaxBytes: max((r) => r.heapUsed),
+    externalMaxBytes: max((r) => r.external),
+    restMaxBytes: max((r) => r.rss - r.heapTotal - r.external),
+    gc: (rows.at(-1) as (typeof rows)[number]).gc,
+  }
+}
+
+function startServer(dataDir: string, ports: { client: number; http: number }, logPath: string, probeFile: string): Server {
   const cliArgs = ['server', '--host', '127.0.0.1', '--port', String(ports.client), '--http-port', String(ports.http), '--peer-port', '0', '--data', dataDir, '--name', 'memory-bench']
   const nodeOptions = args['server-node-options'].split(' ').filter((option) => option !== '')
-  const command = [...nodeOptions, ...(args.cli === undefined ? ['--import', 'tsx', join(repoRoot, 'server/cli.ts')] : [args.cli]), ...cliArgs]
+  const probePath = join(dirname(probeFile), 'probe.mjs')
+  writeFileSync(probePath, probeSource)
+  const command = [...nodeOptions, `--import=${probePath}`, ...(args.cli === undefined ? ['--import', 'tsx', join(repoRoot, 'server/cli.ts')] : [args.cli]), ...cliArgs]
   const log = createWriteStream(logPath, { flags: 'a' })
-  const child = spawn(process.execPath, command, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAILGUN_LOG_LEVEL: 'warn' } })
+  const child = spawn(process.execPath, command, { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, RAILGUN_LOG_LEVEL: 'warn', RAILGUN_BENCH_PROBE_FILE: probeFile } })
   child.stdout?.pipe(log)
   child.stderr?.pipe(log)
   if (child.pid === undefined) throw new Error('railgun server did not start')
@@ -290,7 +341,9 @@ async function main(): Promise<void> {
   console.log(`  ${events.toLocaleString('en')} events × ${payloadBytes} B, window ${window}, runner ${args.cli ?? 'tsx server/cli.ts'}, dir ${dir}`)
 
   // 1. Start, create the stream, fill it.
-  let server = startServer(dataDir, ports, logPath)
+  const probeFill = join(dir, 'probe-fill.jsonl')
+  const probeReopen = join(dir, 'probe-reopen.jsonl')
+  let server = startServer(dataDir, ports, logPath, probeFill)
   let startedMs = performance.now()
   await untilReady(server, readyTimeoutMs)
   const firstReadyMs = Math.round(performance.now() - startedMs)
@@ -314,7 +367,7 @@ async function main(): Promise<void> {
   console.log(`  filled: ${filled.acked.toLocaleString('en')} acked in ${filled.seconds.toFixed(1)} s (${filled.eventsPerSec.toLocaleString('en')}/s), delivered ${delivered.toLocaleString('en')}, RSS max ${mb(sampler.maxBytes)} MB (peak ${mb(fillPeak)}), after ${mb(afterFill.rssBytes)} MB; SIGTERM → exit in ${stopped.ms} ms`)
 
   // 2. Restart on the same directory: ready, then the stream open with the full count.
-  server = startServer(dataDir, ports, logPath)
+  server = startServer(dataDir, ports, logPath, probeReopen)
   startedMs = performance.now()
   const reopenSampler = new RssSampler(server.pid)
   await untilReady(server, readyTimeoutMs)
@@ -349,6 +402,7 @@ async function main(): Promise<void> {
     fill: { ...filled, delivered, rssMaxSampledBytes: sampler.maxBytes, rssPeakBytes: fillPeak, rssAfterBytes: afterFill.rssBytes, storedEventsMetric: storedEvents ?? null, heapUsedBytes: heapUsed ?? null },
     stop: stopped,
     reopen: { readyMs, streamOpenMs, firstAckMs, delivered: reopened, rssMaxSampledBytes: reopenSampler.maxBytes, rssPeakBytes: reopenPeak, rssAfterBytes: afterReopen.rssBytes },
+    probe: { fill: summarizeProbe(probeFill), reopen: summarizeProbe(probeReopen) },
     targets: { rssBytes: 512 * mebibyte, reopenMs: 10_000 },
   }
   console.log('')
@@ -361,6 +415,11 @@ async function main(): Promise<void> {
   console.log(`| restart: stream open, ${reopened.toLocaleString('en')} delivered | ${streamOpenMs} ms | < 10,000 ms |`)
   console.log(`| restart: first publish acked | ${firstAckMs} ms | |`)
   console.log(`| RSS during reopen (VmHWM) / 5 s after | ${mb(Math.max(reopenSampler.maxBytes, reopenPeak))} / ${mb(afterReopen.rssBytes)} MB | < 512 MB |`)
+  for (const [life, probe] of Object.entries(result.probe)) {
+    if (probe === null) continue
+    console.log(`| ${life}: max heap total / heap used / external / rest (RocksDB, malloc, code) | ${mb(probe.heapTotalMaxBytes)} / ${mb(probe.heapUsedMaxBytes)} / ${mb(probe.externalMaxBytes)} / ${mb(probe.restMaxBytes)} MB | |`)
+    console.log(`| ${life}: GC pauses minor / major | ${probe.gc.minor} (${(probe.gc.minorMs / 1000).toFixed(1)} s) / ${probe.gc.major} (${(probe.gc.majorMs / 1000).toFixed(1)} s) | |`)
+  }
   mkdirSync(join(repoRoot, 'bench/results'), { recursive: true })
   const file = join(repoRoot, `bench/results/stream-node-memory-${result.timeIso.replace(/[:.]/g, '-')}.json`)
   writeFileSync(file, `${JSON.stringify(result, null, 2)}\n`)
